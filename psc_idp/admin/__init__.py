@@ -1,0 +1,1 @@
+"""Administration: client registry operations and the ``psc-idp`` command line."""

@@ -1,0 +1,304 @@
+"""The ``psc-idp`` command line: a stable contract for relying services' scripts and CI.
+
+    psc-idp init [--demo]                 schema, keys, demo data (idempotent)
+    psc-idp serve [--host H] [--port P] [--workers N]
+    psc-idp client add|list|show|remove
+    psc-idp professional list --json | load FILE | reload-demo
+    psc-idp keys show|rotate|prune
+    psc-idp audit list [--json] [--limit N]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from flask import Flask
+
+from ..config import ClientSeed, ConfigError
+from ..db import db
+
+
+def _app(**overrides: Any) -> Flask:
+    from ..app import create_app
+
+    try:
+        return create_app(**overrides)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """psc-idp: a Pro Santé Connect–compatible OpenID Connect provider."""
+
+
+# ----------------------------------------------------------------------------- init / serve
+def initialise(app: Flask, demo: bool | None) -> dict[str, Any]:
+    from ..audit import record
+    from ..directory.loader import load_demo_directory
+    from ..schema import upgrade
+    from .clients import seed_clients
+
+    settings = app.extensions["psc_idp"].settings
+    upgrade(app)
+    load_demo = settings.emulation_enabled and (settings.demo_data if demo is None else demo)
+    report: dict[str, Any] = {"database": _redacted(settings.resolved_database_url()),
+                              "keys_dir": settings.keys_dir, "demo": load_demo}
+    with app.app_context():
+        if load_demo:
+            counts = load_demo_directory(db.session)
+            record("directory.loaded", source="demo", **counts)
+            report["directory"] = counts
+        report["clients"] = seed_clients(settings, include_demo=load_demo)
+        db.session.commit()
+    return report
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@main.command()
+@click.option("--demo/--no-demo", default=None,
+              help="Load the demo professionals and clients (default: from config, demo/test only).")
+def init(demo: bool | None) -> None:
+    """Create or upgrade the schema, generate missing keys, load demo data."""
+    app = _app()
+    report = initialise(app, demo)
+    click.echo(json.dumps(report, indent=2))
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default from config: 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default from config: 5000).")
+@click.option("--workers", default=None, type=int,
+              help="Run under gunicorn with N worker processes (production style).")
+@click.option("--init/--no-init", "run_init", default=True,
+              help="Run 'init' first (default: yes).")
+def serve(host: str | None, port: int | None, workers: int | None, run_init: bool) -> None:
+    """Run the provider."""
+    from .serve import run
+
+    server: dict[str, Any] = {}
+    if host:
+        server["host"] = host
+    if port:
+        server["port"] = port
+    app = _app(server=server) if server else _app()
+    if run_init:
+        initialise(app, None)
+    settings = app.extensions["psc_idp"].settings
+    run(app, host or settings.server.host, port or settings.server.port,
+        settings.server.workers if workers is None else workers)
+
+
+# ----------------------------------------------------------------------------- clients
+@main.group()
+def client() -> None:
+    """Manage relying parties (clients)."""
+
+
+@client.command("add")
+@click.option("--client-id", required=True)
+@click.option("--client-secret", default=None)
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--auth-method", default="client_secret_basic",
+              type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt",
+                                 "none"]))
+@click.option("--jwks-uri", default=None)
+@click.option("--name", default="")
+@click.option("--userinfo-signed", is_flag=True, help="Answer userinfo as a signed JWT (RS256).")
+@click.option("--test-autologin", is_flag=True,
+              help="demo/test mode: a persona's national id as login_hint signs in with no page.")
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
+def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[str, ...],
+               auth_method: str, jwks_uri: str | None, name: str, userinfo_signed: bool,
+               test_autologin: bool, post_logout: tuple[str, ...]) -> None:
+    """Register (or update) a client."""
+    from .clients import ClientError, describe, dumps, upsert_client
+
+    app = _app()
+    with app.app_context():
+        seed = ClientSeed(client_id=client_id, client_secret=client_secret,
+                          redirect_uris=list(redirect_uris), auth_method=auth_method,
+                          jwks_uri=jwks_uri, name=name, userinfo_signed=userinfo_signed,
+                          test_autologin=test_autologin,
+                          post_logout_redirect_uris=list(post_logout))
+        try:
+            registered = upsert_client(seed, app.extensions["psc_idp"].settings, source="cli")
+        except ClientError as exc:
+            raise click.ClickException(str(exc)) from exc
+        db.session.commit()
+        click.echo(dumps(describe(registered)))
+
+
+@client.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def client_list(as_json: bool) -> None:
+    """List clients."""
+    from ..oidc.models import Client
+    from .clients import describe, dumps
+
+    app = _app()
+    with app.app_context():
+        clients = [describe(c) for c in db.session.scalars(
+            db.select(Client).order_by(Client.client_id))]
+    if as_json:
+        click.echo(dumps(clients))
+        return
+    for c in clients:
+        click.echo(f"{c['client_id']:30} {c['token_endpoint_auth_method']:20} "
+                   f"{' '.join(c['redirect_uris'])}")
+
+
+@client.command("show")
+@click.argument("client_id")
+def client_show(client_id: str) -> None:
+    """Show one client as JSON."""
+    from ..oidc.models import Client
+    from .clients import describe, dumps
+
+    app = _app()
+    with app.app_context():
+        found = db.session.get(Client, client_id)
+        if found is None:
+            raise click.ClickException(f"no client {client_id!r}")
+        click.echo(dumps(describe(found)))
+
+
+@client.command("remove")
+@click.argument("client_id")
+def client_remove(client_id: str) -> None:
+    """Remove a client."""
+    from .clients import remove_client
+
+    app = _app()
+    with app.app_context():
+        if not remove_client(client_id):
+            raise click.ClickException(f"no client {client_id!r}")
+        db.session.commit()
+    click.echo(f"removed {client_id}")
+
+
+# ----------------------------------------------------------------------------- directory
+@main.group()
+def professional() -> None:
+    """The directory of professionals."""
+
+
+@professional.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def professional_list(as_json: bool) -> None:
+    """List professionals."""
+    from ..directory.loader import export_professional
+    from ..directory.lookup import list_professionals
+    from .clients import dumps
+
+    app = _app()
+    with app.app_context():
+        rows = [export_professional(p) for p in list_professionals()]
+    if as_json:
+        click.echo(dumps(rows))
+        return
+    for p in rows:
+        click.echo(f"{p['national_id']}  {p['given_name']} {p['family_name']}  "
+                   f"{p.get('persona_label', '')}")
+
+
+@professional.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def professional_load(path: str) -> None:
+    """Load professionals from a JSON file (same shape as the demo data)."""
+    from ..audit import record
+    from ..directory.loader import load_directory_file
+
+    app = _app()
+    with app.app_context():
+        try:
+            counts = load_directory_file(db.session, path)
+        except ValueError as exc:
+            db.session.rollback()
+            raise click.ClickException(f"{path}: {exc}") from exc
+        record("directory.loaded", source=path, **counts)
+        db.session.commit()
+    click.echo(json.dumps(counts))
+
+
+@professional.command("reload-demo")
+def professional_reload_demo() -> None:
+    """Reload the demo personas (demo/test mode)."""
+    from ..audit import record
+    from ..directory.loader import load_demo_directory
+
+    app = _app()
+    if not app.extensions["psc_idp"].settings.emulation_enabled:
+        raise click.ClickException("demo personas are not loaded in production mode")
+    with app.app_context():
+        counts = load_demo_directory(db.session)
+        record("directory.loaded", source="demo", **counts)
+        db.session.commit()
+    click.echo(json.dumps(counts))
+
+
+# ----------------------------------------------------------------------------- keys, audit
+@main.group()
+def keys() -> None:
+    """Signing keys."""
+
+
+@keys.command("show")
+def keys_show() -> None:
+    """Print the public JWKS."""
+    click.echo(json.dumps(_app().extensions["psc_idp"].keys.jwks(), indent=2))
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a new active signing key (old ones stay published)."""
+    key = _app().extensions["psc_idp"].keys.rotate()
+    click.echo(f"new active key {key.kid}")
+
+
+@keys.command("prune")
+def keys_prune() -> None:
+    """Remove inactive keys from the JWKS."""
+    removed = _app().extensions["psc_idp"].keys.prune()
+    click.echo(f"removed {len(removed)} key(s)")
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("list")
+@click.option("--limit", default=50, type=int)
+@click.option("--json", "as_json", is_flag=True)
+def audit_list(limit: int, as_json: bool) -> None:
+    """The newest audit events."""
+    from ..audit import AuditEvent
+    from .clients import dumps
+
+    app = _app()
+    with app.app_context():
+        rows = db.session.scalars(
+            db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)).all()
+        data = [{"at": r.at.isoformat() + "Z", "event": r.event, "outcome": r.outcome,
+                 "subject": r.subject, "client_id": r.client_id, "request_id": r.request_id,
+                 "details": r.details} for r in rows]
+    if as_json:
+        click.echo(dumps(data))
+        return
+    for r in data:
+        click.echo(f"{r['at']} {r['event']:22} {r['outcome']:8} {r['subject']:13} "
+                   f"{r['client_id']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Client registration operations shared by the CLI, the config seeding and the demo set-up."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from ..audit import record
+from ..config import ClientSeed, Settings
+from ..db import db
+from ..oidc.models import AUTH_METHODS, Client
+
+
+class ClientError(ValueError):
+    """A registration that psc-idp refuses (and says why)."""
+
+
+def _check_redirect_uri(uri: str) -> None:
+    if not uri.startswith(("http://", "https://")) or "#" in uri:
+        raise ClientError(f"redirect URI must be an absolute http(s) URI without fragment: {uri}")
+
+
+def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Client:
+    if seed.auth_method not in AUTH_METHODS:
+        raise ClientError(f"auth method must be one of {AUTH_METHODS}")
+    if not seed.redirect_uris:
+        raise ClientError("at least one redirect URI is required")
+    for uri in seed.redirect_uris + list(seed.post_logout_redirect_uris):
+        _check_redirect_uri(uri)
+    if seed.auth_method in ("client_secret_basic", "client_secret_post") and not seed.client_secret:
+        raise ClientError(f"{seed.auth_method} needs a client secret")
+    if seed.auth_method == "private_key_jwt" and not (seed.jwks_uri or seed.jwks):
+        raise ClientError("private_key_jwt needs --jwks-uri (or jwks in the config)")
+    if seed.test_autologin and settings.is_production:
+        raise ClientError("test autologin is refused in production mode")
+    client = db.session.get(Client, seed.client_id)
+    created = client is None
+    if client is None:
+        client = Client(client_id=seed.client_id)
+        db.session.add(client)
+    client.name = seed.name or seed.client_id
+    client.token_endpoint_auth_method = seed.auth_method
+    client.redirect_uris = list(seed.redirect_uris)
+    client.post_logout_redirect_uris = list(seed.post_logout_redirect_uris)
+    client.jwks_uri = seed.jwks_uri or ""
+    client.jwks = seed.jwks
+    client.userinfo_signed_response_alg = "RS256" if seed.userinfo_signed else ""
+    client.test_autologin = seed.test_autologin
+    client.grant_types = ["authorization_code", "refresh_token"]
+    if seed.auth_method in ("none", "private_key_jwt"):
+        client.set_secret(None)
+    elif seed.client_secret and not client.check_client_secret(seed.client_secret):
+        client.set_secret(seed.client_secret)
+    record("client.created" if created else "client.updated", "success",
+           client_id=seed.client_id, source=source, auth_method=seed.auth_method)
+    return client
+
+
+def remove_client(client_id: str) -> bool:
+    client = db.session.get(Client, client_id)
+    if client is None:
+        return False
+    db.session.delete(client)
+    record("client.removed", client_id=client_id)
+    return True
+
+
+def describe(client: Client) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id, "name": client.name,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "grant_types": client.grant_types, "jwks_uri": client.jwks_uri or None,
+        "userinfo_signed_response_alg": client.userinfo_signed_response_alg or None,
+        "test_autologin": client.test_autologin,
+        "backchannel_logout_uri": client.backchannel_logout_uri or None,
+        "frontchannel_logout_uri": client.frontchannel_logout_uri or None,
+        "has_secret": bool(client.client_secret_hash),
+        "created_at": client.created_at.isoformat() + "Z" if client.created_at else None,
+    }
+
+
+def demo_clients(settings: Settings) -> list[ClientSeed]:
+    """The demo relying service's registration (secret documented in the README: demo only)."""
+    base = settings.demo_rp_url.rstrip("/")
+    return [ClientSeed(client_id="psc-demo-rp", name="Service de démonstration",
+                       client_secret="demo-rp-secret", redirect_uris=[base + "/callback"],
+                       post_logout_redirect_uris=[base + "/"])]
+
+
+def seed_clients(settings: Settings, include_demo: bool) -> int:
+    seeds = list(settings.clients)
+    if include_demo:
+        seeds = demo_clients(settings) + seeds
+    for seed in seeds:
+        upsert_client(seed, settings, source="config")
+    return len(seeds)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+
+__all__ = ["ClientError", "ClientSeed", "asdict", "demo_clients", "describe", "remove_client",
+           "seed_clients", "upsert_client"]

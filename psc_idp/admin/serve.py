@@ -1,0 +1,59 @@
+"""Running the provider: Flask's threaded server, or gunicorn with N workers (production)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import Flask
+
+from ..db import db
+
+
+def banner(app: Flask, host: str, port: int) -> str:
+    settings = app.extensions["psc_idp"].settings
+    from ..oidc import urls
+
+    lines = [
+        f"psc-idp ({settings.mode}) listening on http://{host}:{port}",
+        f"  issuer     {settings.issuer}",
+        f"  discovery  {urls.absolute(settings.public_url, urls.DISCOVERY_PSC)}",
+        f"  authorize  {urls.absolute(settings.wallet_base, urls.WALLET_AUTHORIZE)}",
+    ]
+    if settings.emulation_enabled:
+        lines.append(f"  demo RP    {settings.demo_rp_url}/  (client psc-demo-rp)")
+    return "\n".join(lines)
+
+
+def run(app: Flask, host: str, port: int, workers: int) -> None:
+    click.echo(banner(app, host, port), err=True)
+    if workers and workers > 0:
+        _run_gunicorn(app, host, port, workers)
+    else:
+        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
+def _run_gunicorn(app: Flask, host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Standalone(BaseApplication):  # type: ignore[misc]
+        def __init__(self, application: Flask, options: dict[str, Any]):
+            self.application = application
+            self.options = options
+            super().__init__()
+
+        def load_config(self) -> None:
+            for key, value in self.options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return self.application
+
+    def post_fork(server: Any, worker: Any) -> None:
+        # Connections opened by the master must not be shared by the forked workers.
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    Standalone(app, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
+                     "accesslog": None, "errorlog": "-", "timeout": 60,
+                     "keepalive": 5, "post_fork": post_fork}).run()

@@ -1,0 +1,135 @@
+"""``create_app``: the only place where psc-idp's packages are wired together.
+
+Each package exposes ``init_app(app, provider)``; they share one ``Provider`` (in
+``app.extensions["psc_idp"]``) holding the settings, keys and the plug-in points
+(``interaction_handler``, ``discovery_extensions``, ``logout_listeners``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+from . import login, oidc
+from .authenticators import Authenticator, build_authenticators
+from .authenticators.persona import PersonaAuthenticator
+from .config import Settings, load_settings
+from .db import db
+from .keys import KeyStore, load_or_create_secret
+
+log = logging.getLogger("psc_idp")
+
+
+@dataclass
+class Provider:
+    settings: Settings
+    keys: KeyStore
+    authenticators: dict[str, Authenticator] = field(default_factory=dict)
+    autologin_authenticator: PersonaAuthenticator | None = None
+    server: Any = None
+    interaction_handler: Callable[[Any], Response] | None = None
+    discovery_extensions: list[Callable[[dict[str, Any], Settings], None]] = field(
+        default_factory=list)
+    logout_listeners: list[Callable[[Any], None]] = field(default_factory=list)
+
+    @staticmethod
+    def json_dumps(body: Any) -> str:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    settings = settings or load_settings(overrides or None)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not settings.is_production:
+        # Authlib refuses plain-HTTP requests unless told; demo/test run on http://127.0.0.1.
+        os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+    app = Flask("psc_idp", instance_path=os.path.abspath(settings.instance_dir))
+    os.makedirs(app.instance_path, exist_ok=True)
+    keys = KeyStore.load_or_create(settings.keys_dir)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or load_or_create_secret(settings.keys_dir),
+        SQLALCHEMY_DATABASE_URI=settings.resolved_database_url(),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    db.init_app(app)
+    _import_models()
+
+    provider = Provider(settings=settings, keys=keys)
+    provider.authenticators = build_authenticators(
+        settings.authenticators, emulation_enabled=settings.emulation_enabled)
+    if settings.emulation_enabled:
+        persona = provider.authenticators.get("persona")
+        provider.autologin_authenticator = (persona if isinstance(persona, PersonaAuthenticator)
+                                            else PersonaAuthenticator({}))
+    app.extensions["psc_idp"] = provider
+
+    oidc.init_app(app, provider)
+    login.init_app(app, provider)
+    _register_error_handlers(app)
+    return app
+
+
+def _import_models() -> None:
+    """Every model module, so the metadata is complete for ``create_all`` and Alembic."""
+    from .audit import trail  # noqa: F401
+    from .directory import models  # noqa: F401
+    from .oidc import models as oidc_models  # noqa: F401
+    from .sessions import models as session_models  # noqa: F401
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite: enforce foreign keys and let readers run beside the writer (WAL)."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+_OAUTH_ERRORS = {400: "invalid_request", 401: "invalid_client", 404: "not_found",
+                 405: "invalid_request", 413: "invalid_request", 415: "invalid_request",
+                 431: "invalid_request"}
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from .oidc.errors import error_page, json_error
+
+    def wants_protocol_json() -> bool:
+        path = request.path
+        return "/protocol/openid-connect/" in path and not path.endswith("/auth") \
+            and not path.endswith("/logout") or path.startswith("/api/")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        error = _OAUTH_ERRORS.get(code, "server_error" if code >= 500 else "invalid_request")
+        description = exc.description or exc.name
+        if wants_protocol_json():
+            return json_error(error, description, code)
+        return error_page(error, description, code)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        db.session.rollback()
+        if wants_protocol_json():
+            return json_error("server_error", "Unexpected error", 500)
+        return error_page("server_error", "Unexpected error", 500)

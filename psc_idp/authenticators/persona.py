@@ -1,0 +1,64 @@
+"""Test personas: in demo/test mode the login page lists the directory and signs one in on click.
+
+It stands in for a card or an e-CPS so RP developers can test without a phone or a reader; the
+``auth_mode`` setting says which means it pretends to be (PSC's ``authMode``). Refused in
+production mode (``emulation_only``), and announced on every page and in discovery.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from werkzeug.datastructures import MultiDict
+
+from .base import Authenticator, LoginContext, Outcome, StepResult
+
+AMR_BY_MODE: dict[str, tuple[str, ...]] = {
+    "CARD": ("sc", "pin", "mfa"),     # RFC 8176: smart card + PIN
+    "MOBILE": ("swk", "pin", "mfa"),  # RFC 8176: software-secured key + PIN
+}
+
+
+class PersonaAuthenticator(Authenticator):
+    id: ClassVar[str] = "persona"
+    label: ClassVar[dict[str, str]] = {"fr": "Personas de test", "en": "Test personas"}
+    auth_mode: ClassVar[str] = "CARD"
+    amr: ClassVar[tuple[str, ...]] = AMR_BY_MODE["CARD"]
+    emulation_only: ClassVar[bool] = True
+
+    def __init__(self, settings: dict[str, Any]):
+        super().__init__(settings)
+        mode = settings.get("auth_mode", "CARD")
+        if mode not in AMR_BY_MODE:
+            raise ValueError(f"auth_mode must be one of {sorted(AMR_BY_MODE)}")
+        self.simulated_mode = mode
+
+    @classmethod
+    def setting_names(cls) -> tuple[str, ...]:
+        return ("auth_mode",)
+
+    def begin(self, ctx: LoginContext) -> StepResult:
+        from ..directory.lookup import list_professionals
+
+        personas = list_professionals()
+        return StepResult(Outcome.CHALLENGE, template="login/persona.html",
+                          context={"personas": personas, "login_hint": ctx.login_hint})
+
+    def resume(self, ctx: LoginContext, form: MultiDict[str, str]) -> StepResult:
+        from ..directory.lookup import find_by_identifier
+
+        if not ctx.emulation_enabled:
+            return StepResult(Outcome.FAILURE, error="access_denied", final=True,
+                              message="Test personas are disabled in production mode.")
+        professional = find_by_identifier(form.get("national_id", "")[:40])
+        if professional is None:
+            return StepResult(Outcome.FAILURE, message="unknown_professional")
+        return self.sign_in(professional)
+
+    def sign_in(self, professional: Any) -> StepResult:
+        """Also used for test autologin (``login_hint`` from a ``--test-autologin`` client)."""
+        if professional.means_blocked:
+            return StepResult(Outcome.FAILURE, error="access_denied", final=True,
+                              message="means_blocked")
+        return self.success(professional.id, professional.national_id,
+                            auth_mode=self.simulated_mode, amr=AMR_BY_MODE[self.simulated_mode])

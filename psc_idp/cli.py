@@ -1,0 +1,5 @@
+"""Console entry point ``psc-idp`` (see ``admin/cli.py`` for the commands)."""
+
+from .admin.cli import main
+
+__all__ = ["main"]

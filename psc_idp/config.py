@@ -1,0 +1,266 @@
+"""Typed settings: defaults, then the TOML file named by ``PSC_IDP_CONFIG``, then ``PSC_IDP_*``.
+
+Read only inside ``create_app`` (never at import time), so tests can build apps with other
+settings side by side. Every field is documented in ``config.example.toml``; ``validate()`` runs
+named checks at start-up so a bad setting fails there, not at the first login.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODES = ("demo", "test", "production")
+REALM_PATH = "/auth/realms/esante-wallet"
+DEFAULT_FEDERATION_ID = "550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd"
+
+
+class ConfigError(ValueError):
+    """A setting is missing, malformed or unsafe for the chosen mode."""
+
+
+@dataclass
+class OidcSettings:
+    access_token_lifetime: int = 120
+    """Seconds. PSC's access tokens live 120 s (reference §4.3)."""
+    id_token_lifetime: int = 120
+    """Seconds. Keycloak gives ID tokens the access-token lifespan."""
+    refresh_token_lifetime: int = 1800
+    """Seconds a refresh token may be used (Keycloak's SSO idle default)."""
+    code_lifetime: int = 60
+    """Seconds an authorization code stays redeemable (Keycloak's default, RFC 9700 short)."""
+    federation_id: str = DEFAULT_FEDERATION_ID
+    """The Keycloak user-storage provider UUID in ``sub = f:<uuid>:<national id>``."""
+    default_acr: str = "eidas1"
+    """acr put in ID and access tokens (reference §3 and quirk 5: clients insist on eidas1)."""
+
+
+@dataclass
+class QuirkSettings:
+    """Faithful reproductions of PSC oddities (reference §8). All off: psc-idp is correct by default."""
+
+    allow_plain_pkce: bool = False
+    """Accept ``code_challenge_method=plain`` (PSC advertises it; RFC 9700 says S256)."""
+    keycloak_acr_values_supported: bool = False
+    """Advertise ``acr_values_supported: ["0","0"]`` as PSC's discovery does, instead of ``eidas1``."""
+    card_access_token_acr_eidas3: bool = False
+    """Put ``acr: eidas3`` in access tokens of card logins, as a 2023 BAS capture showed."""
+    logout_without_state: bool = False
+    """Return to post_logout_redirect_uri without ``state`` (KEYCLOAK-7209)."""
+
+
+@dataclass
+class SessionSettings:
+    cookie_name: str = "PSC_IDP_SESSION"
+    lifetime: int = 36000
+    """Seconds an IdP session lives at most (Keycloak's SSO max, 10 h)."""
+    idle_timeout: int = 1800
+    """Seconds of inactivity after which the IdP session ends."""
+    secure_cookie: bool = False
+    """Set the Secure flag (true behind HTTPS; forced in production mode)."""
+
+
+@dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 0
+    """0: Flask's threaded server; N>0: gunicorn with N worker processes."""
+
+
+@dataclass
+class ClientSeed:
+    client_id: str
+    redirect_uris: list[str]
+    client_secret: str | None = None
+    auth_method: str = "client_secret_basic"
+    name: str = ""
+    jwks_uri: str | None = None
+    jwks: dict[str, Any] | None = None
+    userinfo_signed: bool = False
+    test_autologin: bool = False
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Settings:
+    mode: str = "demo"
+    """demo (persona login, demo data), test (same, for CI pipelines), production (neither)."""
+    public_url: str = ""
+    """Base URL the provider advertises; the issuer is ``<public_url>/auth/realms/esante-wallet``.
+    Empty: ``http://<server.host>:<server.port>``."""
+    wallet_url: str = ""
+    """Base URL of the browser authorization endpoint (PSC's ``wallet.*`` host). Empty: public_url."""
+    database_url: str = ""
+    """SQLAlchemy URL. Empty: SQLite file ``psc-idp.db`` in the instance folder."""
+    keys_dir: str = "keys"
+    secret_key: str = ""
+    """Signs cookies and CSRF tokens. Empty: generated once and kept in keys_dir."""
+    instance_dir: str = "instance"
+    log_level: str = "INFO"
+    demo_data: bool = True
+    """Load the demo professionals and clients at init (ignored in production mode)."""
+    demo_rp_url: str = "http://127.0.0.1:5001"
+    """Where the demo relying service runs: its client is registered with this base URL."""
+    authenticators: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"persona": {}}
+    )
+    """Authenticators to enable, by registry name, each with its own settings table."""
+    clients: list[ClientSeed] = field(default_factory=list)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
+    quirks: QuirkSettings = field(default_factory=QuirkSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+
+    @property
+    def issuer(self) -> str:
+        return self.public_url.rstrip("/") + REALM_PATH
+
+    @property
+    def wallet_base(self) -> str:
+        return (self.wallet_url or self.public_url).rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def emulation_enabled(self) -> bool:
+        """Persona login, test autologin and demo data: never in production."""
+        return self.mode in ("demo", "test")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        path = Path(self.instance_dir).resolve() / "psc-idp.db"
+        return f"sqlite:///{path}"
+
+    def validate(self) -> None:
+        for check in (_check_mode, _check_urls, _check_lifetimes, _check_production):
+            check(self)
+
+
+def _check_mode(s: Settings) -> None:
+    if s.mode not in MODES:
+        raise ConfigError(f"mode must be one of {MODES}, not {s.mode!r}")
+
+
+def _check_urls(s: Settings) -> None:
+    for name in ("public_url", "wallet_url"):
+        value = getattr(s, name)
+        if value and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{name} must be an http(s) URL, not {value!r}")
+
+
+def _check_lifetimes(s: Settings) -> None:
+    for name in ("access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime",
+                 "code_lifetime"):
+        if getattr(s.oidc, name) <= 0:
+            raise ConfigError(f"oidc.{name} must be positive")
+    if s.oidc.code_lifetime > 600:
+        raise ConfigError("oidc.code_lifetime above 600 s breaks RFC 6749 §4.1.2's advice")
+
+
+def _check_production(s: Settings) -> None:
+    if not s.is_production:
+        return
+    if "persona" in s.authenticators:
+        raise ConfigError("the persona authenticator signs anyone in: it is refused in production")
+    if any(c.test_autologin for c in s.clients):
+        raise ConfigError("test_autologin clients are refused in production")
+
+
+# ----------------------------------------------------------------------------- loading
+
+_ENV_PREFIX = "PSC_IDP_"
+
+
+def load_settings(overrides: dict[str, Any] | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Defaults < TOML file (``PSC_IDP_CONFIG``) < environment < explicit overrides."""
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    config_path = env.get(_ENV_PREFIX + "CONFIG")
+    if config_path:
+        try:
+            with open(config_path, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {config_path}: {exc}") from exc
+    _merge(data, _from_environment(env))
+    _merge(data, overrides or {})
+    settings = _build(Settings, data, "")
+    if not settings.public_url:
+        settings.public_url = f"http://{settings.server.host}:{settings.server.port}"
+    settings.validate()
+    return settings
+
+
+def _from_environment(env: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
+    """``PSC_IDP_MODE`` → mode, ``PSC_IDP_OIDC__CODE_LIFETIME`` → oidc.code_lifetime."""
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith(_ENV_PREFIX) or key == _ENV_PREFIX + "CONFIG":
+            continue
+        path = key[len(_ENV_PREFIX):].lower().split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and key != "authenticators":
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(f"unknown setting {where}{key}")
+        kwargs[key] = _coerce(fields[key], value, f"{where}{key}")
+    return cls(**kwargs)
+
+
+_NESTED = {"oidc": OidcSettings, "quirks": QuirkSettings, "session": SessionSettings,
+           "server": ServerSettings}
+
+
+def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
+    if f.name in _NESTED and where.count(".") == 0:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table")
+        return _build(_NESTED[f.name], value, where + ".")
+    if f.name == "clients" and where == "clients":
+        if not isinstance(value, list):
+            raise ConfigError("clients must be an array of tables")
+        return [_build(ClientSeed, item, f"clients[{i}].") for i, item in enumerate(value)]
+    if f.name == "authenticators" and where == "authenticators":
+        if isinstance(value, str):  # PSC_IDP_AUTHENTICATORS=persona,ecps
+            return {name.strip(): {} for name in value.split(",") if name.strip()}
+        if not isinstance(value, dict):
+            raise ConfigError("authenticators must be a table")
+        return value
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    try:
+        if kind == "bool" and isinstance(value, str):
+            if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(value)
+            return value.lower() in ("1", "true", "yes", "on")
+        if kind == "int":
+            return int(value)
+        if kind == "str":
+            return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: expected {kind}, got {value!r}") from exc
+    return value

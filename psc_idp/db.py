@@ -1,0 +1,38 @@
+"""The one SQLAlchemy handle every package's models hang from.
+
+Packages define their own models next to their logic (``directory/models.py``,
+``oidc/models.py``...) on this shared ``db``; Alembic (``psc_idp/migrations``) owns the schema.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> datetime:
+    """Naive UTC: SQLite keeps no zone, so every timestamp is stored the same way."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,147 @@
+"""The Annuaire Santé emulation: professionals, their practice situations and structures.
+
+Field names follow the RPPS extraction and the PSC userinfo (``SubjectRefPro.exercices[]``,
+``activities[]``) so that ``claims/`` is a plain mapping. Contact data (e-mail, mobile) is kept
+for e-CPS activation codes and is never published in claims (seeds: "Les données de contact NE
+sont PAS publiées dans l'annuaire santé").
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import db, utcnow
+
+
+class Structure(db.Model):
+    """A place of practice: FINESS site, SIRET company, or an RPPS technical id (``R…``)."""
+
+    __tablename__ = "structure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    technical_id: Mapped[str] = mapped_column(String(40), unique=True)
+    """``identifiantTechniqueDeLaStructure``: ``F<finess>``, ``R<n>`` or ``3<siret>``."""
+    name: Mapped[str] = mapped_column(String(200))
+    """``raisonSocialeSite``."""
+    trade_name: Mapped[str] = mapped_column(String(200), default="")
+    finess_site: Mapped[str] = mapped_column(String(9), default="")
+    finess_legal: Mapped[str] = mapped_column(String(9), default="")
+    siret: Mapped[str] = mapped_column(String(14), default="")
+    siren: Mapped[str] = mapped_column(String(9), default="")
+    sector_code: Mapped[str] = mapped_column(String(10), default="")
+    """``codeSecteurDactivite``, e.g. SA07 (cabinet individuel), SA01 (hôpital)."""
+    addressee_complement: Mapped[str] = mapped_column(String(100), default="")
+    geo_complement: Mapped[str] = mapped_column(String(100), default="")
+    street_number: Mapped[str] = mapped_column(String(10), default="")
+    street_repeat: Mapped[str] = mapped_column(String(5), default="")
+    street_type: Mapped[str] = mapped_column(String(10), default="")
+    street_name: Mapped[str] = mapped_column(String(100), default="")
+    distribution: Mapped[str] = mapped_column(String(100), default="")
+    cedex_office: Mapped[str] = mapped_column(String(100), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    commune_code: Mapped[str] = mapped_column(String(10), default="")
+    country_code: Mapped[str] = mapped_column(String(10), default="99000")
+    department_code: Mapped[str] = mapped_column(String(5), default="")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    phone2: Mapped[str] = mapped_column(String(30), default="")
+    fax: Mapped[str] = mapped_column(String(30), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    former_id: Mapped[str] = mapped_column(String(40), default="")
+    registration_authority: Mapped[str] = mapped_column(String(60), default="")
+
+
+class Professional(db.Model):
+    """One person of the RPPS, identified by ``8`` + RPPS (the national identifier)."""
+
+    __tablename__ = "professional"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(20), unique=True, index=True)
+    rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    civility_code: Mapped[str] = mapped_column(String(5), default="")
+    """``codeCivilite``: M, MME."""
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    birth_place_code: Mapped[str] = mapped_column(String(10), default="")
+    contact_email: Mapped[str] = mapped_column(String(200), default="")
+    """Never in claims: used to send e-CPS activation codes."""
+    contact_mobile: Mapped[str] = mapped_column(String(30), default="")
+    """Never in claims: used to send e-CPS activation codes."""
+    means_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Every means of identification suspended (lost card, fraud): no login succeeds."""
+    rpps_plus: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Registered through RPPS+ (social and medico-social roles): e-CPS only, no card."""
+    persona_label: Mapped[str] = mapped_column(String(200), default="")
+    """Demo only: the short description shown on the persona login page."""
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    practices: Mapped[list[Practice]] = relationship(
+        back_populates="professional", cascade="all, delete-orphan", order_by="Practice.id",
+        lazy="selectin",
+    )
+
+    @property
+    def active_practices(self) -> list[Practice]:
+        return [p for p in self.practices if p.active_activities]
+
+
+class Practice(db.Model):
+    """An ``exercice``: one profession (and specialty) the professional practises."""
+
+    __tablename__ = "practice"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professional.id"), index=True)
+    profession_code: Mapped[str] = mapped_column(String(10))
+    """``codeProfession`` (TRE_G15: 10 médecin, 21 pharmacien, 60 infirmier, 313 aide-soignant…)."""
+    category_code: Mapped[str] = mapped_column(String(5), default="C")
+    """``codeCategorieProfessionnelle``: C civil, M militaire, E étudiant."""
+    practice_civility_code: Mapped[str] = mapped_column(String(5), default="")
+    """``codeCiviliteDexercice``: DR, PR or empty."""
+    practice_family_name: Mapped[str] = mapped_column(String(100), default="")
+    practice_given_name: Mapped[str] = mapped_column(String(100), default="")
+    expertise_type_code: Mapped[str] = mapped_column(String(5), default="")
+    """``codeTypeSavoirFaire``: S spécialité ordinale, C compétence, …"""
+    expertise_code: Mapped[str] = mapped_column(String(10), default="")
+    """``codeSavoirFaire``: SM26 (qualifié en médecine générale), SM54…"""
+
+    professional: Mapped[Professional] = relationship(back_populates="practices")
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="practice", cascade="all, delete-orphan", order_by="Activity.id",
+        lazy="selectin",
+    )
+
+    @property
+    def active_activities(self) -> list[Activity]:
+        return [a for a in self.activities if a.is_active]
+
+
+class Activity(db.Model):
+    """A practice situation (``situation d'exercice``) in one structure."""
+
+    __tablename__ = "activity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"))
+    mode_code: Mapped[str] = mapped_column(String(5), default="")
+    """``codeModeExercice``: L libéral, S salarié, B bénévole."""
+    sector_code: Mapped[str] = mapped_column(String(10), default="")
+    pharmacist_section_code: Mapped[str] = mapped_column(String(5), default="")
+    role_code: Mapped[str] = mapped_column(String(10), default="")
+    """``codeRole``: for RPPS+ professionals, one of the five roles (see nomenclature)."""
+    activity_kind_code: Mapped[str] = mapped_column(String(10), default="")
+    """``codeGenreActivite``: GENR01 activité standard…"""
+    started_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    ended_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+    practice: Mapped[Practice] = relationship(back_populates="activities")
+    structure: Mapped[Structure] = relationship(lazy="joined")
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_on is None or self.ended_on >= date.today()

@@ -1,0 +1,20 @@
+"""The browser-facing login pages: pick a means, run its authenticator, hand the result back.
+
+Registers itself as the provider's ``interaction_handler``; the only door back into the protocol
+is ``oidc.finish_interaction`` / ``oidc.fail_interaction``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .views import bp, render_first_step
+
+__all__ = ["init_app"]
+
+
+def init_app(app: Flask, provider: Any) -> None:
+    provider.interaction_handler = render_first_step
+    app.register_blueprint(bp)

@@ -1,0 +1,1 @@
+"""Alembic migrations, run programmatically by ``psc-idp init`` (see ``psc_idp.schema``)."""

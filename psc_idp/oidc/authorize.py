@@ -1,0 +1,231 @@
+"""The authorization endpoint: validate, then answer from the SSO session, by test autologin,
+or by handing an ``Interaction`` to the login pages; and ``finish_interaction`` for their return.
+
+Errors go back to the RP only once the client and the exact redirect URI are known
+(RFC 6749 §4.1.2.1); before that the browser gets an error page.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from flask import Response, current_app, request
+from werkzeug.datastructures import MultiDict
+
+from ..audit import record
+from ..db import db, utcnow
+from ..directory.lookup import find_by_identifier
+from ..directory.models import Professional
+from ..sessions import IdpSession, current_session, decide, establish_session, note_client
+from ..sessions import set_session_cookie
+from . import urls
+from .checks import first, run_checks
+from .errors import error_page, redirect_error
+from .models import Client, Interaction, digest
+from .tokens import AuthContext
+
+KNOWN_ACR = {"eidas1"}
+INTERACTION_LIFETIME = timedelta(minutes=15)
+BINDING_COOKIE = "PSC_IDP_LOGIN"
+
+
+def _provider():
+    return current_app.extensions["psc_idp"]
+
+
+class StoredRequest(OAuth2Request):
+    """An authorization request replayed from an ``Interaction`` when login finishes."""
+
+    def __init__(self, params: dict[str, str], uri: str):
+        super().__init__("GET", uri)
+        self.payload = BasicOAuth2Payload(params)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self.payload.data
+
+    @property
+    def form(self) -> dict[str, str]:
+        return {}
+
+
+def _request_params() -> MultiDict[str, str]:
+    return request.form if request.method == "POST" else request.args
+
+
+def authorization_endpoint() -> Response:
+    provider = _provider()
+    raw = _request_params()
+    params = {k: raw.getlist(k) for k in raw}
+    state = first(params, "state")[:512]
+
+    client_id = first(params, "client_id")
+    client = provider.server.query_client(client_id) if len(params.get("client_id", [])) == 1 \
+        else None
+    if client is None:
+        record("authorize.refused", "failure", client_id=client_id[:200], reason="unknown_client")
+        return error_page("invalid_client", "Client not found.", 400)
+    redirect_uri = first(params, "redirect_uri")
+    if len(params.get("redirect_uri", [])) > 1 or not redirect_uri:
+        redirect_uri = "" if redirect_uri else (client.get_default_redirect_uri() or "")
+    elif not client.check_redirect_uri(redirect_uri):
+        redirect_uri = ""
+    if not redirect_uri:
+        record("authorize.refused", "failure", client_id=client.client_id,
+               reason="invalid_redirect_uri")
+        return error_page("invalid_request", "Invalid parameter: redirect_uri", 400)
+
+    try:
+        run_checks(params, client, provider.settings)
+    except OAuth2Error as error:
+        record("authorize.refused", "failure", client_id=client.client_id, reason=error.error,
+               description=error.description)
+        return redirect_error(redirect_uri, error, state)
+
+    single = {k: v[0] for k, v in params.items() if v}
+    single["redirect_uri"] = redirect_uri
+    hinted = _hinted_professional(single.get("login_hint", ""))
+    session = current_session()
+    decision = decide(
+        session, prompt=set(single.get("prompt", "").split()),
+        max_age=int(single["max_age"]) if single.get("max_age") else None,
+        hinted_professional_id=hinted.id if hinted else None,
+        acr_values=[a for a in single.get("acr_values", "").split() if a in KNOWN_ACR])
+    end_user = _context_from_session(session, single) if decision.reuse and session else None
+
+    oauth_request = StoredRequest(single, request.url)
+    try:
+        grant = provider.server.get_consent_grant(oauth_request, end_user=end_user)
+    except OAuth2Error as error:
+        record("authorize.refused", "failure", client_id=client.client_id, reason=error.error,
+               decision=decision.reason)
+        db.session.commit()
+        return redirect_error(redirect_uri, error, state)
+
+    if end_user is not None and session is not None:
+        record("login.sso", subject=end_user.professional.national_id,
+               client_id=client.client_id, sid=session.id)
+        return _issue_code(grant, oauth_request, end_user, session, cookie=None)
+
+    autologin = _test_autologin(client, hinted)
+    if autologin is not None:
+        return _complete(grant, oauth_request, autologin, client, session)
+
+    return _start_interaction(client, single)
+
+
+def _hinted_professional(login_hint: str) -> Professional | None:
+    if not login_hint:
+        return None
+    return find_by_identifier(login_hint[:64])
+
+
+def _context_from_session(session: IdpSession, params: dict[str, str]) -> AuthContext | None:
+    professional = db.session.get(Professional, session.professional_id)
+    if professional is None or professional.means_blocked:
+        return None
+    return AuthContext(professional=professional, session_id=session.id,
+                       auth_time=session.auth_time, acr=session.acr, amr=list(session.amr),
+                       auth_mode=session.auth_mode, nonce=params.get("nonce", ""))
+
+
+def _test_autologin(client: Client, hinted: Professional | None) -> Any:
+    """demo/test mode only: a ``--test-autologin`` client with a persona's id as login_hint."""
+    provider = _provider()
+    if not (client.test_autologin and hinted and provider.settings.emulation_enabled):
+        return None
+    persona = provider.autologin_authenticator
+    if persona is None:
+        return None
+    step = persona.sign_in(hinted)
+    return step.result
+
+
+def _start_interaction(client: Client, params: dict[str, str]) -> Response:
+    provider = _provider()
+    binding = secrets.token_urlsafe(24)
+    interaction = Interaction(
+        uid=secrets.token_urlsafe(24), client_id=client.client_id, params=params,
+        csrf_token=secrets.token_urlsafe(24), browser_binding=digest(binding),
+        expires_at=utcnow() + INTERACTION_LIFETIME)
+    db.session.add(interaction)
+    db.session.commit()
+    response = provider.interaction_handler(interaction)
+    response.set_cookie(BINDING_COOKIE, binding, httponly=True, samesite="Lax", path="/",
+                        secure=provider.settings.is_production or
+                        provider.settings.session.secure_cookie,
+                        max_age=int(INTERACTION_LIFETIME.total_seconds()))
+    return response
+
+
+def interaction_belongs_to_browser(interaction: Interaction) -> bool:
+    binding = request.cookies.get(BINDING_COOKIE, "")
+    return bool(binding) and secrets.compare_digest(digest(binding), interaction.browser_binding)
+
+
+def finish_interaction(interaction: Interaction, result: Any) -> Response:
+    """Called by ``login/`` with an ``AuthResult``: session, code, redirect back to the RP."""
+    provider = _provider()
+    client = provider.server.query_client(interaction.client_id)
+    params = dict(interaction.params)
+    redirect_uri = params.get("redirect_uri", "")
+    if client is None or interaction.state != "pending":
+        return error_page("invalid_request", "This login has already been used.", 400)
+    interaction.state = "done"
+    session = current_session()
+    oauth_request = StoredRequest(params, urls.absolute(provider.settings.wallet_base,
+                                                        urls.WALLET_AUTHORIZE))
+    try:
+        grant = provider.server.get_consent_grant(oauth_request, end_user=result)
+    except OAuth2Error as error:
+        db.session.commit()
+        return redirect_error(redirect_uri, error, params.get("state", ""))
+    return _complete(grant, oauth_request, result, client, session)
+
+
+def fail_interaction(interaction: Interaction, error: str, description: str) -> Response:
+    """The authenticator ended the request (denied, blocked): tell the RP in OAuth terms."""
+    interaction.state = "failed"
+    params = interaction.params
+    record("login.failure", "failure", client_id=interaction.client_id, reason=error,
+           description=description)
+    db.session.commit()
+    err = OAuth2Error(description=description, error=error)
+    return redirect_error(params.get("redirect_uri", ""), err, params.get("state", ""))
+
+
+def _complete(grant: Any, oauth_request: StoredRequest, result: Any, client: Client,
+              previous: IdpSession | None) -> Response:
+    professional = db.session.get(Professional, result.professional_id)
+    session, cookie = establish_session(
+        professional_id=result.professional_id, auth_time=result.auth_time, acr=result.acr,
+        amr=result.amr, auth_mode=result.auth_mode, authenticator=result.authenticator,
+        previous=previous)
+    record("login.success", subject=result.national_id, client_id=client.client_id,
+           authenticator=result.authenticator, auth_mode=result.auth_mode, acr=result.acr,
+           sid=session.id)
+    ctx = AuthContext(professional=professional, session_id=session.id,
+                      auth_time=result.auth_time, acr=result.acr, amr=list(result.amr),
+                      auth_mode=result.auth_mode,
+                      nonce=oauth_request.payload.data.get("nonce", ""))
+    return _issue_code(grant, oauth_request, ctx, session, cookie)
+
+
+def _issue_code(grant: Any, oauth_request: StoredRequest, ctx: AuthContext,
+                session: IdpSession, cookie: str | None) -> Response:
+    provider = _provider()
+    oauth_request.user = ctx
+    response = provider.server.create_authorization_response(
+        request=oauth_request, grant_user=ctx, grant=grant)
+    note_client(session, oauth_request.client.client_id)
+    db.session.commit()
+    if cookie is not None:
+        set_session_cookie(response, cookie)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+

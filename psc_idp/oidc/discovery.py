@@ -1,0 +1,75 @@
+"""The discovery document, served at PSC's ``wallet-openid-configuration`` and the standard name.
+
+It advertises what psc-idp really does (not Keycloak's long lists of unsupported algorithms),
+keeps PSC's layout (the authorization endpoint on the wallet host), and says openly which
+emulation features are on (``psc_idp_emulation``). Plug-ins (CIBA, logout) add their own
+entries through ``provider.discovery_extensions`` without touching this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import Settings
+from . import urls
+
+SCOPES = ["openid", "scope_all", "profile", "email", "offline_access", "roles", "web-origins",
+          "identity", "rpps", "eidas1"]
+CLAIMS = ["aud", "sub", "iss", "auth_time", "acr", "amr", "sid", "given_name", "family_name",
+          "preferred_username", "SubjectNameID", "SubjectOrganization",
+          "SubjectOrganizationID", "SubjectRole", "Secteur_Activite", "Palier_Authentification",
+          "PSI_Locale", "Acces_Regulation_Medicale", "Mode_Acces_Raison", "UITVersion",
+          "authMode", "otherIds", "SubjectRefPro"]
+CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                  "ES512"]
+
+
+def discovery_document(settings: Settings, extensions: list[Any]) -> dict[str, Any]:
+    base = settings.public_url
+    doc: dict[str, Any] = {
+        "issuer": settings.issuer,
+        "authorization_endpoint": urls.absolute(settings.wallet_base, urls.WALLET_AUTHORIZE),
+        "token_endpoint": urls.absolute(base, urls.TOKEN),
+        "introspection_endpoint": urls.absolute(base, urls.INTROSPECT),
+        "userinfo_endpoint": urls.absolute(base, urls.USERINFO),
+        "end_session_endpoint": urls.absolute(base, urls.LOGOUT),
+        "jwks_uri": urls.absolute(base, urls.CERTS),
+        "revocation_endpoint": urls.absolute(base, urls.REVOKE),
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "userinfo_signing_alg_values_supported": ["RS256"],
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+        "claim_types_supported": ["normal"],
+        "claims_supported": CLAIMS,
+        "scopes_supported": SCOPES,
+        "acr_values_supported": (["0", "0"] if settings.quirks.keycloak_acr_values_supported
+                                 else ["eidas1"]),
+        "code_challenge_methods_supported": (["plain", "S256"] if settings.quirks.allow_plain_pkce
+                                             else ["S256"]),
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH,
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH,
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH,
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "authorization_response_iss_parameter_supported": True,
+        "ui_locales_supported": ["fr", "en"],
+        "require_pushed_authorization_requests": False,
+        "psc_idp_emulation": {
+            "mode": settings.mode,
+            "test_personas": settings.emulation_enabled and "persona" in settings.authenticators,
+            "test_autologin": settings.emulation_enabled,
+            "authenticators": sorted(settings.authenticators),
+            "quirks": {name: getattr(settings.quirks, name)
+                       for name in settings.quirks.__dataclass_fields__},
+        },
+    }
+    for extend in extensions:
+        extend(doc, settings)
+    return doc

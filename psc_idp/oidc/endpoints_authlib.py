@@ -1,0 +1,100 @@
+"""Introspection (RFC 7662, answered as PSC does, reference §4.5) and revocation (RFC 7009).
+
+Keycloak lets any confidential client of the realm introspect a token (resource servers are
+clients too), so does psc-idp; public clients cannot authenticate and so cannot introspect.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import g
+
+from ..audit import record
+from ..db import db, utcnow
+from .grants import TOKEN_AUTH_METHODS
+from .models import Grant, IssuedToken
+from .tokens import decode_access_token, decode_refresh_token, revoke_grant
+
+CONFIDENTIAL_METHODS = [m for m in TOKEN_AUTH_METHODS if m != "none"]
+
+
+class TokenView:
+    """A presented token: its verified claims, its row and its grant."""
+
+    def __init__(self, kind: str, claims: dict[str, Any], row: IssuedToken, grant: Grant):
+        self.kind = kind
+        self.claims = claims
+        self.row = row
+        self.grant = grant
+
+    def is_expired(self) -> bool:
+        return self.claims["exp"] < time.time()
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None or self.grant.revoked_at is not None or (
+            self.kind == "refresh" and self.row.used_at is not None)
+
+    def check_client(self, client: Any) -> bool:
+        return self.grant.client_id == client.client_id
+
+
+def find_token(value: str, hint: str | None) -> TokenView | None:
+    if not isinstance(value, str) or not value or len(value) > 8192:
+        return None
+    order = ["refresh", "access"] if hint == "refresh_token" else ["access", "refresh"]
+    for kind in order:
+        claims = decode_access_token(value) if kind == "access" else decode_refresh_token(value)
+        if claims is None:
+            continue
+        row = db.session.get(IssuedToken, str(claims.get("jti", "")))
+        if row is None or row.kind != kind:
+            continue
+        grant = db.session.get(Grant, row.grant_id)
+        if grant is not None:
+            return TokenView(kind, claims, row, grant)
+    return None
+
+
+class PscIntrospectionEndpoint(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
+        return find_token(token_string, token_type_hint)
+
+    def check_permission(self, token: TokenView, client: Any, request: Any) -> bool:
+        return not client.is_public
+
+    def introspect_token(self, token: TokenView) -> dict[str, Any]:
+        payload = dict(token.claims)
+        payload.update({"client_id": token.grant.client_id, "active": True,
+                        "username": token.claims.get("preferred_username", ""),
+                        "token_type": "Bearer" if token.kind == "access" else "Refresh"})
+        if token.kind == "access":
+            payload["SubjectNameID"] = token.claims.get("preferred_username", "")
+        record("token.introspected", client_id=g.get("introspecting_client", ""),
+               subject=payload.get("username", ""), kind=token.kind)
+        return payload
+
+    def authenticate_endpoint_client(self, request: Any) -> Any:
+        client = super().authenticate_endpoint_client(request)
+        g.introspecting_client = client.client_id
+        return client
+
+
+class PscRevocationEndpoint(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
+        return find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: TokenView, request: Any) -> None:
+        """A refresh token takes its whole grant with it; an access token only itself."""
+        if token.kind == "refresh":
+            revoke_grant(token.grant, "revoked_by_client")
+        token.row.revoked_at = utcnow()
+        record("token.revoked", client_id=token.grant.client_id, kind=token.kind,
+               grant_id=token.grant.id)

@@ -1,0 +1,202 @@
+"""Protocol state: clients, pending interactions, authorization codes, grants and their tokens.
+
+Secrets are never stored in clear: client secrets as argon2id hashes, codes as SHA-256 digests.
+A *grant* is one code redemption; every access and refresh token points to it, so revoking the
+grant (code replay, refresh reuse, revocation) revokes all its tokens at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from authlib.oauth2.rfc6749 import ClientMixin
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import db, utcnow
+from . import secrets as client_secrets
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+
+
+def digest(value: str) -> str:
+    """SHA-256 of a high-entropy bearer value (codes, cookies): enough at rest, fast to look up."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class Client(db.Model, ClientMixin):
+    __tablename__ = "oidc_client"
+
+    client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    client_secret_hash: Mapped[str] = mapped_column(String(200), default="")
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40),
+                                                            default="client_secret_basic")
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grant_types: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["authorization_code", "refresh_token"])
+    scope: Mapped[str] = mapped_column(Text, default="")
+    """Allowed scopes (space separated); empty: every scope the provider knows."""
+    jwks_uri: Mapped[str] = mapped_column(String(500), default="")
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    userinfo_signed_response_alg: Mapped[str] = mapped_column(String(10), default="")
+    test_autologin: Mapped[bool] = mapped_column(Boolean, default=False)
+    backchannel_logout_uri: Mapped[str] = mapped_column(String(500), default="")
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    frontchannel_logout_uri: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    # ------------------------------------------------------------------ Authlib ClientMixin
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # RFC 9700 §2.1: exact matching; only an unambiguous single URI may be implied.
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        """Keycloak drops scopes a client may not use instead of failing the request."""
+        if not scope:
+            return ""
+        requested = scope.split()
+        if self.scope:
+            allowed = set(self.scope.split())
+            requested = [s for s in requested if s in allowed]
+        return " ".join(dict.fromkeys(requested))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris  # exact string match, RFC 9700 §4.1.3
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return client_secrets.verify(self.client_secret_hash, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    def set_secret(self, secret: str | None) -> None:
+        self.client_secret_hash = client_secrets.hash_secret(secret) if secret else ""
+
+
+class Interaction(db.Model):
+    """An authorization request waiting for the professional to authenticate (login transaction)."""
+
+    __tablename__ = "oidc_interaction"
+
+    uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, str]] = mapped_column(JSON)
+    """The validated authorization request parameters, replayed when login finishes."""
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    browser_binding: Mapped[str] = mapped_column(String(64))
+    """Digest of a cookie set with the login page: a stolen uid is useless in another browser."""
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    """pending, done, failed, expired."""
+    authenticator: Mapped[str] = mapped_column(String(40), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Authenticator-owned state (challenge ids, attempt counters)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuthorizationCode(db.Model):
+    __tablename__ = "oidc_authorization_code"
+
+    code_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200), index=True)
+    redirect_uri: Mapped[str] = mapped_column(Text, default="")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    nonce: Mapped[str] = mapped_column(Text, default="")
+    code_challenge: Mapped[str] = mapped_column(String(128), default="")
+    code_challenge_method: Mapped[str] = mapped_column(String(10), default="")
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professional.id"))
+    session_id: Mapped[str] = mapped_column(String(36), index=True)
+    auth_time: Mapped[int] = mapped_column(Integer)
+    acr: Mapped[str] = mapped_column(String(20))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    auth_mode: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    grant_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    """Set when redeemed: a replay revokes this grant (RFC 6749 §4.1.2, RFC 9700 §4.2)."""
+
+    # ---- Authlib AuthorizationCodeMixin (duck-typed)
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> str:
+        return self.acr
+
+    def get_amr(self) -> list[str]:
+        return self.amr
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+
+class Grant(db.Model):
+    """One authorization (a redeemed code, or later a CIBA approval) and all its tokens."""
+
+    __tablename__ = "oidc_grant"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200), index=True)
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professional.id"), index=True)
+    session_id: Mapped[str] = mapped_column(String(36), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    nonce: Mapped[str] = mapped_column(Text, default="")
+    auth_time: Mapped[int] = mapped_column(Integer)
+    acr: Mapped[str] = mapped_column(String(20))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    auth_mode: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_reason: Mapped[str] = mapped_column(String(60), default="")
+
+
+class IssuedToken(db.Model):
+    """Every access and refresh token by its ``jti``: revocation, rotation and introspection."""
+
+    __tablename__ = "oidc_token"
+
+    jti: Mapped[str] = mapped_column(String(36), primary_key=True)
+    grant_id: Mapped[str] = mapped_column(ForeignKey("oidc_grant.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    """access or refresh."""
+    issued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    """Refresh tokens: set when rotated; presenting it again is reuse."""
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class UsedAssertion(db.Model):
+    """``jti`` of every accepted client assertion until it expires (RFC 7523 §3 replay check)."""
+
+    __tablename__ = "oidc_used_assertion"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

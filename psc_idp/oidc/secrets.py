@@ -1,0 +1,40 @@
+"""Client secrets: argon2id at rest, with a per-process memo so a valid secret is not re-hashed
+on every token request (argon2 costs tens of milliseconds by design).
+
+The memo keys on the stored hash *and* a SHA-256 of the presented secret, so changing a client's
+secret invalidates it, and nothing kept in memory reveals a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()
+_verified: set[tuple[str, str]] = set()
+_lock = threading.Lock()
+_MEMO_LIMIT = 10_000
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def verify(stored_hash: str, presented: str | None) -> bool:
+    if not stored_hash or not presented:
+        return False
+    memo_key = (stored_hash, hashlib.sha256(presented.encode()).hexdigest())
+    if memo_key in _verified:
+        return True
+    try:
+        _hasher.verify(stored_hash, presented)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+    with _lock:
+        if len(_verified) >= _MEMO_LIMIT:
+            _verified.clear()
+        _verified.add(memo_key)
+    return True

@@ -1,0 +1,84 @@
+"""The PSC URL surface as one blueprint: every route of ``urls`` bound to its handler."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from ..audit import record
+from ..db import db
+from . import urls
+from .authorize import authorization_endpoint
+from .discovery import discovery_document
+from .logout import logout_endpoint
+from .userinfo import userinfo_endpoint
+
+bp = Blueprint("oidc", __name__)
+
+
+def _provider():
+    return current_app.extensions["psc_idp"]
+
+
+def _cached_json(body: dict, max_age: int) -> Response:
+    response = jsonify(body)
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+bp.add_url_rule(urls.WALLET_AUTHORIZE, "wallet_authorize", authorization_endpoint,
+                methods=["GET", "POST"])
+bp.add_url_rule(urls.AUTHORIZE, "authorize", authorization_endpoint, methods=["GET", "POST"])
+bp.add_url_rule(urls.USERINFO, "userinfo", userinfo_endpoint, methods=["GET", "POST"])
+bp.add_url_rule(urls.LOGOUT, "logout", logout_endpoint, methods=["GET", "POST"])
+
+
+@bp.get(urls.DISCOVERY_PSC)
+@bp.get(urls.DISCOVERY)
+def discovery() -> Response:
+    provider = _provider()
+    return _cached_json(discovery_document(provider.settings, provider.discovery_extensions), 60)
+
+
+@bp.get(urls.CERTS)
+def certs() -> Response:
+    return _cached_json(_provider().keys.jwks(), 300)
+
+
+@bp.post(urls.TOKEN)
+def token() -> Response:
+    response = _provider().server.create_token_response()
+    if response.status_code != 200:
+        _audit_refusal("token.refused", response)
+    db.session.commit()
+    return response
+
+
+@bp.post(urls.INTROSPECT)
+def introspect() -> Response:
+    response = _provider().server.create_endpoint_response("introspection")
+    db.session.commit()
+    return response
+
+
+@bp.post(urls.REVOKE)
+def revoke() -> Response:
+    response = _provider().server.create_endpoint_response("revocation")
+    if response.status_code != 200:
+        _audit_refusal("token.refused", response)
+    db.session.commit()
+    return response
+
+
+def _audit_refusal(event: str, response: Response) -> None:
+    try:
+        body = json.loads(response.get_data(as_text=True) or "{}")
+    except ValueError:
+        body = {}
+    from flask import request
+
+    record(event, "failure", client_id=str(request.form.get("client_id", ""))[:200],
+           error=body.get("error", ""), description=body.get("error_description", ""),
+           grant_type=str(request.form.get("grant_type", ""))[:60])

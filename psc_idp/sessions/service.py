@@ -1,0 +1,132 @@
+"""Finding, deciding on, creating and ending IdP sessions.
+
+``decide`` is the SSO policy in one pure function: whether an authorization request may be
+answered from the browser's session (OIDC Core §3.1.2.1 ``prompt``/``max_age``, a ``login_hint``
+naming someone else, an ``acr`` the session does not satisfy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Response, current_app, request
+
+from ..db import db, utcnow
+from .models import IdpSession, SessionClient
+
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+def _settings():
+    return current_app.extensions["psc_idp"].settings
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def current_session() -> IdpSession | None:
+    """The live session named by the browser's cookie, or None (expired, idle, ended, forged)."""
+    settings = _settings().session
+    cookie = request.cookies.get(settings.cookie_name)
+    if not cookie or len(cookie) > 200:
+        return None
+    session = db.session.scalar(
+        db.select(IdpSession).where(IdpSession.cookie_digest == _digest(cookie)))
+    if session is None or session.ended_at is not None:
+        return None
+    now = utcnow()
+    if now >= session.expires_at:
+        end_session(session, "expired")
+        return None
+    if now - session.last_seen_at > timedelta(seconds=settings.idle_timeout):
+        end_session(session, "idle")
+        return None
+    if now - session.last_seen_at > _TOUCH_EVERY:
+        session.last_seen_at = now
+    return session
+
+
+@dataclass(frozen=True)
+class SessionDecision:
+    reuse: bool
+    reason: str
+
+
+def decide(session: IdpSession | None, *, prompt: set[str], max_age: int | None,
+           hinted_professional_id: int | None, acr_values: list[str],
+           now: int | None = None) -> SessionDecision:
+    """Can this authorization request be answered from ``session`` without a login page?"""
+    if session is None:
+        return SessionDecision(False, "no_session")
+    if "login" in prompt:
+        return SessionDecision(False, "prompt_login")
+    now = int(time.time()) if now is None else now
+    if max_age is not None and now - session.auth_time > max_age:
+        return SessionDecision(False, "max_age")
+    if hinted_professional_id is not None and hinted_professional_id != session.professional_id:
+        return SessionDecision(False, "login_hint_other_professional")
+    if acr_values and session.acr not in acr_values:
+        return SessionDecision(False, "acr_not_satisfied")
+    return SessionDecision(True, "session_valid")
+
+
+def establish_session(*, professional_id: int, auth_time: int, acr: str, amr: list[str],
+                      auth_mode: str, authenticator: str,
+                      previous: IdpSession | None) -> tuple[IdpSession, str]:
+    """Record a fresh authentication; the cookie value is always new (rotated at login).
+
+    Re-authenticating the same professional keeps the ``sid`` (the RPs' sessions go on);
+    a different professional ends the previous session.
+    """
+    settings = _settings().session
+    cookie = secrets.token_urlsafe(32)
+    now = utcnow()
+    if previous is not None and previous.professional_id == professional_id:
+        session = previous
+    else:
+        if previous is not None:
+            end_session(previous, "replaced")
+        session = IdpSession(id=str(uuid.uuid4()), professional_id=professional_id,
+                             created_at=now,
+                             expires_at=now + timedelta(seconds=settings.lifetime))
+        db.session.add(session)
+    session.cookie_digest = _digest(cookie)
+    session.auth_time = auth_time
+    session.acr = acr
+    session.amr = list(amr)
+    session.auth_mode = auth_mode
+    session.authenticator = authenticator
+    session.last_seen_at = now
+    return session, cookie
+
+
+def note_client(session: IdpSession, client_id: str) -> None:
+    link = db.session.get(SessionClient, (session.id, client_id))
+    if link is None:
+        db.session.add(SessionClient(session_id=session.id, client_id=client_id))
+    else:
+        link.last_at = utcnow()
+
+
+def end_session(session: IdpSession, reason: str) -> None:
+    from ..audit import record
+
+    if session.ended_at is None:
+        session.ended_at = utcnow()
+        session.ended_reason = reason
+        record("session.ended", "info", sid=session.id, reason=reason)
+
+
+def set_session_cookie(response: Response, cookie: str) -> None:
+    settings = _settings()
+    response.set_cookie(
+        settings.session.cookie_name, cookie, max_age=settings.session.lifetime,
+        httponly=True, samesite="Lax", path="/",
+        secure=settings.session.secure_cookie or settings.is_production,
+    )
