@@ -1,0 +1,404 @@
+"""The demo relying party: a Flask app that signs professionals in with Pro Santé Connect.
+
+It talks to the provider only through what the discovery document
+(``{issuer}/.well-known/wallet-openid-configuration``) announces, so it works unchanged against the
+local psc-idp and against the real PSC sandbox ("BAS") by configuration only (see README.md).
+
+Run it with ``python -m clients.demo_rp.app`` or the ``psc-demo-rp`` console script.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from authlib.integrations.base_client.errors import MismatchingStateError
+from authlib.integrations.flask_client import OAuth, OAuthError
+from flask import Flask, redirect, render_template, request, session
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
+
+from . import claims_view
+from .settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+HTTP_TIMEOUT = (3.05, 10)
+"""Connect / read timeouts towards the provider (a PHP integrator found 2 s too short: §8.9)."""
+LOGIN_TTL = 8 * 3600
+"""Seconds a local login is kept in the in-process store."""
+ASYMMETRIC_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+                   "ES256", "ES384", "ES512", "EdDSA"]
+"""Accepted for signed userinfo: never ``none`` (PSC advertises it) nor an HMAC."""
+REQUIRED_METADATA = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+CLAIM_MESSAGES = {
+    "nonce": "Le nonce du jeton d'identité ne correspond pas à celui de la requête.",
+    "iss": "Le jeton d'identité n'a pas été émis par le fournisseur attendu.",
+    "aud": "Le jeton d'identité n'est pas destiné à ce service (aud).",
+    "exp": "Le jeton d'identité a expiré.",
+    "azp": "Le jeton d'identité a été délivré à un autre client (azp).",
+    "at_hash": "Le jeton d'identité ne correspond pas au jeton d'accès (at_hash).",
+}
+
+
+class RpError(Exception):
+    """A failure shown to the user on the error page, never as a traceback."""
+
+    def __init__(self, title: str, message: str, status: int = 400,
+                 error: str = "", description: str = "") -> None:
+        super().__init__(f"{title}: {message}")
+        self.title, self.message, self.status = title, message, status
+        self.error, self.description = error, description
+
+
+@dataclass
+class Login:
+    """What one successful sign-in produced; kept server-side, keyed by a random id."""
+
+    id_token: str
+    id_claims: dict[str, Any]
+    nonce_ok: bool
+    userinfo: dict[str, Any]
+    userinfo_format: str
+    userinfo_raw: str
+    created: float
+
+
+class LoginStore:
+    """In-process store: PSC userinfo can exceed a cookie's 4 KB. One process only (a demo)."""
+
+    def __init__(self, ttl: int = LOGIN_TTL) -> None:
+        self._ttl, self._data, self._lock = ttl, {}, threading.Lock()
+
+    def put(self, login: Login) -> str:
+        key = secrets.token_urlsafe(24)
+        with self._lock:
+            now = time.time()
+            for old in [k for k, v in self._data.items() if now - v.created > self._ttl]:
+                del self._data[old]
+            self._data[key] = login
+        return key
+
+    def get(self, key: str | None) -> Login | None:
+        with self._lock:
+            login = self._data.get(key) if key else None
+        return login if login and time.time() - login.created <= self._ttl else None
+
+    def pop(self, key: str | None) -> Login | None:
+        with self._lock:
+            return self._data.pop(key, None) if key else None
+
+
+class PscRelyingParty:
+    """The OpenID Connect side: Authlib's Flask client plus the checks PSC clients add."""
+
+    def __init__(self, settings: Settings, oauth: OAuth) -> None:
+        self.settings = settings
+        self.logins = LoginStore()
+        self.client = oauth.register(
+            "psc",
+            client_id=settings.CLIENT_ID,
+            client_secret=settings.CLIENT_SECRET,
+            server_metadata_url=settings.discovery_url,
+            client_kwargs={
+                "scope": settings.SCOPE,
+                "code_challenge_method": "S256",
+                "token_endpoint_auth_method": settings.TOKEN_AUTH_METHOD,
+                "verify": settings.TLS_VERIFY,
+                "default_timeout": HTTP_TIMEOUT,
+            },
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        meta = self.client.load_server_metadata()
+        missing = [key for key in REQUIRED_METADATA if not meta.get(key)]
+        if missing:
+            raise RpError("Fournisseur mal configuré",
+                          f"Le document de découverte {self.settings.discovery_url} ne contient "
+                          f"pas : {', '.join(missing)}.", 502)
+        if meta["issuer"] != self.settings.ISSUER:
+            raise RpError("Fournisseur mal configuré",
+                          f"Le document de découverte annonce l'émetteur {meta['issuer']!r}, "
+                          f"mais ce service attend {self.settings.ISSUER!r} (ISSUER).", 502)
+        return meta
+
+    def authorize_redirect(self, login_hint: str = ""):
+        self.metadata()
+        extra = {"acr_values": self.settings.ACR_VALUES}
+        if login_hint:
+            extra["login_hint"] = login_hint[:256]
+        return self.client.authorize_redirect(self.settings.redirect_uri, **extra)
+
+    def finish_login(self) -> Login:
+        args = request.args
+        state = args.get("state", "")
+        state_data = self.client.framework.get_state_data(session, state) if state else None
+        if args.get("error"):
+            self._forget_state(state)
+            if not state_data:  # not ours: show the code, not a text anyone could have written
+                raise RpError("Connexion non aboutie", "Erreur reçue hors d'une connexion en "
+                              "cours (state absent ou inconnu).", 400, args["error"])
+            raise RpError("Connexion non aboutie",
+                          "Pro Santé Connect a renvoyé une erreur au lieu d'une autorisation.",
+                          400, args["error"], args.get("error_description", ""))
+        meta = self.metadata()
+        if not state_data:
+            raise RpError("Retour de connexion inattendu",
+                          "Paramètre state absent, inconnu ou expiré : recommencez la connexion.")
+        self._check_iss_parameter(args.get("iss"), meta, state)
+        try:
+            token = self.client.authorize_access_token(claims_options=self._claims_options())
+        except MismatchingStateError as exc:  # pragma: no cover - checked just above
+            raise RpError("Retour de connexion inattendu", "Paramètre state invalide.") from exc
+        except OAuthError as exc:
+            raise RpError("Échange du code refusé",
+                          "Le fournisseur a refusé l'échange du code d'autorisation.", 502,
+                          exc.error, exc.description or "") from exc
+        except JoseError as exc:
+            raise _id_token_error(exc) from exc
+        claims = dict(token.get("userinfo") or {})
+        if not claims or "id_token" not in token:
+            raise RpError("Jeton d'identité absent",
+                          "La réponse du point d'accès token ne contient pas d'ID token.", 502)
+        if claims.get("acr") not in self.settings.accepted_acr:
+            raise RpError("Niveau d'authentification refusé",
+                          f"Le jeton d'identité porte acr={claims.get('acr')!r} alors que ce "
+                          f"service exige {' ou '.join(self.settings.accepted_acr)}.", 403,
+                          "invalid_acr")
+        userinfo, fmt, raw = self._fetch_userinfo(meta, token["access_token"], claims)
+        return Login(id_token=token["id_token"], id_claims=claims,
+                     nonce_ok=claims.get("nonce") == state_data.get("nonce"),
+                     userinfo=userinfo, userinfo_format=fmt, userinfo_raw=raw,
+                     created=time.time())
+
+    def logout_url(self, id_token: str | None) -> tuple[str, str] | None:
+        """``(url, state)`` for RP-initiated logout, or None if the provider has no endpoint."""
+        try:
+            meta = self.metadata()
+        except (RpError, requests.RequestException) as exc:
+            log.warning("logout: provider metadata unavailable (%s); local logout only", exc)
+            return None
+        if not meta.get("end_session_endpoint"):
+            return None
+        state = secrets.token_urlsafe(16)
+        rv = self.client.create_logout_url(
+            post_logout_redirect_uri=self.settings.post_logout_redirect_uri,
+            id_token_hint=id_token, state=state, client_id=self.settings.CLIENT_ID)
+        return rv["url"], state
+
+    # ------------------------------------------------------------------ internals
+
+    def _claims_options(self) -> dict[str, Any]:
+        s = self.settings
+        return {"iss": {"essential": True, "value": s.ISSUER},
+                "aud": {"essential": True, "value": s.CLIENT_ID},
+                "sub": {"essential": True}, "exp": {"essential": True}}
+
+    def _check_iss_parameter(self, iss: str | None, meta: dict[str, Any], state: str) -> None:
+        """RFC 9207: Authlib's Flask client ignores ``iss`` on the callback, so check it here."""
+        if iss is None:
+            if meta.get("authorization_response_iss_parameter_supported"):
+                log.warning("callback without the RFC 9207 iss parameter the provider announces")
+            return
+        if iss != self.settings.ISSUER:
+            self._forget_state(state)
+            raise RpError("Émetteur inattendu",
+                          f"La réponse d'autorisation vient de {iss!r} et non de "
+                          f"{self.settings.ISSUER!r} (paramètre iss, RFC 9207) : possible "
+                          "attaque par confusion de fournisseurs.", 400, "invalid_issuer")
+
+    def _forget_state(self, state: str) -> None:
+        if state:
+            self.client.framework.clear_state_data(session, state)
+
+    def _fetch_userinfo(self, meta: dict[str, Any], access_token: str,
+                        id_claims: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+        endpoint = meta.get("userinfo_endpoint")
+        if not endpoint:
+            return {}, "absent (pas de userinfo_endpoint)", ""
+        resp = requests.get(
+            endpoint, timeout=HTTP_TIMEOUT, verify=self.settings.TLS_VERIFY,
+            headers={"Authorization": f"Bearer {access_token}",
+                     "Accept": "application/json, application/jwt"})
+        resp.raise_for_status()
+        content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type == "application/jwt":
+            data, fmt = self._verify_userinfo_jwt(resp.text.strip()), "JWT signé (vérifié)"
+        else:
+            data, fmt = resp.json(), "JSON"
+        if not isinstance(data, dict):
+            raise RpError("Userinfo illisible", "La réponse userinfo n'est pas un objet.", 502)
+        if data.get("sub") != id_claims.get("sub"):
+            raise RpError("Userinfo refusé", "Le sub de userinfo diffère de celui de l'ID token "
+                          "(OpenID Connect Core §5.3.2).", 502, "invalid_userinfo")
+        return data, fmt, resp.text
+
+    def _verify_userinfo_jwt(self, token: str) -> dict[str, Any]:
+        if token.count(".") != 2:
+            raise RpError("Userinfo refusé", "Userinfo chiffré (JWE) ou mal formé : non pris en "
+                          "charge par ce service.", 502, "invalid_userinfo")
+        registry = JWSRegistry(algorithms=ASYMMETRIC_ALGS)
+        try:
+            try:
+                keys = KeySet.import_key_set(self.client.fetch_jwk_set())
+                decoded = jwt.decode(token, keys, registry=registry)
+            except InvalidKeyIdError:  # keys may have rotated: fetch the JWKS once more
+                keys = KeySet.import_key_set(self.client.fetch_jwk_set(force=True))
+                decoded = jwt.decode(token, keys, registry=registry)
+            jwt.JWTClaimsRegistry(
+                iss={"essential": True, "value": self.settings.ISSUER},
+                aud={"essential": True, "value": self.settings.CLIENT_ID},
+            ).validate(decoded.claims)
+        except JoseError as exc:
+            raise RpError("Userinfo refusé",
+                          "La réponse userinfo signée n'a pas pu être vérifiée avec les clés du "
+                          "fournisseur (jwks_uri).", 502, exc.error,
+                          exc.description or str(exc)) from exc
+        return decoded.claims
+
+
+def _id_token_error(exc: JoseError) -> RpError:
+    claim = getattr(exc, "claim", "") or ""
+    message = CLAIM_MESSAGES.get(claim, "Le jeton d'identité n'a pas pu être validé "
+                                 "(signature, émetteur, audience, nonce ou dates).")
+    return RpError("Jeton d'identité refusé", message, 400, exc.error, exc.description or str(exc))
+
+
+def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; ``settings`` is a Settings, a mapping of overrides, or None (environment)."""
+    if not isinstance(settings, Settings):
+        settings = load_settings(settings)
+    settings.validate()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.SECRET_KEY or secrets.token_hex(32),
+        SESSION_COOKIE_NAME="psc_demo_rp_session",  # psc-idp may share the host (not the port)
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.PUBLIC_URL.startswith("https://"),
+    )
+    rp = PscRelyingParty(settings, OAuth(app))
+    app.extensions["psc_demo_rp"] = rp
+    _register_routes(app, rp)
+    return app
+
+
+def _register_routes(app: Flask, rp: PscRelyingParty) -> None:
+    settings = rp.settings
+
+    @app.get("/")
+    def home():
+        record = rp.logins.get(session.get("login"))
+        notice = ""
+        if "logout_state" in session:
+            expected = session.pop("logout_state")
+            notice = "Vous êtes déconnecté."
+            returned = request.args.get("state")
+            if expected and returned and returned != expected:
+                notice += " (Paramètre state de retour inattendu : ignoré.)"
+        view = _login_view(record) if record else None
+        return render_template("home.html", title=settings.TITLE, login=view, notice=notice,
+                               issuer=settings.ISSUER)
+
+    @app.get("/login")
+    def login():
+        return rp.authorize_redirect(request.args.get("login_hint", "").strip())
+
+    @app.route("/callback", methods=["GET"])
+    def callback():
+        record = rp.finish_login()
+        rp.logins.pop(session.get("login"))
+        session["login"] = rp.logins.put(record)
+        return redirect("/")
+
+    @app.post("/logout")
+    def logout():
+        record = rp.logins.pop(session.pop("login", None))
+        target = rp.logout_url(record.id_token if record else None) if record else None
+        if target is None:
+            session["logout_state"] = ""
+            return redirect("/")
+        url, state = target
+        session["logout_state"] = state
+        return redirect(url)
+
+    @app.get("/healthz")
+    def healthz():
+        return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.errorhandler(RpError)
+    def rp_error(exc: RpError):
+        log.warning("%s", exc)
+        return _error_page(exc.status, exc.title, exc.message, exc.error, exc.description)
+
+    @app.errorhandler(requests.RequestException)
+    def provider_error(exc: requests.RequestException):
+        log.warning("provider request failed: %r", exc)
+        url = getattr(exc.request, "url", "") or settings.discovery_url
+        if isinstance(exc, requests.exceptions.SSLError):
+            return _error_page(503, "Fournisseur injoignable",
+                               f"Le certificat TLS de {url} a été refusé (voir TLS_VERIFY).")
+        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+            return _error_page(503, "Fournisseur injoignable",
+                               f"Pro Santé Connect ne répond pas ({url}). Réessayez plus tard.")
+        status = getattr(exc.response, "status_code", "")
+        return _error_page(502, "Réponse invalide du fournisseur",
+                           f"Réponse inattendue de {url} {status}".strip() + ".")
+
+    @app.errorhandler(OAuthError)
+    def oauth_error(exc: OAuthError):
+        return _error_page(502, "Erreur OAuth", "Le fournisseur a renvoyé une erreur.",
+                           exc.error, exc.description or "")
+
+    @app.after_request
+    def no_store(response):
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    def _error_page(status: int, title: str, message: str, error: str = "",
+                    description: str = ""):
+        return render_template("error.html", title=settings.TITLE, heading=title,
+                               issuer=settings.ISSUER,
+                               message=message, error=error, description=description,
+                               status=status), status
+
+
+def _login_view(login: Login) -> dict[str, Any]:
+    header = claims_view.jwt_header(login.id_token)
+    return {
+        "summary": claims_view.summary(login.userinfo, login.id_claims),
+        "id_token_rows": claims_view.id_token_rows(login.id_claims, header, login.nonce_ok),
+        "identity_rows": claims_view.identity_rows(login.userinfo),
+        "exercices": claims_view.exercice_views(login.userinfo),
+        "other_rows": claims_view.other_rows(login.userinfo),
+        "userinfo_format": login.userinfo_format,
+        "id_token_json": claims_view.pretty_json({"header": header, "claims": login.id_claims}),
+        "userinfo_json": claims_view.pretty_json(login.userinfo),
+        "userinfo_raw": login.userinfo_raw if login.userinfo_format.startswith("JWT") else "",
+        "id_token_raw": login.id_token,
+    }
+
+
+def main() -> None:
+    """Console entry point ``psc-demo-rp``: Flask's own server on HOST:PORT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"psc-demo-rp: {exc}") from exc
+    app = create_app(settings)
+    log.info("demo RP on %s, provider %s", settings.PUBLIC_URL, settings.ISSUER)
+    app.run(host=settings.HOST, port=settings.PORT)
+
+
+if __name__ == "__main__":
+    main()
