@@ -98,6 +98,34 @@ def serve(host: str | None, port: int | None, workers: int | None, run_init: boo
         settings.server.workers if workers is None else workers)
 
 
+@main.command()
+@click.option("--port", default=None, type=int, help="Provider port (default 5000).")
+def demo(port: int | None) -> None:
+    """Init, then run the provider and the demo relying service together (Ctrl-C stops both)."""
+    import os
+    import signal
+    import subprocess
+
+    from .serve import run
+
+    app = _app(server={"port": port}) if port else _app()
+    settings = app.extensions["psc_idp"].settings
+    if not settings.emulation_enabled:
+        raise click.ClickException("'demo' runs in demo/test mode only")
+    initialise(app, True)
+    rp_port = settings.demo_rp_url.rsplit(":", 1)[-1].strip("/")
+    env = dict(os.environ, PSC_DEMO_RP_ISSUER=settings.issuer,
+               PSC_DEMO_RP_PUBLIC_URL=settings.demo_rp_url, PSC_DEMO_RP_PORT=rp_port)
+    rp = subprocess.Popen([sys.executable, "-m", "clients.demo_rp.app"], env=env)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the finally below stops the RP
+    click.echo(f"\n  Open the demo relying service: {settings.demo_rp_url}/\n", err=True)
+    try:
+        run(app, settings.server.host, settings.server.port, settings.server.workers)
+    finally:
+        rp.terminate()
+        rp.wait(timeout=10)
+
+
 # ----------------------------------------------------------------------------- clients
 @main.group()
 def client() -> None:

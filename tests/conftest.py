@@ -1,0 +1,168 @@
+"""Shared fixtures: the provider on SQLite *and* PostgreSQL, served over real HTTP.
+
+- ``backend`` is parametrised (sqlite, postgresql): every test that builds an app runs on both.
+  PostgreSQL is the machine's server on 127.0.0.1:5432 (``PSC_IDP_TEST_PG`` to change); a fresh
+  database is created for the session and dropped after. It is never skipped: CI must have it.
+- ``make_app(**overrides)`` builds an app with the schema migrated by Alembic, the data wiped,
+  and the demo directory and clients loaded.
+- ``live`` / ``make_live`` serve an app with werkzeug in a thread on a free 127.0.0.1 port.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from werkzeug.serving import make_server
+
+os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+from psc_idp.app import create_app  # noqa: E402
+from psc_idp.db import db  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("PSC_IDP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = os.environ.get("PSC_IDP_TEST_BACKENDS", "sqlite,postgresql").split(",")
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One key folder for the whole run: key generation is not what is under test here."""
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[tuple[str, str]]:
+    name = request.param
+    if name == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "psc-idp.db"
+        yield name, f"sqlite:///{path}"
+        return
+    dbname = f"psc_idp_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
+    try:
+        yield name, url
+    finally:
+        db_engines_dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                {"d": dbname})
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}"'))
+        admin.dispose()
+
+
+_apps: list[Flask] = []
+_migrated: set[str] = set()
+
+
+def db_engines_dispose() -> None:
+    for app in _apps:
+        with app.app_context():
+            db.engine.dispose()
+    _apps.clear()
+
+
+def _wipe(app: Flask) -> None:
+    with app.app_context():
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text(
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+        else:
+            for table in tables:
+                db.session.execute(sa.text(f'DELETE FROM "{table}"'))
+        db.session.commit()
+
+
+@pytest.fixture
+def make_app(backend: tuple[str, str], keys_dir: Path, tmp_path: Path
+             ) -> Callable[..., Flask]:
+    """Build a provider app on the current backend with fresh data."""
+    from psc_idp.admin.cli import initialise
+    from psc_idp.schema import upgrade
+
+    _, url = backend
+
+    def build(demo: bool = True, **overrides: Any) -> Flask:
+        settings: dict[str, Any] = {
+            "mode": "test", "database_url": url, "keys_dir": str(keys_dir),
+            "instance_dir": str(tmp_path / "instance"), "log_level": "WARNING",
+            "secret_key": "test-secret-" + "x" * 32,
+        }
+        settings.update(overrides)
+        app = create_app(**settings)
+        _apps.append(app)
+        if url not in _migrated:
+            upgrade(app)
+            _migrated.add(url)
+        _wipe(app)
+        if demo:
+            initialise(app, True)
+        return app
+
+    return build
+
+
+class LiveServer:
+    """A provider (or any WSGI app) served over HTTP on 127.0.0.1 in a thread."""
+
+    def __init__(self, app: Flask, port: int):
+        self.app = app
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._server = make_server("127.0.0.1", port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def issuer(self) -> str:
+        return self.base_url + "/auth/realms/esante-wallet"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def make_live(make_app: Callable[..., Flask]) -> Iterator[Callable[..., LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        port = free_port()
+        overrides.setdefault("public_url", f"http://127.0.0.1:{port}")
+        server = LiveServer(make_app(**overrides), port)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def live(make_live: Callable[..., LiveServer]) -> LiveServer:
+    return make_live()
+
+
+def random_state() -> str:
+    return secrets.token_urlsafe(16)
