@@ -41,12 +41,12 @@ class OidcSettings:
 
 @dataclass
 class QuirkSettings:
-    """Faithful reproductions of PSC oddities (reference §8). All off: psc-idp is correct by default."""
+    """Faithful reproductions of PSC oddities (reference §8). All off: correct by default."""
 
     allow_plain_pkce: bool = False
     """Accept ``code_challenge_method=plain`` (PSC advertises it; RFC 9700 says S256)."""
     keycloak_acr_values_supported: bool = False
-    """Advertise ``acr_values_supported: ["0","0"]`` as PSC's discovery does, instead of ``eidas1``."""
+    """Advertise ``acr_values_supported: ["0","0"]`` as PSC's discovery does (not eidas1)."""
     card_access_token_acr_eidas3: bool = False
     """Put ``acr: eidas3`` in access tokens of card logins, as a 2023 BAS capture showed."""
     logout_without_state: bool = False
@@ -94,7 +94,8 @@ class Settings:
     """Base URL the provider advertises; the issuer is ``<public_url>/auth/realms/esante-wallet``.
     Empty: ``http://<server.host>:<server.port>``."""
     wallet_url: str = ""
-    """Base URL of the browser authorization endpoint (PSC's ``wallet.*`` host). Empty: public_url."""
+    """Base URL of the browser authorization endpoint (PSC's ``wallet.*`` host).
+    Empty: public_url."""
     database_url: str = ""
     """SQLAlchemy URL. Empty: SQLite file ``psc-idp.db`` in the instance folder."""
     keys_dir: str = "keys"

@@ -82,7 +82,7 @@ def _wipe(app: Flask) -> None:
                 "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
         else:
             for table in tables:
-                db.session.execute(sa.text(f'DELETE FROM "{table}"'))
+                db.session.execute(sa.text(f'DELETE FROM "{table}"'))  # noqa: S608
         db.session.commit()
 
 

@@ -66,7 +66,7 @@ def _redacted(url: str) -> str:
 
 @main.command()
 @click.option("--demo/--no-demo", default=None,
-              help="Load the demo professionals and clients (default: from config, demo/test only).")
+              help="Load the demo professionals and clients (default: config; demo/test only).")
 def init(demo: bool | None) -> None:
     """Create or upgrade the schema, generate missing keys, load demo data."""
     app = _app()
@@ -252,7 +252,7 @@ def professional_load(path: str) -> None:
             counts = load_directory_file(db.session, path)
         except ValueError as exc:
             db.session.rollback()
-            raise click.ClickException(f"{path}: {exc}") from exc
+            raise click.ClickException(str(exc)) from exc
         record("directory.loaded", source=path, **counts)
         db.session.commit()
     click.echo(json.dumps(counts))

@@ -4,7 +4,7 @@ Adding a means (e-CPS push, e-CPS OTP, CPx card...) is one module here plus one 
 ``registry.REGISTRY``; ``oidc/`` never imports this package.
 """
 
-from .base import AuthResult, Authenticator, LoginContext, Outcome, StepResult
+from .base import Authenticator, AuthResult, LoginContext, Outcome, StepResult
 from .registry import REGISTRY, build_authenticators
 
 __all__ = [

@@ -44,7 +44,7 @@ class StepResult:
     template: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     error: str = ""
-    """An OAuth error code to send to the RP when the failure ends the request (e.g. access_denied)."""
+    """OAuth error code for the RP when the failure ends the request (e.g. access_denied)."""
     message: str = ""
     """A sentence for the professional, shown on the login page."""
     final: bool = False

@@ -133,9 +133,10 @@ class Activity(db.Model):
     sector_code: Mapped[str] = mapped_column(String(10), default="")
     pharmacist_section_code: Mapped[str] = mapped_column(String(5), default="")
     role_code: Mapped[str] = mapped_column(String(10), default="")
-    """``codeRole``: for RPPS+ professionals, one of the five roles (see nomenclature)."""
+    """``codeRole`` (TRE_R21 fonction). The five RPPS+ roles are *genres d'activité*
+    (GENR08–GENR12) and live in ``activity_kind_code``."""
     activity_kind_code: Mapped[str] = mapped_column(String(10), default="")
-    """``codeGenreActivite``: GENR01 activité standard…"""
+    """``codeGenreActivite``: GENR01 activité standard; GENR08–GENR12 the RPPS+ roles."""
     started_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     ended_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 

@@ -21,7 +21,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 KEYSET_FILE = "keyset.json"
-SECRET_FILE = "flask-secret.key"
+SECRET_FILE = "flask-secret.key"  # noqa: S105 (a file name)
 ALG = "RS256"
 
 

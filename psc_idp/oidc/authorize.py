@@ -21,8 +21,14 @@ from ..audit import record
 from ..db import db, utcnow
 from ..directory.lookup import find_by_identifier
 from ..directory.models import Professional
-from ..sessions import IdpSession, current_session, decide, establish_session, note_client
-from ..sessions import set_session_cookie
+from ..sessions import (
+    IdpSession,
+    current_session,
+    decide,
+    establish_session,
+    note_client,
+    set_session_cookie,
+)
 from . import urls
 from .checks import first, run_checks
 from .errors import error_page, redirect_error

@@ -1,5 +1,5 @@
-"""PSC's authorization-request checks, an ordered list of small functions (after node-oidc-provider's
-``actions/authorization``), run before Authlib validates the request.
+"""PSC's authorization-request checks: an ordered list of small functions (after
+node-oidc-provider's ``actions/authorization``), run before Authlib validates the request.
 
 Each takes the request parameters and the client and raises an ``OAuth2Error`` with Keycloak's
 wording; the caller decides whether the error may be redirected to the RP.

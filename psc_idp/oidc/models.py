@@ -84,7 +84,7 @@ class Client(db.Model, ClientMixin):
 
     @property
     def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"
+        return self.token_endpoint_auth_method == "none"  # noqa: S105 (a method name)
 
     def set_secret(self, secret: str | None) -> None:
         self.client_secret_hash = client_secrets.hash_secret(secret) if secret else ""

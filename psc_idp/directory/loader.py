@@ -1,0 +1,408 @@
+"""Writing personas into the directory: the demo dataset, or an operator's JSON file.
+
+Both go through ``load_directory``, which validates everything first (check digits, structure
+references, required fields, column lengths) and only then writes, so a broken file leaves the
+database untouched. Writes are upserts keyed on the structure technical id and the RPPS number:
+loading the same data twice changes nothing, loading an edited persona updates it in place.
+Nothing is ever deleted: professionals absent from the file (another operator's personas) stay.
+
+The file format is the demo data's (``demo_data.as_directory_document()``)::
+
+    {"structures": [{"technical_id": "R100101", "name": "CABINET ...", ...}],
+     "professionals": [{"rpps": "10099900011", "family_name": "...", "given_name": "...",
+                        "practices": [{"profession_code": "10", "activities": [
+                            {"structure": "R100101", "mode_code": "L", ...}]}]}]}
+
+Field names are the column names of ``models.py``; dates are ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import MISSING, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import String, select
+from sqlalchemy.orm import Session
+
+from . import demo_data
+from .demo_data import ActivityData, PracticeData, ProfessionalData, StructureData
+from .models import Activity, Practice, Professional, Structure
+from .national_id import NATIONAL_ID_PREFIX, RPPS_LENGTH, is_valid_rpps, rpps_check_digit
+from .nomenclature import profession_label
+
+DATE_FIELDS = frozenset({"birth_date", "started_on", "ended_on"})
+BOOL_FIELDS = frozenset({"means_blocked", "rpps_plus"})
+NESTED: dict[str, type] = {"practices": PracticeData, "activities": ActivityData}
+NON_EMPTY = frozenset({"technical_id", "name", "rpps", "family_name", "given_name",
+                       "profession_code", "structure"})
+MODEL_OF: dict[type, type] = {
+    StructureData: Structure, ProfessionalData: Professional,
+    PracticeData: Practice, ActivityData: Activity,
+}
+
+
+@dataclass(frozen=True)
+class DirectoryData:
+    """Validated-shape input of ``load_directory``."""
+
+    structures: tuple[StructureData, ...] = ()
+    professionals: tuple[ProfessionalData, ...] = ()
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def _column_length(model: type, name: str) -> int | None:
+    column = model.__table__.c.get(name)
+    if column is not None and isinstance(column.type, String):
+        return column.type.length
+    return None
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    """One dataclass instance from a JSON object, with a message naming the faulty field."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected an object, got {type(raw).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    extra_allowed = {"national_id"} if cls is ProfessionalData else set()
+    unknown = sorted(set(raw) - set(known) - extra_allowed)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name, spec in known.items():
+        if name not in raw:
+            if spec.default is MISSING and spec.default_factory is MISSING:
+                raise ValueError(f"{where}: missing field {name!r}")
+            continue
+        values[name] = _convert(cls, name, raw[name], f"{where}.{name}")
+    return cls(**values)
+
+
+def _convert(cls: type, name: str, value: Any, where: str) -> Any:
+    if name in NESTED:
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: expected a list")
+        return tuple(_build(NESTED[name], item, f"{where}[{i}]") for i, item in enumerate(value))
+    if name in DATE_FIELDS:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a date YYYY-MM-DD or null")
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{where}: {value!r} is not a date YYYY-MM-DD") from None
+    if name in BOOL_FIELDS:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true or false")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def parse_directory_document(doc: Any, source: str = "directory") -> DirectoryData:
+    """Turn a decoded JSON document into ``DirectoryData``; ValueError names what is wrong."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"{source}: the top level must be an object with 'professionals'")
+    unknown = sorted(set(doc) - {"structures", "professionals"})
+    if unknown:
+        raise ValueError(f"{source}: unknown top-level key(s) {', '.join(unknown)}")
+    if "professionals" not in doc:
+        raise ValueError(f"{source}: missing 'professionals'")
+    structures_raw = doc.get("structures", [])
+    professionals_raw = doc["professionals"]
+    for key, value in (("structures", structures_raw), ("professionals", professionals_raw)):
+        if not isinstance(value, list):
+            raise ValueError(f"{source}: '{key}' must be a list")
+    structures = tuple(_build(StructureData, raw, f"{source}: structures[{i}]")
+                       for i, raw in enumerate(structures_raw))
+    professionals = []
+    for i, raw in enumerate(professionals_raw):
+        where = f"{source}: professionals[{i}]"
+        professional = _build(ProfessionalData, raw, where)
+        national_id = raw.get("national_id")
+        if national_id is not None and national_id != NATIONAL_ID_PREFIX + professional.rpps:
+            raise ValueError(f"{where}: national_id {national_id!r} is not '8' + rpps "
+                             f"({professional.rpps!r})")
+        professionals.append(professional)
+    return DirectoryData(structures=structures, professionals=tuple(professionals))
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def _check_strings(obj: Any, where: str) -> None:
+    model = MODEL_OF[type(obj)]
+    for spec in dataclasses.fields(obj):
+        value = getattr(obj, spec.name)
+        if not isinstance(value, str):
+            continue
+        if spec.name in NON_EMPTY and not value.strip():
+            raise ValueError(f"{where}: {spec.name} must not be empty")
+        limit = _column_length(model, spec.name)
+        if limit is not None and len(value) > limit:
+            raise ValueError(f"{where}: {spec.name} is longer than {limit} characters")
+
+
+def _rpps_problem(rpps: str) -> str | None:
+    if len(rpps) != RPPS_LENGTH or not (rpps.isascii() and rpps.isdigit()):
+        return f"rpps {rpps!r} is not 11 digits"
+    if not is_valid_rpps(rpps):
+        return (f"rpps {rpps!r} has a bad check digit (expected "
+                f"{rpps_check_digit(rpps[:-1])!r} as the last digit)")
+    return None
+
+
+def validate_directory(session: Session, data: DirectoryData) -> None:
+    """Raise ValueError on the first problem; reads the database only to resolve structures."""
+    seen_structures: set[str] = set()
+    for i, structure in enumerate(data.structures):
+        where = f"structures[{i}] ({structure.technical_id})"
+        _check_strings(structure, where)
+        if structure.technical_id in seen_structures:
+            raise ValueError(f"{where}: duplicate technical_id")
+        seen_structures.add(structure.technical_id)
+
+    referenced = {a.structure for p in data.professionals for pr in p.practices
+                  for a in pr.activities}
+    missing = referenced - seen_structures
+    known_in_db = set(session.scalars(
+        select(Structure.technical_id).where(Structure.technical_id.in_(missing)))) if missing \
+        else set()
+
+    seen_rpps: set[str] = set()
+    for i, professional in enumerate(data.professionals):
+        where = f"professionals[{i}] (rpps {professional.rpps})"
+        problem = _rpps_problem(professional.rpps)
+        if problem:
+            raise ValueError(f"professionals[{i}]: {problem}")
+        _check_strings(professional, where)
+        if professional.rpps in seen_rpps:
+            raise ValueError(f"{where}: duplicate rpps")
+        seen_rpps.add(professional.rpps)
+        for j, practice in enumerate(professional.practices):
+            p_where = f"{where}: practices[{j}]"
+            _check_strings(practice, p_where)
+            for k, activity in enumerate(practice.activities):
+                a_where = f"{p_where}.activities[{k}]"
+                _check_strings(activity, a_where)
+                if activity.structure not in seen_structures | known_in_db:
+                    raise ValueError(f"{a_where}: unknown structure {activity.structure!r} "
+                                     "(neither in the file nor in the database)")
+                if (activity.started_on and activity.ended_on
+                        and activity.ended_on < activity.started_on):
+                    raise ValueError(f"{a_where}: ended_on is before started_on")
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _scalar_values(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name not in NESTED}
+
+
+def _assign(row: Any, values: dict[str, Any]) -> bool:
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+def _activity_values(activity: ActivityData) -> dict[str, Any]:
+    values = _scalar_values(activity)
+    values.pop("structure")
+    return values
+
+
+def _wanted_signature(professional: ProfessionalData) -> list[tuple[Any, ...]]:
+    return [(tuple(_scalar_values(p).items()),
+             tuple((a.structure, tuple(_activity_values(a).items())) for a in p.activities))
+            for p in professional.practices]
+
+
+def _stored_signature(row: Professional) -> list[tuple[Any, ...]]:
+    practice_names = [f.name for f in dataclasses.fields(PracticeData) if f.name not in NESTED]
+    activity_names = [f.name for f in dataclasses.fields(ActivityData) if f.name != "structure"]
+    return [(tuple((n, getattr(p, n)) for n in practice_names),
+             tuple((a.structure.technical_id, tuple((n, getattr(a, n)) for n in activity_names))
+                   for a in p.activities))
+            for p in row.practices]
+
+
+def _write(session: Session, data: DirectoryData) -> dict[str, int]:
+    counts = dict.fromkeys(("structures_created", "structures_updated", "structures_unchanged",
+                            "professionals_created", "professionals_updated",
+                            "professionals_unchanged"), 0)
+    for structure in data.structures:
+        row = session.scalar(select(Structure).filter_by(technical_id=structure.technical_id))
+        if row is None:
+            session.add(Structure(**_scalar_values(structure)))
+            counts["structures_created"] += 1
+        elif _assign(row, _scalar_values(structure)):
+            counts["structures_updated"] += 1
+        else:
+            counts["structures_unchanged"] += 1
+    session.flush()
+
+    referenced = {a.structure for p in data.professionals for pr in p.practices
+                  for a in pr.activities}
+    by_id = {s.technical_id: s for s in session.scalars(
+        select(Structure).where(Structure.technical_id.in_(referenced)))}
+
+    for professional in data.professionals:
+        values = _scalar_values(professional)
+        values["national_id"] = professional.national_id
+        row = session.scalar(select(Professional).filter_by(rpps=professional.rpps))
+        created = row is None
+        if row is None:
+            row = Professional(**values)
+            session.add(row)
+            changed = True
+        else:
+            changed = _assign(row, values)
+        if created or _stored_signature(row) != _wanted_signature(professional):
+            if not created:
+                row.practices.clear()
+                session.flush()
+            for practice in professional.practices:
+                row.practices.append(Practice(
+                    **_scalar_values(practice),
+                    activities=[Activity(structure=by_id[a.structure], **_activity_values(a))
+                                for a in practice.activities]))
+            changed = True
+        if created:
+            counts["professionals_created"] += 1
+        elif changed:
+            counts["professionals_updated"] += 1
+        else:
+            counts["professionals_unchanged"] += 1
+    session.flush()
+    return counts
+
+
+def load_directory(session: Session, data: DirectoryData, *, commit: bool = True
+                   ) -> dict[str, int]:
+    """Validate then upsert ``data``; returns created/updated/unchanged counts.
+
+    On any error nothing is written: validation runs before the first write, and an unexpected
+    database error rolls the session back.
+    """
+    validate_directory(session, data)
+    try:
+        counts = _write(session, data)
+        if commit:
+            session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return counts
+
+
+def load_demo_directory(session: Session, *, commit: bool = True) -> dict[str, int]:
+    """Upsert the demo structures and personas of ``demo_data`` (idempotent)."""
+    data = DirectoryData(structures=demo_data.DEMO_STRUCTURES,
+                         professionals=demo_data.DEMO_PROFESSIONALS)
+    return load_directory(session, data, commit=commit)
+
+
+def read_directory_file(path: str | Path) -> DirectoryData:
+    """Read and parse a directory JSON file; every problem is a ValueError naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: "
+                         f"{exc.msg}") from None
+    return parse_directory_document(doc, source=str(path))
+
+
+def load_directory_file(session: Session, path: str | Path, *, commit: bool = True
+                        ) -> dict[str, int]:
+    """Load an operator's JSON file of structures and personas (same shape as the demo data).
+
+    Raises ValueError, naming the file and the faulty entry, for unreadable or malformed JSON,
+    unknown or missing fields, a bad RPPS check digit, or an activity whose structure is neither
+    in the file nor already in the database; nothing is written then.
+    """
+    data = read_directory_file(path)
+    try:
+        return load_directory(session, data, commit=commit)
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def export_structure(structure: Structure) -> dict[str, Any]:
+    """Every column of a structure except the database id."""
+    return {f.name: getattr(structure, f.name) for f in dataclasses.fields(StructureData)}
+
+
+def export_professional(professional: Professional, *, include_contact: bool = False
+                        ) -> dict[str, Any]:
+    """The JSON of ``psc-idp professional list --json``.
+
+    Contact data (e-mail, mobile for e-CPS codes) is left out unless ``include_contact``: it is
+    not published by the Annuaire Santé either.
+    """
+    profession_codes: list[str] = []
+    for practice in professional.active_practices:
+        if practice.profession_code not in profession_codes:
+            profession_codes.append(practice.profession_code)
+    practices = []
+    for practice in professional.practices:
+        practices.append({
+            "profession_code": practice.profession_code,
+            "profession_label": profession_label(practice.profession_code),
+            "category_code": practice.category_code,
+            "practice_civility_code": practice.practice_civility_code,
+            "practice_family_name": practice.practice_family_name,
+            "practice_given_name": practice.practice_given_name,
+            "expertise_type_code": practice.expertise_type_code,
+            "expertise_code": practice.expertise_code,
+            "active": bool(practice.active_activities),
+            "activities": [{
+                "structure": export_structure(activity.structure),
+                "mode_code": activity.mode_code,
+                "sector_code": activity.sector_code,
+                "pharmacist_section_code": activity.pharmacist_section_code,
+                "role_code": activity.role_code,
+                "activity_kind_code": activity.activity_kind_code,
+                "started_on": activity.started_on.isoformat() if activity.started_on else None,
+                "ended_on": activity.ended_on.isoformat() if activity.ended_on else None,
+                "active": activity.is_active,
+            } for activity in practice.activities],
+        })
+    exported: dict[str, Any] = {
+        "national_id": professional.national_id,
+        "rpps": professional.rpps,
+        "civility_code": professional.civility_code,
+        "given_name": professional.given_name,
+        "family_name": professional.family_name,
+        "birth_date": professional.birth_date.isoformat() if professional.birth_date else None,
+        "persona_label": professional.persona_label,
+        "rpps_plus": professional.rpps_plus,
+        "means_blocked": professional.means_blocked,
+        "profession_codes": profession_codes,
+        "practices": practices,
+    }
+    if include_contact:
+        exported["contact_email"] = professional.contact_email
+        exported["contact_mobile"] = professional.contact_mobile
+    return exported
