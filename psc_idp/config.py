@@ -62,6 +62,9 @@ class SessionSettings:
     """Seconds of inactivity after which the IdP session ends."""
     secure_cookie: bool = False
     """Set the Secure flag (true behind HTTPS; forced in production mode)."""
+    cookie_domain: str = ""
+    """Domain of the session cookie. With a separate ``wallet_url`` host, set the parent domain
+    both hosts share (e.g. ``.psc.example``) so the logout endpoint sees the session."""
 
 
 @dataclass

@@ -79,7 +79,8 @@ def logout_endpoint() -> Response:
         response = redirect(add_params_to_uri(target, params) if params else target, code=302)
     else:
         response = Response(render_template("logged_out.html"), mimetype="text/html")
-    response.delete_cookie(provider.settings.session.cookie_name, path="/")
+    response.delete_cookie(provider.settings.session.cookie_name, path="/",
+                           domain=provider.settings.session.cookie_domain or None)
     response.delete_cookie(CSRF_COOKIE, path="/")
     response.headers["Cache-Control"] = "no-store"
     return response

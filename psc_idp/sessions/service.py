@@ -127,6 +127,6 @@ def set_session_cookie(response: Response, cookie: str) -> None:
     settings = _settings()
     response.set_cookie(
         settings.session.cookie_name, cookie, max_age=settings.session.lifetime,
-        httponly=True, samesite="Lax", path="/",
+        httponly=True, samesite="Lax", path="/", domain=settings.session.cookie_domain or None,
         secure=settings.session.secure_cookie or settings.is_production,
     )
