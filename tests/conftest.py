@@ -1,7 +1,7 @@
 """Shared fixtures: the provider on SQLite *and* PostgreSQL, served over real HTTP.
 
 - ``backend`` is parametrised (sqlite, postgresql): every test that builds an app runs on both.
-  PostgreSQL is the machine's server on 127.0.0.1:5432 (``PSC_IDP_TEST_PG`` to change); a fresh
+  PostgreSQL is the machine's server on 127.0.0.1:5432 (``PSC_TEST_PG`` to change); a fresh
   database is created for the session and dropped after. It is never skipped: CI must have it.
 - ``make_app(**overrides)`` builds an app with the schema migrated by Alembic, the data wiped,
   and the demo directory and clients loaded.
@@ -28,8 +28,8 @@ os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 from psc_idp.app import create_app  # noqa: E402
 from psc_idp.db import db  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("PSC_IDP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-BACKENDS = os.environ.get("PSC_IDP_TEST_BACKENDS", "sqlite,postgresql").split(",")
+PG_ADMIN_URL = os.environ.get("PSC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = os.environ.get("PSC_TEST_BACKENDS", "sqlite,postgresql").split(",")
 
 
 @pytest.fixture(scope="session")
@@ -147,8 +147,8 @@ def free_port() -> int:
 def make_live(make_app: Callable[..., Flask]) -> Iterator[Callable[..., LiveServer]]:
     servers: list[LiveServer] = []
 
-    def start(**overrides: Any) -> LiveServer:
-        port = free_port()
+    def start(port: int | None = None, **overrides: Any) -> LiveServer:
+        port = port or free_port()
         overrides.setdefault("public_url", f"http://127.0.0.1:{port}")
         server = LiveServer(make_app(**overrides), port)
         servers.append(server)

@@ -86,7 +86,8 @@ def demo_clients(settings: Settings) -> list[ClientSeed]:
     """The demo relying service's registration (secret documented in the README: demo only)."""
     base = settings.demo_rp_url.rstrip("/")
     return [ClientSeed(client_id="psc-demo-rp", name="Service de démonstration",
-                       client_secret="demo-rp-secret",  # noqa: S106 (documented demo) redirect_uris=[base + "/callback"],
+                       client_secret="demo-rp-secret",  # noqa: S106 (documented demo)
+                       redirect_uris=[base + "/callback"],
                        post_logout_redirect_uris=[base + "/"])]
 
 
