@@ -82,6 +82,15 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     oidc.init_app(app, provider)
     login.init_app(app, provider)
     _register_error_handlers(app)
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        """The id the audit rows carry, so an operator can find them from a client's log."""
+        from .audit.trail import request_id
+
+        response.headers.setdefault("X-Request-Id", request_id())
+        return response
+
     return app
 
 
