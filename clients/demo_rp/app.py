@@ -280,7 +280,8 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.SECRET_KEY or secrets.token_hex(32),
-        SESSION_COOKIE_NAME="psc_demo_rp_session",  # psc-idp may share the host (not the port)
+        # psc-idp and other demo RPs may share the host (cookies ignore the port)
+        SESSION_COOKIE_NAME=f"psc_demo_rp_{settings.PORT}_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.PUBLIC_URL.startswith("https://"),
