@@ -1,0 +1,477 @@
+"""Load driver: full OpenID Connect code flows (PKCE S256) against psc-idp and node-oidc-provider.
+
+One flow = what a relying party and a browser do for one login:
+
+  psc-idp   GET /auth (200 login page) → POST /login/<uid>/persona (302 to the RP with code)
+            → POST <issuer>/protocol/openid-connect/token → GET …/userinfo
+  node      GET /auth (303) → GET /interaction/<uid> (200 form) → POST /interaction/<uid> (303)
+            → GET /auth/<uid> (303 to the RP with code) → POST /token → GET /me
+
+Every response is checked (status, code and state in the redirect, access_token and id_token in
+the token response, userinfo 200 with a ``sub``); a flow failing anywhere is counted as a failure.
+
+N virtual clients are N processes (so the driver's GIL is never the bottleneck), each with one
+``requests.Session`` (keep-alive where the server allows it) whose cookies are cleared before each
+flow. Each run: a warm-up, then a measurement bounded by ``--duration`` seconds and
+``--max-flows`` flows, whichever comes first.
+
+CPU is read from /proc/<pid>/stat (utime + stime) before and after the measurement for:
+the server's process tree (gunicorn master + workers; the node process), the PostgreSQL
+backends connected to psc-idp's database, and the driver's own client processes.
+
+    python benchmarks/load.py --psc http://127.0.0.1:5000 --psc-pid 123 \\
+        --node http://127.0.0.1:3000 --node-pid 456 --pg-db psc_bench --out results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import collections
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import platform
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+CLIENT_ID = "bench-client"
+CLIENT_SECRET = "bench-secret"
+REDIRECT_URI = "http://127.0.0.1:8080/cb"
+PSC_REALM = "/auth/realms/esante-wallet"
+PSC_NATIONAL_ID = "810099900010"  # a demo persona (psc_idp/directory/demo_data.py)
+TIMEOUT = 15
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+PSC_FORM = re.compile(r'<form method="post" action="(/login/[^"]+/persona)"')
+PSC_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+TOKENISH = re.compile(r"[A-Za-z0-9_-]{16,}")  # ids and codes, so alike failures group together
+NODE_FORM = re.compile(r'<form[^>]*action="([^"]+/interaction/[^"]+)"')
+
+
+class FlowError(Exception):
+    """One step of a flow answered something other than what a working provider answers."""
+
+
+def _expect(resp: requests.Response, status: int, step: str) -> requests.Response:
+    if resp.status_code != status:
+        body = resp.text[:200].replace("\n", " ")
+        raise FlowError(f"{step}: HTTP {resp.status_code} (expected {status}): {body}")
+    return resp
+
+
+def _pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def _code_from(location: str, state: str, step: str) -> str:
+    if not location.startswith(REDIRECT_URI + "?"):
+        raise FlowError(f"{step}: redirect to {location[:120]!r}, not to the client")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    if "error" in query:
+        raise FlowError(f"{step}: error {query['error']}: {query.get('error_description', '')}")
+    if query.get("state") != state:
+        raise FlowError(f"{step}: state mismatch")
+    if not query.get("code"):
+        raise FlowError(f"{step}: no code in {location[:120]!r}")
+    return query["code"]
+
+
+def _tokens_and_userinfo(s: requests.Session, token_url: str, userinfo_url: str, code: str,
+                         verifier: str) -> None:
+    resp = _expect(s.post(token_url, auth=(CLIENT_ID, CLIENT_SECRET), timeout=TIMEOUT, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier}), 200, "token")
+    tokens = resp.json()
+    if not tokens.get("access_token") or str(tokens.get("id_token", "")).count(".") != 2:
+        raise FlowError(f"token: missing access_token or id_token: {sorted(tokens)}")
+    resp = _expect(s.get(userinfo_url, timeout=TIMEOUT,
+                         headers={"Authorization": f"Bearer {tokens['access_token']}"}),
+                   200, "userinfo")
+    if not resp.json().get("sub"):
+        raise FlowError("userinfo: no sub")
+
+
+def psc_flow(s: requests.Session, base: str) -> None:
+    issuer = base + PSC_REALM
+    verifier, challenge = _pkce()
+    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    page = _expect(s.get(base + "/auth", allow_redirects=False, timeout=TIMEOUT, params={
+        "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+        "scope": "openid scope_all", "state": state, "nonce": nonce,
+        "code_challenge": challenge, "code_challenge_method": "S256",
+        "acr_values": "eidas1"}), 200, "authorize")
+    action, csrf = PSC_FORM.search(page.text), PSC_CSRF.search(page.text)
+    if not (action and csrf):
+        raise FlowError("authorize: no persona form on the page")
+    done = _expect(s.post(base + action.group(1), allow_redirects=False, timeout=TIMEOUT,
+                          data={"csrf": csrf.group(1), "national_id": PSC_NATIONAL_ID}),
+                   302, "login")
+    code = _code_from(done.headers.get("Location", ""), state, "login")
+    _tokens_and_userinfo(s, issuer + "/protocol/openid-connect/token",
+                         issuer + "/protocol/openid-connect/userinfo", code, verifier)
+
+
+def node_flow(s: requests.Session, base: str) -> None:
+    verifier, challenge = _pkce()
+    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    start = _expect(s.get(base + "/auth", allow_redirects=False, timeout=TIMEOUT, params={
+        "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+        "scope": "openid profile email", "state": state, "nonce": nonce,
+        "code_challenge": challenge, "code_challenge_method": "S256"}), 303, "authorize")
+    page_url = base + start.headers.get("Location", "")
+    page = _expect(s.get(page_url, allow_redirects=False, timeout=TIMEOUT), 200, "interaction")
+    form = NODE_FORM.search(page.text)
+    if not form:
+        raise FlowError("interaction: no login form on the page")
+    done = _expect(s.post(form.group(1), allow_redirects=False, timeout=TIMEOUT,
+                          data={"prompt": "login", "login": "bench-user", "password": "x"}),
+                   303, "login")
+    resume = _expect(s.get(done.headers.get("Location", ""), allow_redirects=False,
+                           timeout=TIMEOUT), 303, "resume")
+    code = _code_from(resume.headers.get("Location", ""), state, "resume")
+    _tokens_and_userinfo(s, base + "/token", base + "/me", code, verifier)
+
+
+FLOWS = {"psc-idp": psc_flow, "node-oidc-provider": node_flow}
+
+
+# ----------------------------------------------------------------------------- CPU accounting
+def _proc_cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+
+
+def _children_map() -> dict[int, list[int]]:
+    """ppid → pids, by scanning /proc (/proc/<pid>/task/*/children is not always built in)."""
+    out: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        out.setdefault(ppid, []).append(int(name))
+    return out
+
+
+def process_tree(root: int) -> list[int]:
+    children, tree, todo = _children_map(), [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def postgres_backends(dbname: str | None) -> list[int]:
+    if not dbname:
+        return []
+    sql = ("select pid from pg_stat_activity where datname = %s and pid <> pg_backend_pid()")
+    try:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres",
+                             autocommit=True, connect_timeout=5) as conn:
+            return [row[0] for row in conn.execute(sql, (dbname,)).fetchall()]
+    except Exception as exc:  # noqa: BLE001 - DB CPU is an extra; never fail the run for it
+        print(f"warning: cannot list PostgreSQL backends: {exc}", file=sys.stderr)
+        return []
+
+
+def cpu_snapshot(pids: list[int]) -> dict[int, int]:
+    return {pid: _proc_cpu_ticks(pid) for pid in pids}
+
+
+def machine_busy_ms() -> float:
+    """CPU time all cores spent not idle since boot (first line of /proc/stat)."""
+    with open("/proc/stat") as fh:
+        ticks = [int(v) for v in fh.readline().split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    busy = sum(ticks[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy * 1000.0 / CLK_TCK
+
+
+def cpu_ms(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU spent between two snapshots; processes born in between count from zero."""
+    ticks = sum(max(0, t - before.get(pid, 0)) for pid, t in after.items())
+    return ticks * 1000.0 / CLK_TCK
+
+
+# ----------------------------------------------------------------------------- one run
+@dataclass
+class RunResult:
+    server: str
+    clients: int
+    flows: int = 0
+    failures: int = 0
+    warmup_flows: int = 0
+    warmup_failures: int = 0
+    seconds: float = 0.0
+    flows_per_s: float = 0.0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    mean_ms: float = 0.0
+    server_cpu_ms_per_flow: float = 0.0
+    db_cpu_ms_per_flow: float | None = None
+    driver_cpu_ms_per_flow: float = 0.0
+    server_cpu_cores: float = 0.0
+    driver_cpu_cores: float = 0.0
+    machine_busy_cores: float = 0.0
+    other_load_cores: float = 0.0
+    failure_samples: list[str] = field(default_factory=list)
+
+
+def _take(counter: Any) -> bool:
+    with counter.get_lock():
+        if counter.value <= 0:
+            return False
+        counter.value -= 1
+        return True
+
+
+def _client(kind: str, base: str, warm: Any, tickets: Any, deadline: Any,
+            barriers: tuple[Any, Any, Any], results: Any) -> None:
+    flow = FLOWS[kind]
+    session = requests.Session()
+    session.trust_env = False  # no proxy/netrc lookups per request (≈20 % of the driver's CPU)
+    out: dict[str, Any] = {"latencies": [], "failures": [], "warm": 0, "warm_failures": []}
+
+    def one() -> tuple[float, str | None]:
+        session.cookies.clear()
+        t0 = time.perf_counter()
+        try:
+            flow(session, base)
+            error = None
+        except FlowError as exc:
+            error = str(exc)
+        except Exception as exc:  # connection errors, bad JSON…: a failed flow, never a crash
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        return (time.perf_counter() - t0) * 1000.0, error
+
+    while _take(warm):
+        _, error = one()
+        out["warm"] += 1
+        if error:
+            out["warm_failures"].append(error)
+    barriers[0].wait(timeout=120)  # warm-up done: the parent snapshots CPU, sets the deadline
+    barriers[1].wait(timeout=120)  # go
+    while time.monotonic() < deadline.value and _take(tickets):
+        ms, error = one()
+        if error:
+            out["failures"].append(error)
+        else:
+            out["latencies"].append(ms)
+    results.put(out)
+    barriers[2].wait(timeout=120)  # everyone finished: the parent snapshots CPU
+
+
+def run(kind: str, base: str, server_pid: int, n: int, warmup: int, duration: float,
+        max_flows: int, pg_db: str | None) -> RunResult:
+    ctx = mp.get_context("fork")
+    warm = ctx.Value("i", max(warmup, 2 * n))
+    tickets = ctx.Value("i", max_flows)
+    deadline = ctx.Value("d", time.monotonic() + 3600)
+    barriers = (ctx.Barrier(n + 1), ctx.Barrier(n + 1), ctx.Barrier(n + 1))
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_client, args=(kind, base, warm, tickets, deadline, barriers,
+                                               results), daemon=True) for _ in range(n)]
+    for p in procs:
+        p.start()
+    wait = duration + 120
+    barriers[0].wait(timeout=wait)
+    driver_pids = [p.pid for p in procs if p.pid]
+    server_pids = process_tree(server_pid)
+    db_pids = postgres_backends(pg_db)
+    before = (cpu_snapshot(server_pids), cpu_snapshot(db_pids), cpu_snapshot(driver_pids))
+    busy_before = machine_busy_ms()
+    deadline.value = time.monotonic() + duration
+    t0 = time.monotonic()
+    barriers[1].wait(timeout=wait)
+    barriers[2].wait(timeout=wait)
+    elapsed = time.monotonic() - t0
+    busy = machine_busy_ms() - busy_before
+    after = (cpu_snapshot(process_tree(server_pid)),
+             cpu_snapshot(sorted(set(db_pids) | set(postgres_backends(pg_db)))),
+             cpu_snapshot(driver_pids))
+    outs = [results.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+
+    latencies = sorted(ms for o in outs for ms in o["latencies"])
+    failures = [f for o in outs for f in o["failures"]]
+    warm_failures = [f for o in outs for f in o["warm_failures"]]
+    res = RunResult(server=kind, clients=n, flows=len(latencies), failures=len(failures),
+                    warmup_flows=sum(o["warm"] for o in outs),
+                    warmup_failures=len(warm_failures), seconds=round(elapsed, 3))
+    kinds = collections.Counter(TOKENISH.sub("…", f) for f in failures + warm_failures)
+    res.failure_samples = [f"{count}× {msg}" for msg, count in kinds.most_common(10)]
+    done = len(latencies) + len(failures)
+    if latencies:
+        res.flows_per_s = round(len(latencies) / elapsed, 1)
+        res.p50_ms = round(statistics.median(latencies), 1)
+        res.p95_ms = round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1)
+        res.mean_ms = round(statistics.fmean(latencies), 1)
+    if done:
+        server_ms = cpu_ms(before[0], after[0])
+        driver_ms = cpu_ms(before[2], after[2])
+        res.server_cpu_ms_per_flow = round(server_ms / done, 2)
+        res.driver_cpu_ms_per_flow = round(driver_ms / done, 2)
+        res.server_cpu_cores = round(server_ms / 1000 / elapsed, 2)
+        res.driver_cpu_cores = round(driver_ms / 1000 / elapsed, 2)
+        db_ms = cpu_ms(before[1], after[1]) if pg_db else 0.0
+        if pg_db:
+            res.db_cpu_ms_per_flow = round(db_ms / done, 2)
+        res.machine_busy_cores = round(busy / 1000 / elapsed, 2)
+        res.other_load_cores = round(max(0.0, busy - server_ms - db_ms - driver_ms)
+                                     / 1000 / elapsed, 2)
+    return res
+
+
+# ----------------------------------------------------------------------------- reporting
+def _fmt(v: float | None) -> str:
+    return "–" if v is None else f"{v:g}"
+
+
+def markdown(results: list[RunResult], ns: list[int]) -> str:
+    lines = ["| server | N | flows/s | p50 ms | p95 ms | server CPU ms/flow | DB CPU ms/flow "
+             "| driver CPU ms/flow | other load (cores) | flows | failures |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        fail = f"**{r.failures} FAILED**" if r.failures or r.warmup_failures else "0"
+        if r.warmup_failures:
+            fail += f" (+{r.warmup_failures} in warm-up)"
+        lines.append(f"| {r.server} | {r.clients} | {r.flows_per_s:g} | {r.p50_ms:g} | "
+                     f"{r.p95_ms:g} | {r.server_cpu_ms_per_flow:g} | "
+                     f"{_fmt(r.db_cpu_ms_per_flow)} | {r.driver_cpu_ms_per_flow:g} | "
+                     f"{r.other_load_cores:g} | {r.flows} | {fail} |")
+    failed = [r for r in results if r.failure_samples]
+    if failed:
+        lines += ["", "Failures:"]
+        lines += [f"- {r.server} N={r.clients}: {sample}" for r in failed
+                  for sample in r.failure_samples]
+    ratios = ratio_table(results, ns)
+    if ratios:
+        lines += ["", "| N | psc-idp / node-oidc-provider flows/s |", "|---:|---:|"]
+        lines += [f"| {n} | {ratio:.2f}× |" for n, ratio in ratios.items()]
+    return "\n".join(lines)
+
+
+def ratio_table(results: list[RunResult], ns: list[int]) -> dict[int, float]:
+    by = {(r.server, r.clients): r for r in results}
+    out = {}
+    for n in ns:
+        psc, node = by.get(("psc-idp", n)), by.get(("node-oidc-provider", n))
+        if psc and node and node.flows_per_s:
+            out[n] = round(psc.flows_per_s / node.flows_per_s, 3)
+    return out
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh
+                          if line.startswith("model name")), "")
+    except OSError:
+        pass
+    try:
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except OSError:
+        node = ""
+    return {"cpus": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+            "python": platform.python_version(), "node": node, **_revision()}
+
+
+def _revision() -> dict[str, Any]:
+    """The commit measured, and whether psc_idp/ had uncommitted changes (read-only git)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                                  cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+        except OSError:
+            return ""
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "psc_idp_uncommitted_changes": bool(git("status", "--porcelain", "--", "../psc_idp"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--psc", help="psc-idp base URL (http://127.0.0.1:PORT)")
+    ap.add_argument("--psc-pid", type=int, help="PID of the gunicorn master (psc-idp serve)")
+    ap.add_argument("--node", help="node-oidc-provider base URL")
+    ap.add_argument("--node-pid", type=int, help="PID of the node process")
+    ap.add_argument("--pg-db", help="psc-idp's PostgreSQL database (its backends' CPU)")
+    ap.add_argument("--clients", default="1,4,16", help="comma-separated N (default 1,4,16)")
+    ap.add_argument("--warmup", type=int, default=20, help="warm-up flows (at least 2N)")
+    ap.add_argument("--duration", type=float, default=10.0, help="max seconds per measurement")
+    ap.add_argument("--max-flows", type=int, default=1000, help="max flows per measurement")
+    ap.add_argument("--out", help="write the results as JSON here")
+    args = ap.parse_args(argv)
+    ns = [int(n) for n in args.clients.split(",") if n.strip()]
+    targets = [(kind, base.rstrip("/"), pid) for kind, base, pid in (
+        ("psc-idp", args.psc, args.psc_pid), ("node-oidc-provider", args.node, args.node_pid))
+        if base]
+    if not targets or any(pid is None for _, _, pid in targets):
+        ap.error("give --psc and --psc-pid and/or --node and --node-pid")
+
+    results: list[RunResult] = []
+    for n in ns:  # interleaved, so slow drifts of the shared machine hit both servers alike
+        for kind, base, pid in targets:
+            res = run(kind, base, pid, n, args.warmup, args.duration, args.max_flows,
+                      args.pg_db if kind == "psc-idp" else None)
+            results.append(res)
+            print(f"  {kind:20} N={n:<3} {res.flows_per_s:8.1f} flows/s  p50 {res.p50_ms:7.1f} "
+                  f"ms  p95 {res.p95_ms:7.1f} ms  server {res.server_cpu_ms_per_flow:6.2f} "
+                  f"ms/flow  driver {res.driver_cpu_cores:.2f} cores  other load "
+                  f"{res.other_load_cores:.2f} cores  failures {res.failures}",
+                  file=sys.stderr, flush=True)
+            for sample in res.failure_samples:
+                print(f"    failure: {sample}", file=sys.stderr)
+
+    report = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        "parameters": {"clients": ns, "warmup_flows": args.warmup,
+                       "duration_s": args.duration, "max_flows": args.max_flows,
+                       "driver": "one process per virtual client, requests.Session"},
+        "flows": {
+            "psc-idp": "GET /auth → POST /login/<uid>/persona → token → userinfo "
+                       "(scope openid scope_all, acr_values eidas1)",
+            "node-oidc-provider": "GET /auth → GET /interaction/<uid> → POST it → "
+                                  "GET /auth/<uid> → token → /me (scope openid profile email)"},
+        "runs": [asdict(r) for r in results],
+        "ratio_psc_over_node_flows_per_s": {str(k): v for k, v in ratio_table(results,
+                                                                             ns).items()},
+        "failed": any(r.failures or r.warmup_failures for r in results),
+    }
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as fh:
+            json.dump(report, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+    print(markdown(results, ns))
+    return 1 if report["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
