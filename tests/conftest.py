@@ -27,6 +27,7 @@ os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 from psc_idp.app import create_app  # noqa: E402
 from psc_idp.db import db  # noqa: E402
+from psc_idp.directory.lookup import forget_cached_summaries  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("PSC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = os.environ.get("PSC_TEST_BACKENDS", "sqlite,postgresql").split(",")
@@ -108,6 +109,7 @@ def make_app(backend: tuple[str, str], keys_dir: Path, tmp_path: Path
             upgrade(app)
             _migrated.add(url)
         _wipe(app)
+        forget_cached_summaries()
         if demo:
             initialise(app, True)
         return app

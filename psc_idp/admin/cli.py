@@ -39,6 +39,7 @@ def main() -> None:
 def initialise(app: Flask, demo: bool | None) -> dict[str, Any]:
     from ..audit import record
     from ..directory.loader import load_demo_directory
+    from ..directory.lookup import forget_cached_summaries
     from ..schema import upgrade
     from .clients import seed_clients
 
@@ -54,6 +55,7 @@ def initialise(app: Flask, demo: bool | None) -> dict[str, Any]:
             report["directory"] = counts
         report["clients"] = seed_clients(settings, include_demo=load_demo)
         db.session.commit()
+    forget_cached_summaries()
     return report
 
 

@@ -56,4 +56,7 @@ def _run_gunicorn(app: Flask, host: str, port: int, workers: int) -> None:
 
     Standalone(app, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
                      "accesslog": None, "errorlog": "-", "timeout": 60,
-                     "keepalive": 5, "post_fork": post_fork}).run()
+                     "keepalive": 5, "post_fork": post_fork,
+                     # gunicorn's control socket is per user by default: several servers
+                     # on one machine (tests, benchmarks) would fight over it.
+                     "control_socket_disable": True}).run()

@@ -38,9 +38,9 @@ class PersonaAuthenticator(Authenticator):
         return ("auth_mode",)
 
     def begin(self, ctx: LoginContext) -> StepResult:
-        from ..directory.lookup import list_professionals
+        from ..directory.lookup import persona_summaries
 
-        personas = list_professionals()
+        personas = persona_summaries()
         return StepResult(Outcome.CHALLENGE, template="login/persona.html",
                           context={"personas": personas, "login_hint": ctx.login_hint})
 

@@ -7,16 +7,42 @@ found" rather than a query on garbage.
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
+from flask import g, has_app_context
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..db import db
-from .models import Professional
+from .models import Activity, Practice, Professional
 from .national_id import parse_identifier
+
+# One query for a professional with practices, activities and structures (claims need them all).
+_WHOLE = (joinedload(Professional.practices).joinedload(Practice.activities)
+          .joinedload(Activity.structure))
+
+
+def _remember(professional: Professional | None) -> Professional | None:
+    """Keep a strong reference for the request: the identity map's are weak."""
+    if professional is not None and has_app_context():
+        g.setdefault("psc_professionals", {})[professional.id] = professional
+    return professional
+
+
+def get_professional(professional_id: int) -> Professional | None:
+    """By primary key, with everything ``claims`` reads, in one query (once per request)."""
+    known = g.get("psc_professionals", {}).get(professional_id) if has_app_context() else None
+    if known is not None:
+        return known
+    return _remember(db.session.get(Professional, professional_id, options=[_WHOLE]))
 
 
 def find_by_national_id(national_id: str) -> Professional | None:
     """The professional whose national identifier (``8`` + RPPS) is exactly ``national_id``."""
-    return db.session.scalar(select(Professional).filter_by(national_id=national_id))
+    query = select(Professional).filter_by(national_id=national_id).options(_WHOLE)
+    return _remember(db.session.scalars(query).unique().first())
 
 
 def find_by_identifier(text: str) -> Professional | None:
@@ -31,4 +57,36 @@ def list_professionals() -> list[Professional]:
     """Everyone in the directory, by family name, given name then national id (stable order)."""
     query = select(Professional).order_by(
         Professional.family_name, Professional.given_name, Professional.national_id)
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(query.options(_WHOLE)).unique())
+
+
+_SUMMARY_TTL = 5.0
+_summary_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+_summary_lock = threading.Lock()
+
+
+def persona_summaries() -> list[dict[str, Any]]:
+    """The login page's persona list as plain rows, cached a few seconds per process.
+
+    The directory changes only through the CLI; a page at most five seconds stale is fine,
+    and the page is the hottest read of a demo login.
+    """
+    key = str(db.engine.url)
+    now = time.monotonic()
+    with _summary_lock:
+        cached = _summary_cache.get(key)
+        if cached and now - cached[0] < _SUMMARY_TTL:
+            return cached[1]
+    rows = [{"national_id": p.national_id, "given_name": p.given_name,
+             "family_name": p.family_name, "persona_label": p.persona_label,
+             "means_blocked": p.means_blocked, "has_active_practice": bool(p.active_practices)}
+            for p in list_professionals()]
+    with _summary_lock:
+        _summary_cache[key] = (now, rows)
+    return rows
+
+
+def forget_cached_summaries() -> None:
+    """Called after the directory is loaded, so this process shows the change at once."""
+    with _summary_lock:
+        _summary_cache.clear()

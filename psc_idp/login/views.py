@@ -16,7 +16,8 @@ from ..authenticators import Authenticator, LoginContext, Outcome, StepResult
 from ..db import db, utcnow
 from ..oidc import fail_interaction, finish_interaction, interaction_belongs_to_browser
 from ..oidc.errors import error_page
-from ..oidc.models import Client, Interaction
+from ..oidc.models import Interaction
+from ..oidc.server import query_client
 from .i18n import pick_locale, translator
 
 bp = Blueprint("login", __name__, url_prefix="/login")
@@ -27,7 +28,7 @@ def _provider():
 
 
 def _context(interaction: Interaction) -> LoginContext:
-    client = db.session.get(Client, interaction.client_id)
+    client = query_client(interaction.client_id)
     params = interaction.params
     return LoginContext(
         interaction_uid=interaction.uid, client_id=interaction.client_id,

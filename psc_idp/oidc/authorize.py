@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..audit import record
 from ..db import db, utcnow
-from ..directory.lookup import find_by_identifier
+from ..directory.lookup import find_by_identifier, get_professional
 from ..directory.models import Professional
 from ..sessions import (
     IdpSession,
@@ -132,7 +132,7 @@ def _hinted_professional(login_hint: str) -> Professional | None:
 
 
 def _context_from_session(session: IdpSession, params: dict[str, str]) -> AuthContext | None:
-    professional = db.session.get(Professional, session.professional_id)
+    professional = get_professional(session.professional_id)
     if professional is None or professional.means_blocked:
         return None
     return AuthContext(professional=professional, session_id=session.id,
@@ -160,8 +160,8 @@ def _start_interaction(client: Client, params: dict[str, str]) -> Response:
         csrf_token=secrets.token_urlsafe(24), browser_binding=digest(binding),
         expires_at=utcnow() + INTERACTION_LIFETIME)
     db.session.add(interaction)
-    db.session.commit()
     response = provider.interaction_handler(interaction)
+    db.session.commit()
     response.set_cookie(BINDING_COOKIE, binding, httponly=True, samesite="Lax", path="/",
                         secure=provider.settings.is_production or
                         provider.settings.session.secure_cookie,
@@ -207,7 +207,7 @@ def fail_interaction(interaction: Interaction, error: str, description: str) -> 
 
 def _complete(grant: Any, oauth_request: StoredRequest, result: Any, client: Client,
               previous: IdpSession | None) -> Response:
-    professional = db.session.get(Professional, result.professional_id)
+    professional = get_professional(result.professional_id)
     session, cookie = establish_session(
         professional_id=result.professional_id, auth_time=result.auth_time, acr=result.acr,
         amr=result.amr, auth_mode=result.auth_mode, authenticator=result.authenticator,

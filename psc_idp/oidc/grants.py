@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from ..audit import record
 from ..db import db, utcnow
-from ..directory.models import Professional
+from ..directory.lookup import get_professional
 from .models import AuthorizationCode, Grant, IssuedToken, digest
 from .tokens import AuthContext, decode_refresh_token, revoke_grant
 
@@ -25,7 +25,7 @@ TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_
 
 
 def _context_from_grant(grant: Grant) -> AuthContext | None:
-    professional = db.session.get(Professional, grant.professional_id)
+    professional = get_professional(grant.professional_id)
     if professional is None:
         return None
     return AuthContext(professional=professional, session_id=grant.session_id,

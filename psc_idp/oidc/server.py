@@ -13,7 +13,7 @@ from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask import request as flask_request
 
 from ..config import Settings
@@ -43,9 +43,14 @@ class PscIssuer(IssuerParameter):
 
 
 def query_client(client_id: str) -> Client | None:
+    """Memoised per request: Authlib asks for the client several times, and the ORM identity
+    map only holds weak references, so a dropped instance would be read again."""
     if not isinstance(client_id, str) or not client_id or len(client_id) > 200:
         return None
-    return db.session.get(Client, client_id)
+    memo = g.setdefault("psc_clients", {}) if has_app_context() else {}
+    if client_id not in memo:
+        memo[client_id] = db.session.get(Client, client_id)
+    return memo[client_id]
 
 
 class PscAuthorizationServer(AuthorizationServer):

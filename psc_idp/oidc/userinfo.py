@@ -10,7 +10,7 @@ from flask import Response, current_app, request
 from ..audit import record
 from ..claims import build_userinfo, subject
 from ..db import db
-from ..directory.models import Professional
+from ..directory.lookup import get_professional
 from .errors import json_error
 from .models import Client
 from .tokens import decode_access_token, token_is_live
@@ -48,7 +48,7 @@ def userinfo_endpoint() -> Response:
     if live is None:
         return _refuse("Token is not active")
     _, grant = live
-    professional = db.session.get(Professional, grant.professional_id)
+    professional = get_professional(grant.professional_id)
     if professional is None or professional.means_blocked:
         return _refuse("User not found or disabled")
     settings = provider.settings

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Response, current_app, request
+from sqlalchemy import inspect
 
 from ..db import db, utcnow
 from .models import IdpSession, SessionClient
@@ -93,7 +94,7 @@ def establish_session(*, professional_id: int, auth_time: int, acr: str, amr: li
         if previous is not None:
             end_session(previous, "replaced")
         session = IdpSession(id=str(uuid.uuid4()), professional_id=professional_id,
-                             created_at=now,
+                             created_at=now, last_seen_at=now,
                              expires_at=now + timedelta(seconds=settings.lifetime))
         db.session.add(session)
     session.cookie_digest = _digest(cookie)
@@ -107,7 +108,9 @@ def establish_session(*, professional_id: int, auth_time: int, acr: str, amr: li
 
 
 def note_client(session: IdpSession, client_id: str) -> None:
-    link = db.session.get(SessionClient, (session.id, client_id))
+    """Remember that ``client_id`` was served in ``session`` (a new session has no links yet)."""
+    brand_new = inspect(session).pending
+    link = None if brand_new else db.session.get(SessionClient, (session.id, client_id))
     if link is None:
         db.session.add(SessionClient(session_id=session.id, client_id=client_id))
     else:
