@@ -89,8 +89,11 @@ def _wipe(app: Flask) -> None:
 
 @pytest.fixture
 def make_app(backend: tuple[str, str], keys_dir: Path, tmp_path: Path
-             ) -> Callable[..., Flask]:
-    """Build a provider app on the current backend with fresh data."""
+             ) -> Iterator[Callable[..., Flask]]:
+    """Build a provider app on the current backend with fresh data.
+
+    The apps' connection pools are closed when the test ends: PostgreSQL allows ~100
+    connections, and a suite of hundreds of apps would exhaust them otherwise."""
     from psc_idp.admin.cli import initialise
     from psc_idp.schema import upgrade
 
@@ -114,7 +117,8 @@ def make_app(backend: tuple[str, str], keys_dir: Path, tmp_path: Path
             initialise(app, True)
         return app
 
-    return build
+    yield build
+    db_engines_dispose()
 
 
 class LiveServer:
