@@ -131,9 +131,12 @@ def _register_error_handlers(app: Flask) -> None:
         code = exc.code or 500
         error = _OAUTH_ERRORS.get(code, "server_error" if code >= 500 else "invalid_request")
         description = exc.description or exc.name
-        if wants_protocol_json():
-            return json_error(error, description, code)
-        return error_page(error, description, code)
+        response = json_error(error, description, code) if wants_protocol_json() \
+            else error_page(error, description, code)
+        valid = getattr(exc, "valid_methods", None)
+        if code == 405 and valid:
+            response.headers["Allow"] = ", ".join(valid)
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

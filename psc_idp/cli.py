@@ -3,3 +3,6 @@
 from .admin.cli import main
 
 __all__ = ["main"]
+
+if __name__ == "__main__":
+    main()

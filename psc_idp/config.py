@@ -233,7 +233,10 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         if key not in fields:
             raise ConfigError(f"unknown setting {where}{key}")
         kwargs[key] = _coerce(fields[key], value, f"{where}{key}")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required setting is missing
+        raise ConfigError(f"{where.rstrip('.') or 'settings'}: {exc}") from exc
 
 
 _NESTED = {"oidc": OidcSettings, "quirks": QuirkSettings, "session": SessionSettings,
@@ -256,6 +259,9 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
             raise ConfigError("authenticators must be a table")
         return value
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    if kind == "list[str]" and not (isinstance(value, list) and
+                                    all(isinstance(v, str) for v in value)):
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
     try:
         if kind == "bool" and isinstance(value, str):
             if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):

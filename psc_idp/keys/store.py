@@ -131,13 +131,21 @@ def _generate_key_file(folder: Path) -> dict[str, Any]:
 
 
 def _read_index(folder: Path) -> list[dict[str, Any]]:
+    path = folder / KEYSET_FILE
     try:
-        data = json.loads((folder / KEYSET_FILE).read_text())
-        entries = data["keys"]
-        assert isinstance(entries, list)
-        return entries
-    except (OSError, ValueError, KeyError, AssertionError) as exc:
-        raise KeyStoreError(f"{folder / KEYSET_FILE} is unreadable: {exc}") from exc
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise KeyStoreError(f"{path} is unreadable: {exc}") from exc
+    entries = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise KeyStoreError(f"{path}: expected an object with a 'keys' list")
+    for entry in entries:
+        if not (isinstance(entry, dict) and isinstance(entry.get("kid"), str)
+                and entry["kid"].replace("-", "").replace("_", "").isalnum()
+                and isinstance(entry.get("created_at", 0), int | float)
+                and isinstance(entry.get("active", True), bool)):
+            raise KeyStoreError(f"{path}: malformed key entry {entry!r}")
+    return entries
 
 
 def _write_index(folder: Path, entries: list[dict[str, Any]]) -> None:

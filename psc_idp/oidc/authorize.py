@@ -75,6 +75,7 @@ def authorization_endpoint() -> Response:
         else None
     if client is None:
         record("authorize.refused", "failure", client_id=client_id[:200], reason="unknown_client")
+        db.session.commit()
         return error_page("invalid_client", "Client not found.", 400)
     redirect_uri = first(params, "redirect_uri")
     if len(params.get("redirect_uri", [])) > 1 or not redirect_uri:
@@ -84,6 +85,7 @@ def authorization_endpoint() -> Response:
     if not redirect_uri:
         record("authorize.refused", "failure", client_id=client.client_id,
                reason="invalid_redirect_uri")
+        db.session.commit()
         return error_page("invalid_request", "Invalid parameter: redirect_uri", 400)
 
     try:
@@ -91,10 +93,12 @@ def authorization_endpoint() -> Response:
     except OAuth2Error as error:
         record("authorize.refused", "failure", client_id=client.client_id, reason=error.error,
                description=error.description)
+        db.session.commit()
         return redirect_error(redirect_uri, error, state)
 
+    # A redirect_uri left out stays left out: the token request must then omit it too
+    # (RFC 6749 §4.1.3); the default one is where the answer goes.
     single = {k: v[0] for k, v in params.items() if v}
-    single["redirect_uri"] = redirect_uri
     hinted = _hinted_professional(single.get("login_hint", ""))
     session = current_session()
     decision = decide(
@@ -179,7 +183,7 @@ def finish_interaction(interaction: Interaction, result: Any) -> Response:
     provider = _provider()
     client = provider.server.query_client(interaction.client_id)
     params = dict(interaction.params)
-    redirect_uri = params.get("redirect_uri", "")
+    redirect_uri = _redirect_target(client, params)
     if client is None or interaction.state != "pending":
         return error_page("invalid_request", "This login has already been used.", 400)
     interaction.state = "done"
@@ -202,7 +206,17 @@ def fail_interaction(interaction: Interaction, error: str, description: str) -> 
            description=description)
     db.session.commit()
     err = OAuth2Error(description=description, error=error)
-    return redirect_error(params.get("redirect_uri", ""), err, params.get("state", ""))
+    client = _provider().server.query_client(interaction.client_id)
+    target = _redirect_target(client, params)
+    if not target:
+        return error_page(error, description, 400)
+    return redirect_error(target, err, params.get("state", ""))
+
+
+def _redirect_target(client: Client | None, params: dict[str, str]) -> str:
+    if params.get("redirect_uri"):
+        return params["redirect_uri"]
+    return (client.get_default_redirect_uri() or "") if client is not None else ""
 
 
 def _complete(grant: Any, oauth_request: StoredRequest, result: Any, client: Client,

@@ -7,15 +7,16 @@ wording; the caller decides whether the error may be redirected to the RP.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import (
     InvalidRequestError,
     OAuth2Error,
-    UnsupportedResponseTypeError,
 )
 
+_ASCII_DIGITS = re.compile(r"[0-9]{1,10}")
 MAX_PARAM_LENGTH = 2048
 MAX_TOTAL_LENGTH = 16384
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -63,8 +64,8 @@ def check_response_type(params: Params, client: Any, settings: Any) -> None:
     if not response_type:
         raise InvalidRequestError("Missing parameter: response_type")
     if response_type != "code":
-        raise UnsupportedResponseTypeError(
-            f"Response type {response_type[:40]} is not supported", response_type)
+        raise OAuth2Error(description="Response type not supported",
+                          error="unsupported_response_type")
 
 
 def check_response_mode(params: Params, client: Any, settings: Any) -> None:
@@ -90,7 +91,7 @@ def check_prompt(params: Params, client: Any, settings: Any) -> None:
 
 def check_max_age(params: Params, client: Any, settings: Any) -> None:
     value = first(params, "max_age")
-    if value and (not value.isdigit() or len(value) > 10):
+    if value and not _ASCII_DIGITS.fullmatch(value):
         raise InvalidRequestError("Invalid parameter: max_age")
 
 

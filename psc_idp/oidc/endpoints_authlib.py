@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import g
@@ -59,8 +60,18 @@ def find_token(value: str, hint: str | None) -> TokenView | None:
     return None
 
 
+def _check_token_param(request: Any) -> None:
+    """``token`` is required; an unknown ``token_type_hint`` is only a hint and is ignored
+    (RFC 7662 §2.1: search every type; RFC 7009 §2.1)."""
+    if not request.form.get("token"):
+        raise InvalidRequestError("Missing parameter: token")
+
+
 class PscIntrospectionEndpoint(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
+
+    def check_params(self, request: Any, client: Any) -> None:
+        _check_token_param(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
         return find_token(token_string, token_type_hint)
@@ -87,6 +98,9 @@ class PscIntrospectionEndpoint(IntrospectionEndpoint):
 
 class PscRevocationEndpoint(RevocationEndpoint):
     CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def check_params(self, request: Any, client: Any) -> None:
+        _check_token_param(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
         return find_token(token_string, token_type_hint)

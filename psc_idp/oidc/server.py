@@ -11,6 +11,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, g, has_app_context
@@ -72,6 +73,16 @@ class PscAuthorizationServer(AuthorizationServer):
 
     def get_error_uri(self, request: Any, error: Any) -> None:
         return None
+
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
+        """A malformed ``Authorization`` header is a failed authentication, not a crash."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except (ValueError, UnicodeDecodeError) as exc:
+            if isinstance(exc, OAuth2Error):
+                raise
+            raise InvalidClientError(status_code=401,
+                                     description="Malformed client credentials.") from exc
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         """Accept an already-built request (an authorization replayed after login)."""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, jsonify
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..audit import record
 from ..db import db
 from . import urls
 from .authorize import authorization_endpoint
 from .discovery import discovery_document
+from .errors import json_error
 from .logout import logout_endpoint
 from .userinfo import userinfo_endpoint
 
@@ -49,6 +51,10 @@ def certs() -> Response:
 
 @bp.post(urls.TOKEN)
 def token() -> Response:
+    if not request.form.get("grant_type"):
+        _audit_refusal_reason("invalid_request", "Missing parameter: grant_type")
+        db.session.commit()
+        return json_error("invalid_request", "Missing parameter: grant_type", 400)
     response = _provider().server.create_token_response()
     if response.status_code != 200:
         _audit_refusal("token.refused", response)
@@ -77,8 +83,18 @@ def _audit_refusal(event: str, response: Response) -> None:
         body = json.loads(response.get_data(as_text=True) or "{}")
     except ValueError:
         body = {}
-    from flask import request
+    _audit_refusal_reason(body.get("error", ""), body.get("error_description", ""), event)
 
-    record(event, "failure", client_id=str(request.form.get("client_id", ""))[:200],
-           error=body.get("error", ""), description=body.get("error_description", ""),
-           grant_type=str(request.form.get("grant_type", ""))[:60])
+
+def _presented_client_id() -> str:
+    """Who the caller claims to be (Basic header, form, or assertion), for the audit row."""
+    try:
+        basic_id, _ = extract_basic_authorization(request.headers)
+    except (ValueError, UnicodeDecodeError):
+        basic_id = None
+    return str(basic_id or request.form.get("client_id", ""))[:200]
+
+
+def _audit_refusal_reason(error: str, description: str, event: str = "token.refused") -> None:
+    record(event, "failure", client_id=_presented_client_id(), error=error,
+           description=description, grant_type=str(request.form.get("grant_type", ""))[:60])

@@ -68,7 +68,7 @@ def decide(session: IdpSession | None, *, prompt: set[str], max_age: int | None,
     if "login" in prompt:
         return SessionDecision(False, "prompt_login")
     now = int(time.time()) if now is None else now
-    if max_age is not None and now - session.auth_time > max_age:
+    if max_age is not None and (max_age == 0 or now - session.auth_time > max_age):
         return SessionDecision(False, "max_age")
     if hinted_professional_id is not None and hinted_professional_id != session.professional_id:
         return SessionDecision(False, "login_hint_other_professional")
