@@ -31,18 +31,21 @@ def _remember(professional: Professional | None) -> Professional | None:
     return professional
 
 
-def get_professional(professional_id: int) -> Professional | None:
-    """By primary key, with everything ``claims`` reads, in one query (once per request)."""
+def get_professional(professional_id: int, *, whole: bool = False) -> Professional | None:
+    """By primary key, once per request. ``whole``: with practices, activities and structures
+    in the same query (what userinfo needs); otherwise the row alone (what tokens need)."""
     known = g.get("psc_professionals", {}).get(professional_id) if has_app_context() else None
-    if known is not None:
+    if known is not None and (not whole or "practices" in known.__dict__):
         return known
-    return _remember(db.session.get(Professional, professional_id, options=[_WHOLE]))
+    options = [_WHOLE] if whole else []
+    return _remember(db.session.get(Professional, professional_id, options=options,
+                                    populate_existing=whole and known is not None))
 
 
 def find_by_national_id(national_id: str) -> Professional | None:
     """The professional whose national identifier (``8`` + RPPS) is exactly ``national_id``."""
-    query = select(Professional).filter_by(national_id=national_id).options(_WHOLE)
-    return _remember(db.session.scalars(query).unique().first())
+    query = select(Professional).filter_by(national_id=national_id)
+    return _remember(db.session.scalars(query).first())
 
 
 def find_by_identifier(text: str) -> Professional | None:

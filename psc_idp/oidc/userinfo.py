@@ -48,7 +48,7 @@ def userinfo_endpoint() -> Response:
     if live is None:
         return _refuse("Token is not active")
     _, grant = live
-    professional = get_professional(grant.professional_id)
+    professional = get_professional(grant.professional_id, whole=True)
     if professional is None or professional.means_blocked:
         return _refuse("User not found or disabled")
     settings = provider.settings
