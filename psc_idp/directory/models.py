@@ -81,8 +81,8 @@ class Professional(db.Model):
 
     practices: Mapped[list[Practice]] = relationship(
         back_populates="professional", cascade="all, delete-orphan", order_by="Practice.id",
-        lazy="selectin",
     )
+    """Loaded on access; ``lookup.get_professional(whole=True)`` joins them in one query."""
 
     @property
     def active_practices(self) -> list[Practice]:
@@ -112,7 +112,6 @@ class Practice(db.Model):
     professional: Mapped[Professional] = relationship(back_populates="practices")
     activities: Mapped[list[Activity]] = relationship(
         back_populates="practice", cascade="all, delete-orphan", order_by="Activity.id",
-        lazy="selectin",
     )
 
     @property
