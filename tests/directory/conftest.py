@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import psc_idp.directory.models  # noqa: F401  (registers the tables)
 from psc_idp.db import db
 from psc_idp.directory.models import Activity, Practice, Professional, Structure
+from tests.bare_app import app  # noqa: F401  (the fixture)
 
 
 @pytest.fixture
-def app() -> Iterator[Flask]:
-    app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
-    db.init_app(app)
-    with app.app_context():
-        db.create_all()
-        yield app
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
-
-
-@pytest.fixture
-def session(app: Flask) -> Session:
+def session(app) -> Session:  # noqa: F811
     return db.session
 
 

@@ -22,28 +22,12 @@ from tests.negative import (
     assert_redirect_error,
     auth_params,
     authorize_url,
-    guarded_live,
     register,
     s256,
 )
 from tests.psc_actions import GP, PscActions, query
 
 PUBLIC = ("public-spa", "http://127.0.0.1:5995/cb")
-
-
-@pytest.fixture
-def start(make_live):
-    yield from guarded_live(make_live)
-
-
-@pytest.fixture
-def live(start):
-    return start()
-
-
-@pytest.fixture
-def psc(live) -> PscActions:
-    return PscActions(live.issuer)
 
 
 def _form(page: requests.Response, kind: str = "persona") -> tuple[str, str]:

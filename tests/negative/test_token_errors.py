@@ -23,28 +23,12 @@ from tests.negative import (
     DEMO_REDIRECT,
     DEMO_SECRET,
     assert_json_error,
-    guarded_live,
     register,
 )
 from tests.psc_actions import PscActions, query
 
 OTHER = ("other-rp", "other-rp-secret", "http://127.0.0.1:5993/cb")
 PKJWT = ("pkjwt-neg", "http://127.0.0.1:5992/cb")
-
-
-@pytest.fixture
-def start(make_live):
-    yield from guarded_live(make_live)
-
-
-@pytest.fixture
-def live(start):
-    return start()
-
-
-@pytest.fixture
-def psc(live) -> PscActions:
-    return PscActions(live.issuer)
 
 
 def _code(psc: PscActions, client_id: str = DEMO_ID, secret: str | None = DEMO_SECRET,

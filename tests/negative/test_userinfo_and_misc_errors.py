@@ -22,28 +22,12 @@ from tests.negative import (
     assert_json_error,
     auth_params,
     authorize_url,
-    guarded_live,
     register,
 )
 from tests.psc_actions import GP, PscActions, query
 
 OTHER = ("other-rp", "other-rp-secret", "http://127.0.0.1:5989/cb")
 POST_LOGOUT = "http://127.0.0.1:5001/"
-
-
-@pytest.fixture
-def start(make_live):
-    yield from guarded_live(make_live)
-
-
-@pytest.fixture
-def live(start):
-    return start()
-
-
-@pytest.fixture
-def psc(live) -> PscActions:
-    return PscActions(live.issuer)
 
 
 @pytest.fixture
