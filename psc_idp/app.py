@@ -19,9 +19,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from . import login, oidc
+from . import login, mobile, oidc
+from .admin import api as admin_api
 from .authenticators import Authenticator, build_authenticators
 from .authenticators.persona import PersonaAuthenticator
+from .clock import Clock
 from .config import Settings, load_settings
 from .db import db
 from .keys import KeyStore, load_or_create_secret
@@ -35,6 +37,7 @@ class Provider:
     keys: KeyStore
     authenticators: dict[str, Authenticator] = field(default_factory=dict)
     autologin_authenticator: PersonaAuthenticator | None = None
+    clock: Clock = field(default_factory=Clock)
     server: Any = None
     interaction_handler: Callable[[Any], Response] | None = None
     discovery_extensions: list[Callable[[dict[str, Any], Settings], None]] = field(
@@ -81,6 +84,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     oidc.init_app(app, provider)
     login.init_app(app, provider)
+    mobile.init_app(app, provider)
+    app.register_blueprint(admin_api.bp)
     _register_error_handlers(app)
 
     @app.after_request
@@ -97,6 +102,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 def _import_models() -> None:
     """Every model module, so the metadata is complete for ``create_all`` and Alembic."""
     from .audit import trail  # noqa: F401
+    from .credentials import models as credential_models  # noqa: F401
     from .directory import models  # noqa: F401
     from .oidc import models as oidc_models  # noqa: F401
     from .sessions import models as session_models  # noqa: F401

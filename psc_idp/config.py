@@ -68,6 +68,32 @@ class SessionSettings:
 
 
 @dataclass
+class EcpsSettings:
+    activation_delay: int | None = None
+    """Seconds between activation and first use (seeds: 48 h). Unset: 172800, or 0 in
+    demo/test mode."""
+    validity_days: int = 1095
+    """An e-CPS is valid 3 years, renewable."""
+    code_lifetime: int = 600
+    """Seconds the activation codes (e-mail, SMS) stay valid."""
+    code_attempts: int = 5
+    """Wrong code submissions before the activation is void."""
+    pin_attempts: int = 3
+    """Wrong PINs in a row before the e-CPS is blocked (re-activation unblocks)."""
+    challenge_lifetime: int = 120
+    """Seconds a login pushed to the phone waits for an answer."""
+    otp_drift_steps: int = 1
+    """TOTP codes accepted this many 30 s steps before or after now."""
+    otp_attempts: int = 5
+    """Wrong TOTP codes in a row before OTP login is blocked for the device."""
+
+    def resolved_activation_delay(self, emulation: bool) -> int:
+        if self.activation_delay is not None:
+            return self.activation_delay
+        return 0 if emulation else 172800
+
+
+@dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 5000
@@ -119,6 +145,7 @@ class Settings:
     quirks: QuirkSettings = field(default_factory=QuirkSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    ecps: EcpsSettings = field(default_factory=EcpsSettings)
 
     @property
     def issuer(self) -> str:
@@ -240,7 +267,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
 
 
 _NESTED = {"oidc": OidcSettings, "quirks": QuirkSettings, "session": SessionSettings,
-           "server": ServerSettings}
+           "server": ServerSettings, "ecps": EcpsSettings}
 
 
 def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
@@ -267,7 +294,7 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
             if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(value)
             return value.lower() in ("1", "true", "yes", "on")
-        if kind == "int":
+        if kind == "int" or (kind == "int | None" and value is not None):
             return int(value)
         if kind == "str":
             return str(value)

@@ -1,0 +1,56 @@
+"""Admin API for demo/test mode: the outbox (activation codes) and the emulated clock.
+
+These are emulation knobs: the blueprint answers 404 in production mode.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+
+from ..audit import record
+from ..credentials.outbox import messages_for
+from ..db import db
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
+
+
+@bp.before_request
+def emulation_only() -> None:
+    if not current_app.extensions["psc_idp"].settings.emulation_enabled:
+        abort(404)
+
+
+@bp.get("/outbox")
+def outbox() -> Response:
+    """Messages sent, newest first; filter with ``national_id`` or ``recipient``."""
+    rows = messages_for(recipient=request.args.get("recipient") or None,
+                        national_id=request.args.get("national_id") or None)
+    return jsonify({"messages": [
+        {"id": m.id, "channel": m.channel, "recipient": m.recipient, "subject": m.subject,
+         "body": m.body, "national_id": m.national_id, "at": m.created_at.isoformat() + "Z"}
+        for m in rows]})
+
+
+@bp.get("/clock")
+def clock() -> Response:
+    c = current_app.extensions["psc_idp"].clock
+    return jsonify({"offset_seconds": c.offset, "now": c.now().isoformat() + "Z"})
+
+
+@bp.post("/clock")
+def move_clock() -> Response:
+    """``{"advance_seconds": N}`` or ``{"offset_seconds": N}``: the 48 h delay, 3-year expiry."""
+    data = request.get_json(silent=True)
+    c = current_app.extensions["psc_idp"].clock
+    if isinstance(data, dict) and isinstance(data.get("advance_seconds"), int | float):
+        c.advance(data["advance_seconds"])
+    elif isinstance(data, dict) and isinstance(data.get("offset_seconds"), int | float):
+        c.set_offset(data["offset_seconds"])
+    else:
+        response = jsonify({"error": "invalid_request",
+                            "error_description": "advance_seconds or offset_seconds"})
+        response.status_code = 400
+        return response
+    record("admin.clock_moved", "info", offset=c.offset)
+    db.session.commit()
+    return clock()

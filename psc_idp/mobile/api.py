@@ -1,0 +1,274 @@
+"""The e-CPS app's backend API, JSON under ``/api/mobile/v1`` (described by ``openapi.py``).
+
+Activation is anonymous (the codes are the proof); everything after uses the device's bearer
+token, and every approval also carries the PIN and a signature by the device key. Errors are
+``{"error": code, "error_description": text}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from ..audit import AuditEvent
+from ..credentials import ecps
+from ..credentials.ecps import EcpsError
+from ..credentials.models import EcpsChallenge, EcpsDevice
+from ..db import db
+from ..directory.lookup import find_by_identifier, get_professional
+from ..directory.nomenclature import profession_label
+from ..sessions.models import IdpSession, SessionClient
+from .openapi import openapi_document
+
+PREFIX = "/api/mobile/v1"
+bp = Blueprint("mobile", __name__, url_prefix=PREFIX)
+MAX_WAIT = 25.0
+
+
+def _error(code: str, description: str, status: int) -> Response:
+    response = jsonify({"error": code, "error_description": description})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(EcpsError)
+def ecps_error(exc: EcpsError) -> Response:
+    db.session.commit()  # attempt counters and audit rows are kept
+    return _error(exc.code, exc.description, exc.status)
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise EcpsError("invalid_request", "A JSON object body is required.")
+    return data
+
+
+def _field(data: dict[str, Any], name: str, max_length: int = 2000) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise EcpsError("invalid_request", f"Missing or invalid field: {name}")
+    return value
+
+
+def device_required(view: Callable[..., Response]) -> Callable[..., Response]:
+    """The app's bearer token → ``g.device`` (revoked devices are refused here)."""
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        device = ecps.device_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        if device is None or device.revoked_at is not None:
+            return _error("invalid_token", "Unknown or revoked device.", 401)
+        g.device = device
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() + "Z" if value is not None else None
+
+
+def _device_json(device: EcpsDevice) -> dict[str, Any]:
+    return {"device_id": device.id, "name": device.name, "status": ecps.device_status(device),
+            "activated_at": _iso(device.activated_at), "usable_from": _iso(device.usable_from),
+            "expires_at": _iso(device.expires_at), "revoked_at": _iso(device.revoked_at),
+            "blocked_at": _iso(device.blocked_at), "pin_failures": device.pin_failures}
+
+
+def _challenge_json(challenge: EcpsChallenge) -> dict[str, Any]:
+    return {"challenge_id": challenge.id, "service_name": challenge.service_name,
+            "client_id": challenge.client_id, "binding_code": challenge.binding_code,
+            "origin": challenge.origin, "status": challenge.status,
+            "created_at": _iso(challenge.created_at), "expires_at": _iso(challenge.expires_at),
+            "signing_input": ecps.signed_message(challenge, "approve").decode()
+            .rsplit(".", 1)[0] + ".<decision>"}
+
+
+def _mask(value: str, keep: int = 2) -> str:
+    return value[:keep] + "*" * max(len(value) - 2 * keep, 3) + value[-keep:]
+
+
+# ----------------------------------------------------------------------------- activation
+@bp.post("/activations")
+def start_activation() -> Response:
+    data = _body()
+    professional = find_by_identifier(_field(data, "national_id", 40))
+    if professional is None:
+        raise EcpsError("unknown_professional", "Unknown national identifier.", 404)
+    method = data.get("method", "contact")
+    if method != "contact":
+        raise EcpsError("unsupported_method",
+                        "Only activation with the contact data is available (card: to come).")
+    activation = ecps.start_contact_activation(professional)
+    db.session.commit()
+    response = jsonify({"activation_id": activation.id,
+                        "expires_in": current_app.extensions["psc_idp"].settings.ecps
+                        .code_lifetime,
+                        "sent_to": {"email": _mask(professional.contact_email),
+                                    "sms": _mask(professional.contact_mobile)}})
+    response.status_code = 201
+    return response
+
+
+@bp.post("/activations/<activation_id>/verify")
+def verify_activation(activation_id: str) -> Response:
+    data = _body()
+    token = ecps.verify_activation_codes(activation_id, _field(data, "email_code", 12),
+                                         _field(data, "sms_code", 12))
+    db.session.commit()
+    return jsonify({"activation_token": token})
+
+
+@bp.post("/activations/<activation_id>/complete")
+def complete_activation(activation_id: str) -> Response:
+    data = _body()
+    enrolment = ecps.complete_activation(
+        activation_id, _field(data, "activation_token", 200), _field(data, "pin", 16),
+        _field(data, "device_public_key", 4000), str(data.get("device_name", ""))[:100])
+    db.session.commit()
+    body = _device_json(enrolment.device)
+    body.update({"device_token": enrolment.device_token, "otp_secret": enrolment.otp_secret})
+    response = jsonify(body)
+    response.status_code = 201
+    return response
+
+
+# ----------------------------------------------------------------------------- the device
+@bp.get("/device")
+@device_required
+def current_device() -> Response:
+    return jsonify(_device_json(g.device))
+
+
+@bp.post("/device/renew")
+@device_required
+def renew() -> Response:
+    ecps.renew_device(g.device)
+    db.session.commit()
+    return jsonify(_device_json(g.device))
+
+
+@bp.get("/devices")
+@device_required
+def list_devices() -> Response:
+    devices = ecps.devices_of(g.device.professional_id)
+    return jsonify({"devices": [_device_json(d) for d in devices]})
+
+
+def _own_device(device_id: str) -> EcpsDevice:
+    device = db.session.get(EcpsDevice, device_id[:36])
+    if device is None or device.professional_id != g.device.professional_id:
+        raise EcpsError("unknown_device", "No such device for this professional.", 404)
+    return device
+
+
+@bp.patch("/devices/<device_id>")
+@device_required
+def rename_device(device_id: str) -> Response:
+    device = _own_device(device_id)
+    device.name = _field(_body(), "name", 100)
+    db.session.commit()
+    return jsonify(_device_json(device))
+
+
+@bp.delete("/devices/<device_id>")
+@device_required
+def revoke_device(device_id: str) -> Response:
+    device = _own_device(device_id)
+    ecps.revoke_device(device, by=g.device.id)
+    db.session.commit()
+    return jsonify(_device_json(device))
+
+
+# ----------------------------------------------------------------------------- challenges
+@bp.get("/challenges")
+@device_required
+def challenges() -> Response:
+    """Pending logins; ``?wait=N`` long-polls up to N (≤ 25) seconds for the first one."""
+    try:
+        wait = min(max(float(request.args.get("wait", "0")), 0.0), MAX_WAIT)
+    except ValueError:
+        raise EcpsError("invalid_request", "wait must be a number of seconds") from None
+    deadline = time.monotonic() + wait
+    professional_id = g.device.professional_id
+    while True:
+        pending = ecps.pending_challenges(professional_id)
+        if pending or time.monotonic() >= deadline:
+            break
+        db.session.commit()  # end the snapshot so new rows become visible
+        time.sleep(0.2)
+    db.session.commit()
+    return jsonify({"device_status": ecps.device_status(g.device),
+                    "challenges": [_challenge_json(c) for c in pending]})
+
+
+@bp.post("/challenges/<challenge_id>/answer")
+@device_required
+def answer(challenge_id: str) -> Response:
+    data = _body()
+    challenge = ecps.answer_challenge(g.device, challenge_id, _field(data, "decision", 10),
+                                      _field(data, "pin", 16), _field(data, "signature", 200))
+    db.session.commit()
+    return jsonify(_challenge_json(challenge))
+
+
+# ----------------------------------------------------------------------------- traceability
+@bp.get("/me/card")
+@device_required
+def visual_card() -> Response:
+    """What the app shows as the e-CPS card: identity, profession, validity, a QR code."""
+    professional = get_professional(g.device.professional_id, whole=True)
+    professions = sorted({p.profession_code for p in professional.practices})
+    qr = qrcode.make(professional.national_id, image_factory=qrcode.image.svg.SvgPathImage)
+    buffer = io.BytesIO()
+    qr.save(buffer)
+    return jsonify({
+        "national_id": professional.national_id, "rpps": professional.rpps,
+        "given_name": professional.given_name, "family_name": professional.family_name,
+        "professions": [{"code": c, "label": profession_label(c)} for c in professions],
+        "valid_until": _iso(g.device.expires_at), "status": ecps.device_status(g.device),
+        "qr_svg_base64": base64.b64encode(buffer.getvalue()).decode()})
+
+
+@bp.get("/me/authentications")
+@device_required
+def authentications() -> Response:
+    professional = get_professional(g.device.professional_id)
+    rows = db.session.scalars(db.select(AuditEvent).where(
+        AuditEvent.subject == professional.national_id,
+        AuditEvent.event.in_(("login.success", "login.sso", "ecps.challenge_answered",
+                              "login.failure")))
+        .order_by(AuditEvent.id.desc()).limit(50))
+    return jsonify({"authentications": [
+        {"at": _iso(r.at), "event": r.event, "outcome": r.outcome, "client_id": r.client_id}
+        for r in rows]})
+
+
+@bp.get("/me/sessions")
+@device_required
+def sessions() -> Response:
+    now = current_app.extensions["psc_idp"].clock.now()
+    rows = db.session.scalars(db.select(IdpSession).where(
+        IdpSession.professional_id == g.device.professional_id, IdpSession.ended_at.is_(None),
+        IdpSession.expires_at > now))
+    result = []
+    for s in rows:
+        clients = db.session.scalars(db.select(SessionClient.client_id).where(
+            SessionClient.session_id == s.id))
+        result.append({"sid": s.id, "auth_time": s.auth_time, "auth_mode": s.auth_mode,
+                       "created_at": _iso(s.created_at), "clients": list(clients)})
+    return jsonify({"sessions": result})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document(current_app.extensions["psc_idp"].settings.public_url))
