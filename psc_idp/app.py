@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, Response, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from . import login, mobile, oidc
@@ -143,6 +144,17 @@ def _register_error_handlers(app: Flask) -> None:
         if code == 405 and valid:
             response.headers["Allow"] = ", ".join(valid)
         return response
+
+    @app.errorhandler(DataError)
+    def undecodable_value(exc: DataError) -> Response:
+        """A value the database cannot store (a NUL character in PostgreSQL text): the
+        caller's mistake, so a 400 in the protocol's format, not a 500."""
+        log.warning("database refused a value on %s %s: %s", request.method, request.path,
+                    exc.orig)
+        db.session.rollback()
+        if wants_protocol_json():
+            return json_error("invalid_request", "Invalid characters in the request", 400)
+        return error_page("invalid_request", "Invalid characters in the request", 400)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

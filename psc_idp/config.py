@@ -137,9 +137,11 @@ class Settings:
     demo_rp_url: str = "http://127.0.0.1:5001"
     """Where the demo relying service runs: its client is registered with this base URL."""
     authenticators: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {"persona": {}}
+        default_factory=lambda: {"persona": {}, "ecps": {}, "ecps_otp": {}}
     )
-    """Authenticators to enable, by registry name, each with its own settings table."""
+    """Authenticators to enable, by registry name, each with its own settings table. The first
+    one's page opens the login; the others are linked from it. Production lists only real means
+    (``ecps``, ``ecps_otp``): ``persona`` is refused there."""
     clients: list[ClientSeed] = field(default_factory=list)
     oidc: OidcSettings = field(default_factory=OidcSettings)
     quirks: QuirkSettings = field(default_factory=QuirkSettings)

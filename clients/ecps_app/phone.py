@@ -3,6 +3,9 @@
 It keeps its state (device key, device token, OTP seed) in a folder, activates with the contact
 codes (read from the provider's outbox in demo/test mode), long-polls pending logins, and
 approves or denies them with the PIN and an ECDSA P-256 signature by its key.
+
+``AutoResponder`` runs a phone in a thread for tests: it answers every login pushed to the
+professional (approve with the right PIN, deny, approve with a wrong PIN, or never answer).
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,14 +26,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 API = "/api/mobile/v1"
+MAX_WAIT = 25.0
+"""The provider answers a long-poll after at most this many seconds."""
+TOTP_PERIOD = 30
 
 
 class PhoneError(RuntimeError):
-    """The provider refused an operation; ``code`` is its ``error``."""
+    """The provider refused an operation; ``code`` is its ``error``, ``status`` the HTTP status
+    (0 for a refusal by the phone itself: not activated, nothing pending, no codes...)."""
 
     def __init__(self, code: str, description: str, status: int):
-        super().__init__(f"{code}: {description} (HTTP {status})")
+        super().__init__(f"{code}: {description}" + (f" (HTTP {status})" if status else ""))
         self.code = code
+        self.description = description
         self.status = status
 
 
@@ -47,6 +58,28 @@ class EcpsPhone:
     @property
     def _state_file(self) -> Path:
         return self.home / f"{self.national_id or 'device'}.json"
+
+    @staticmethod
+    def known(home: Path | str) -> list[str]:
+        """National ids with an e-CPS kept in ``home`` (activated on this virtual phone)."""
+        folder = Path(home)
+        if not folder.is_dir():
+            return []
+        return sorted(f.stem for f in folder.glob("*.json") if f.stem.isalnum())
+
+    @property
+    def activated(self) -> bool:
+        return self._state_file.exists()
+
+    def local_state(self) -> dict[str, Any]:
+        """What the phone keeps, without its private key and secrets."""
+        state = self._load()
+        return {"national_id": state["national_id"], "device_id": state["device_id"],
+                "state_file": str(self._state_file)}
+
+    def forget(self) -> None:
+        """Delete the local state (the device stays registered at the provider)."""
+        self._state_file.unlink(missing_ok=True)
 
     def _load(self) -> dict[str, Any]:
         if not self._state_file.exists():
@@ -72,10 +105,16 @@ class EcpsPhone:
             headers["Authorization"] = "Bearer " + self._load()["device_token"]
         response = self.http.request(method, self.server + API + path, headers=headers,
                                      timeout=kwargs.pop("timeout", 35), **kwargs)
-        body = response.json() if response.content else {}
-        if response.status_code >= 400:
-            raise PhoneError(body.get("error", "http_error"), body.get("error_description", ""),
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise PhoneError("http_error", f"unexpected answer from {response.url}",
                              response.status_code)
+        if response.status_code >= 400:
+            raise PhoneError(str(body.get("error", "http_error")),
+                             str(body.get("error_description", "")), response.status_code)
         return body
 
     # ------------------------------------------------------------------ activation
@@ -83,7 +122,12 @@ class EcpsPhone:
         """demo/test mode: the newest e-mail and SMS codes sent to this professional."""
         response = self.http.get(self.server + "/api/admin/outbox",
                                  params={"national_id": self.national_id}, timeout=10)
-        response.raise_for_status()
+        if response.status_code == 404:
+            raise PhoneError("outbox_unavailable", "the provider's outbox is not reachable "
+                             "(the admin API only exists in demo/test mode)", 404)
+        if response.status_code != 200:
+            raise PhoneError("outbox_unavailable", "the provider's outbox answered with an "
+                             "error", response.status_code)
         codes: dict[str, str] = {}
         for message in response.json()["messages"]:  # newest first
             found = re.search(r"\b(\d{6})\b", message["body"])
@@ -127,15 +171,38 @@ class EcpsPhone:
         return self._call("POST", f"/challenges/{challenge['challenge_id']}/answer",
                           json={"decision": decision, "pin": pin, "signature": signature})
 
-    def answer_next(self, decision: str, pin: str, wait: float = 20) -> dict[str, Any]:
+    def wait_for_pending(self, timeout: float, binding_code: str | None = None,
+                         ) -> dict[str, Any] | None:
+        """The oldest pending login (with that binding code, if given) within ``timeout``
+        seconds, long-polling as often as needed (the provider caps one poll at 25 s)."""
+        deadline = time.monotonic() + max(timeout, 0)
+        while True:
+            remaining = deadline - time.monotonic()
+            pending = self.pending(wait=round(min(max(remaining, 0), MAX_WAIT), 2))
+            matching = [c for c in pending
+                        if binding_code is None or c["binding_code"] == binding_code]
+            if matching:
+                return matching[0]
+            if time.monotonic() >= deadline:
+                return None
+            if pending:  # only other requests: the provider answers at once, do not spin
+                time.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
+
+    def answer_next(self, decision: str, pin: str, wait: float = 20,
+                    binding_code: str | None = None) -> dict[str, Any]:
         """Wait for the next pending login and answer it; returns the answered challenge."""
-        pending = self.pending(wait=wait)
-        if not pending:
-            raise PhoneError("no_pending_request", "nothing to answer", 0)
-        return self.answer(pending[0], decision, pin)
+        challenge = self.wait_for_pending(wait, binding_code)
+        if challenge is None:
+            raise PhoneError("no_pending_request",
+                             f"no login request arrived within {wait:g} s", 0)
+        return self.answer(challenge, decision, pin)
 
     def otp(self) -> str:
         return pyotp.TOTP(self._load()["otp_secret"]).now()
+
+    def otp_remaining(self) -> int:
+        """Seconds the current TOTP code stays the current one."""
+        return TOTP_PERIOD - int(time.time()) % TOTP_PERIOD
 
     def device(self) -> dict[str, Any]:
         return self._call("GET", "/device")
@@ -146,5 +213,167 @@ class EcpsPhone:
     def revoke(self, device_id: str) -> dict[str, Any]:
         return self._call("DELETE", f"/devices/{device_id}")
 
+    def rename(self, device_id: str, name: str) -> dict[str, Any]:
+        return self._call("PATCH", f"/devices/{device_id}", json={"name": name})
+
+    def renew(self) -> dict[str, Any]:
+        return self._call("POST", "/device/renew")
+
     def card(self) -> dict[str, Any]:
         return self._call("GET", "/me/card")
+
+
+# ---------------------------------------------------------------------------- test helper
+MODES = ("approve", "deny", "wrong_pin", "never")
+
+
+@dataclass
+class Outcome:
+    """One login the responder saw and what came of its answer (``error`` when refused)."""
+
+    challenge: dict[str, Any]
+    decision: str | None
+    result: dict[str, Any] | None = None
+    error: PhoneError | None = None
+
+
+class AutoResponder:
+    """A phone that answers by itself, in a thread: the user of a test scenario.
+
+    ``mode``: ``approve`` (with ``pin``), ``deny``, ``wrong_pin`` (approve with a PIN that is not
+    ``pin``: the provider refuses it and counts a failure) or ``never`` (sees the login, never
+    answers: the login times out). Each login is answered once. ``delay`` seconds pass between
+    seeing a login and answering it (a user reading the screen)::
+
+        with AutoResponder(phone, "approve", pin="1234") as responder:
+            ... the login in the browser ...
+        assert responder.outcomes[0].result["status"] == "approved"
+    """
+
+    def __init__(self, phone: EcpsPhone, mode: str = "approve", pin: str = "", *,
+                 wrong_pin: str | None = None, delay: float = 0.0, poll: float = 1.0,
+                 binding_code: str | None = None,
+                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if mode in ("approve", "deny", "wrong_pin") and not pin and wrong_pin is None:
+            raise ValueError(f"mode {mode!r} needs the PIN")
+        # its own phone object: one HTTP session per thread
+        self.phone = EcpsPhone(phone.server, phone.home, phone.national_id)
+        self.phone._load()  # fail now, not in the thread, when the phone is not activated
+        self.mode, self.pin, self.delay, self.poll = mode, pin, delay, poll
+        self.wrong_pin = wrong_pin if wrong_pin is not None else _other_pin(pin)
+        self.binding_code = binding_code
+        self.on_outcome = on_outcome
+        self.outcomes: list[Outcome] = []
+        self.errors: list[Exception] = []
+        """Failures of the polling itself (provider unreachable, device revoked...)."""
+        self._handled: set[str] = set()
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"ecps-auto-{mode}-{phone.national_id}")
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> AutoResponder:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
+
+    def __enter__(self) -> AutoResponder:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def seen(self) -> list[dict[str, Any]]:
+        return [o.challenge for o in self.outcomes]
+
+    @property
+    def answered(self) -> list[dict[str, Any]]:
+        return [o.result for o in self.outcomes if o.result is not None]
+
+    def wait_for(self, count: int = 1, timeout: float = 10, answered: bool = False
+                 ) -> list[Outcome]:
+        """Wait until ``count`` logins were seen (``answered``: answered, or refused); returns
+        the outcomes so far. Raises ``TimeoutError`` if they do not come in time."""
+        def done() -> bool:
+            outcomes = [o for o in self.outcomes
+                        if not answered or o.result is not None or o.error is not None]
+            return len(outcomes) >= count
+
+        with self._changed:
+            if not self._changed.wait_for(done, timeout=timeout):
+                raise TimeoutError(f"{self.mode} responder: {len(self.outcomes)} login(s) "
+                                   f"seen, {count} expected within {timeout:g} s; "
+                                   f"errors: {self.errors}")
+            return list(self.outcomes)
+
+    # ------------------------------------------------------------------ the thread
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pending = self.phone.pending(wait=self.poll)
+            except PhoneError as exc:
+                self._record_error(exc)
+                if exc.status == 401:  # revoked or unknown device: nothing more will come
+                    return
+                self._stop.wait(self.poll)
+                continue
+            except requests.RequestException as exc:
+                self._record_error(exc)
+                self._stop.wait(self.poll)
+                continue
+            fresh = [c for c in pending if c["challenge_id"] not in self._handled and (
+                self.binding_code is None or c["binding_code"] == self.binding_code)]
+            for challenge in fresh:
+                if self._stop.is_set():
+                    return
+                self._handled.add(challenge["challenge_id"])
+                self._respond(challenge)
+            if not fresh:  # only logins already handled: the provider would answer at once
+                self._stop.wait(min(self.poll, 0.5) if pending else 0)
+
+    def _respond(self, challenge: dict[str, Any]) -> None:
+        if self.mode == "never":
+            self._record(Outcome(challenge, None))
+            return
+        if self.delay and self._stop.wait(self.delay):
+            return  # stopped while "reading the screen"
+        decision = "deny" if self.mode == "deny" else "approve"
+        pin = self.wrong_pin if self.mode == "wrong_pin" else self.pin
+        outcome = Outcome(challenge, decision)
+        try:
+            outcome.result = self.phone.answer(challenge, decision, pin)
+        except PhoneError as exc:
+            outcome.error = exc
+        except requests.RequestException as exc:
+            outcome.error = PhoneError("unreachable", str(exc), 0)
+        self._record(outcome)
+
+    def _record(self, outcome: Outcome) -> None:
+        with self._changed:
+            self.outcomes.append(outcome)
+            self._changed.notify_all()
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+
+    def _record_error(self, exc: Exception) -> None:
+        with self._changed:
+            self.errors.append(exc)
+            self._changed.notify_all()
+
+
+def _other_pin(pin: str) -> str:
+    """A PIN of the same length that is not ``pin`` (4 digits if none given)."""
+    length = len(pin) if pin else 4
+    for digit in "09":
+        candidate = digit * length
+        if candidate != pin:
+            return candidate
+    raise AssertionError("unreachable")  # pragma: no cover

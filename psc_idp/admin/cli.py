@@ -103,10 +103,12 @@ def serve(host: str | None, port: int | None, workers: int | None, run_init: boo
 @main.command()
 @click.option("--port", default=None, type=int, help="Provider port (default 5000).")
 def demo(port: int | None) -> None:
-    """Init, then run the provider and the demo relying service together (Ctrl-C stops both)."""
+    """Init, then run the provider, the demo relying service and the virtual e-CPS app
+    together (Ctrl-C stops all three)."""
     import os
     import signal
     import subprocess
+    from pathlib import Path
 
     from .serve import run
 
@@ -119,13 +121,26 @@ def demo(port: int | None) -> None:
     env = dict(os.environ, PSC_DEMO_RP_ISSUER=settings.issuer,
                PSC_DEMO_RP_PUBLIC_URL=settings.demo_rp_url, PSC_DEMO_RP_PORT=rp_port)
     rp = subprocess.Popen([sys.executable, "-m", "clients.demo_rp.app"], env=env)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the finally below stops the RP
-    click.echo(f"\n  Open the demo relying service: {settings.demo_rp_url}/\n", err=True)
+    # The virtual e-CPS app (a phone-sized page): its device keys live in the instance folder.
+    app_port = os.environ.get("ECPS_APP_PORT", "5002")
+    app_env = dict(os.environ, ECPS_APP_SERVER=settings.public_url.rstrip("/"),
+                   ECPS_APP_HOME=os.environ.get("ECPS_APP_HOME") or str(
+                       Path(settings.instance_dir).resolve() / "ecps-app"),
+                   ECPS_APP_PORT=app_port)
+    phone = subprocess.Popen([sys.executable, "-m", "clients.ecps_app.web"], env=app_env)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the finally below stops them
+    click.echo(f"\n  Open the demo relying service: {settings.demo_rp_url}/"
+               f"\n  Open the virtual e-CPS app:    http://127.0.0.1:{app_port}/\n", err=True)
     try:
         run(app, settings.server.host, settings.server.port, settings.server.workers)
     finally:
-        rp.terminate()
-        rp.wait(timeout=10)
+        for child in (rp, phone):
+            child.terminate()
+        for child in (rp, phone):
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 # ----------------------------------------------------------------------------- clients

@@ -11,6 +11,8 @@ from ..config import ClientSeed, Settings
 from ..db import db
 from ..oidc.models import AUTH_METHODS, Client
 
+CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"
+
 
 class ClientError(ValueError):
     """A registration that psc-idp refuses (and says why)."""
@@ -47,7 +49,10 @@ def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Clien
     client.jwks = seed.jwks
     client.userinfo_signed_response_alg = "RS256" if seed.userinfo_signed else ""
     client.test_autologin = seed.test_autologin
-    client.grant_types = ["authorization_code", "refresh_token"]
+    # CIBA: Keycloak's per-client "CIBA enabled" switch, on for every confidential client
+    # (public clients cannot authenticate at the backchannel endpoint); see docs/ciba.md.
+    client.grant_types = ["authorization_code", "refresh_token"] + (
+        [CIBA_GRANT_TYPE] if seed.auth_method != "none" else [])
     if seed.auth_method in ("none", "private_key_jwt"):
         client.set_secret(None)
     elif seed.client_secret and not client.check_client_secret(seed.client_secret):

@@ -28,5 +28,13 @@ EVENTS: dict[str, str] = {
     "ecps.challenge_answered": "a login pushed to an e-CPS was approved or denied",
     "ecps.otp_replayed": "an e-CPS TOTP code was presented twice",
     "ecps.otp_refused": "a wrong e-CPS TOTP code was entered",
+    "ecps.push_sent": "a browser login was pushed to a professional's e-CPS devices",
+    "ecps.push_expired": "a browser login pushed to an e-CPS expired unanswered",
+    "ecps.push_cancelled": "a pending e-CPS push was withdrawn (login cancelled or resent)",
+    "ecps.no_usable_device": "an e-CPS login was refused: no usable e-CPS (none, blocked...)",
+    "ecps.otp_accepted": "an e-CPS TOTP code was accepted for a login",
     "admin.clock_moved": "the emulated clock was moved (demo/test mode)",
+    "ciba.requested": "a CIBA backchannel authentication request was accepted (e-CPS asked)",
+    "ciba.refused": "a CIBA backchannel authentication request was refused",
+    "ciba.pending": "a CIBA token poll found the request still pending (or polled too fast)",
 }

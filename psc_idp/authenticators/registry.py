@@ -6,10 +6,14 @@ from typing import Any
 
 from ..config import ConfigError
 from .base import Authenticator
+from .ecps_otp import EcpsOtpAuthenticator
+from .ecps_push import EcpsPushAuthenticator
 from .persona import PersonaAuthenticator
 
 REGISTRY: dict[str, type[Authenticator]] = {
     PersonaAuthenticator.id: PersonaAuthenticator,
+    EcpsPushAuthenticator.id: EcpsPushAuthenticator,
+    EcpsOtpAuthenticator.id: EcpsOtpAuthenticator,
 }
 
 

@@ -22,6 +22,47 @@ MESSAGES: dict[str, dict[str, str]] = {
         "other_browser": "Cette demande de connexion a été ouverte dans un autre navigateur.",
         "csrf": "Le formulaire a expiré, veuillez réessayer.",
         "back": "Retour aux moyens d'identification",
+        "other_means": "Autres moyens d'identification",
+        "footer": "psc-idp · émulateur OpenID Connect de Pro Santé Connect",
+        "national_id_or_rpps": "Identifiant national (8 + RPPS) ou numéro RPPS",
+        "ecps_intro": "Saisissez votre identifiant : une demande de connexion sera envoyée à"
+                      " votre application e-CPS.",
+        "ecps_send": "Envoyer la demande",
+        "ecps_wait_title": "Validez la connexion sur votre téléphone",
+        "ecps_wait_intro": "Une demande de connexion à « {service} » a été envoyée à votre"
+                           " application e-CPS.",
+        "ecps_binding": "Vérifiez que votre téléphone affiche ce code, puis validez avec votre"
+                        " code PIN :",
+        "ecps_expires": "Cette demande expire dans {seconds} secondes.",
+        "ecps_waiting_status": "En attente de votre validation…",
+        "ecps_noscript": "Après avoir répondu sur votre téléphone, cliquez sur Continuer.",
+        "continue": "Continuer",
+        "ecps_resend": "Renvoyer la demande ou changer d'identifiant",
+        "ecps_not_activated": "Aucune e-CPS n'est activée pour cet identifiant. Activez"
+                              " l'application e-CPS, ou choisissez un autre moyen"
+                              " d'identification.",
+        "ecps_waiting": "Votre e-CPS est en cours d'activation : elle sera utilisable à partir"
+                        " du {when}. Choisissez un autre moyen d'identification d'ici là.",
+        "ecps_blocked": "Votre e-CPS est bloquée après trop de codes PIN erronés. Réactivez-la"
+                        " dans l'application e-CPS, ou choisissez un autre moyen"
+                        " d'identification.",
+        "ecps_expired": "Votre e-CPS a expiré ou a été révoquée. Réactivez-la dans"
+                        " l'application e-CPS, ou choisissez un autre moyen d'identification.",
+        "ecps_too_many": "Trop de demandes e-CPS sont déjà en attente sur votre téléphone :"
+                         " répondez-y ou attendez qu'elles expirent.",
+        "ecps_no_request": "Aucune demande e-CPS n'est en cours pour cette connexion : envoyez-en"
+                           " une nouvelle.",
+        "otp_intro": "Votre téléphone ne reçoit pas les notifications ? Ouvrez l'application"
+                     " e-CPS et saisissez le code à 6 chiffres qu'elle affiche.",
+        "otp_code": "Code à usage unique (6 chiffres)",
+        "otp_malformed": "Le code comporte 6 chiffres.",
+        "otp_wrong": "Code erroné ou expiré.",
+        "otp_replayed": "Ce code a déjà été utilisé : attendez le code suivant dans"
+                        " l'application.",
+        "otp_locked": "Trop de codes erronés : la connexion par code est bloquée pour votre"
+                      " e-CPS. Utilisez la notification sur votre téléphone ou un autre moyen.",
+        "otp_unavailable": "Le code de votre e-CPS ne peut pas être vérifié : réactivez-la dans"
+                           " l'application.",
     },
     "en": {
         "title": "Pro Santé Connect",
@@ -41,6 +82,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "other_browser": "This login request was opened in another browser.",
         "csrf": "The form expired, please try again.",
         "back": "Back to the means of identification",
+        "other_means": "Other means of identification",
+        "footer": "psc-idp · OpenID Connect emulator of Pro Santé Connect",
+        "national_id_or_rpps": "National identifier (8 + RPPS) or RPPS number",
+        "ecps_intro": "Enter your identifier: a login request will be sent to your e-CPS app.",
+        "ecps_send": "Send the request",
+        "ecps_wait_title": "Approve the login on your phone",
+        "ecps_wait_intro": "A request to sign in to “{service}” was sent to your e-CPS app.",
+        "ecps_binding": "Check that your phone shows this code, then approve with your PIN:",
+        "ecps_expires": "This request expires in {seconds} seconds.",
+        "ecps_waiting_status": "Waiting for your approval…",
+        "ecps_noscript": "Once you have answered on your phone, click Continue.",
+        "continue": "Continue",
+        "ecps_resend": "Send again or use another identifier",
+        "ecps_not_activated": "No e-CPS is activated for this identifier. Activate the e-CPS"
+                              " app, or choose another means of identification.",
+        "ecps_waiting": "Your e-CPS is being activated: it can be used from {when}. Choose"
+                        " another means of identification until then.",
+        "ecps_blocked": "Your e-CPS is blocked after too many wrong PINs. Activate it again in"
+                        " the e-CPS app, or choose another means of identification.",
+        "ecps_expired": "Your e-CPS has expired or was revoked. Activate it again in the e-CPS"
+                        " app, or choose another means of identification.",
+        "ecps_too_many": "Too many e-CPS requests are already waiting on your phone: answer"
+                         " them or wait for them to expire.",
+        "ecps_no_request": "No e-CPS request is pending for this login: send a new one.",
+        "otp_intro": "Your phone does not receive notifications? Open the e-CPS app and enter"
+                     " the 6-digit code it shows.",
+        "otp_code": "One-time code (6 digits)",
+        "otp_malformed": "The code has 6 digits.",
+        "otp_wrong": "Wrong or expired code.",
+        "otp_replayed": "This code was already used: wait for the next code in the app.",
+        "otp_locked": "Too many wrong codes: sign-in by code is blocked for your e-CPS. Use the"
+                      " notification on your phone or another means.",
+        "otp_unavailable": "Your e-CPS code cannot be checked: activate it again in the app.",
     },
 }
 

@@ -2,14 +2,33 @@
 
 pending → (authenticator steps) → done (code issued) | failed (error sent to the RP) | expired.
 Every POST carries the interaction's CSRF token and must come from the browser that started it.
+
+The authorization endpoint opens the first configured means; every first-step page links to
+the others (``/login/<uid>/<auth_id>``). A means that waits on something outside the browser
+(the e-CPS push) answers PENDING: the form POST redirects (303) to ``…/finish``, which shows the
+waiting page while the authenticator's ``poll`` says pending; the page's script long-polls
+``…/status?wait=N`` and goes back to ``…/finish`` once it is not, where the login is completed
+(code to the RP), failed (error to the RP) or offered again. See docs/ecps-login.md.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
+import time
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from ..audit import record
 from ..authenticators import Authenticator, LoginContext, Outcome, StepResult
@@ -21,6 +40,11 @@ from ..oidc.server import query_client
 from .i18n import pick_locale, translator
 
 bp = Blueprint("login", __name__, url_prefix="/login")
+
+MAX_WAIT = 25.0
+"""Longest long-poll of the status endpoint, in seconds (under common proxy timeouts)."""
+POLL_INTERVAL = 0.25
+"""Seconds between two checks while a long-poll waits."""
 
 
 def _provider():
@@ -53,12 +77,11 @@ def _page(template: str, interaction: Interaction, ctx: LoginContext, status: in
 
 
 def render_first_step(interaction: Interaction) -> Response:
-    """The provider's interaction handler: one means → its first step; several → a choice."""
+    """The provider's interaction handler: the first configured means' first step (its page
+    links to the other means). With ``persona`` first, GET /auth answers the persona form."""
     authenticators = _provider().authenticators
     ctx = _context(interaction)
-    if len(authenticators) == 1:
-        return _run_begin(interaction, next(iter(authenticators.values())), ctx)
-    return _page("login/choose.html", interaction, ctx)
+    return _run_begin(interaction, next(iter(authenticators.values())), ctx)
 
 
 def _load(uid: str) -> Interaction:
@@ -95,7 +118,10 @@ def _check_csrf(interaction: Interaction) -> bool:
 
 @bp.get("/<uid>")
 def choose(uid: str) -> Response:
+    """Every means on one page (several configured), else the only one's first step."""
     interaction = _load(uid)
+    if len(_provider().authenticators) > 1:
+        return _page("login/choose.html", interaction, _context(interaction))
     return render_first_step(interaction)
 
 
@@ -123,22 +149,76 @@ def resume(uid: str, auth_id: str) -> Response:
         step.message = "csrf"
         return _apply(interaction, authenticator, ctx, step, status=400)
     step = authenticator.resume(ctx, request.form)
+    if step.outcome is Outcome.PENDING:
+        # Post/redirect/get: the waiting page is …/finish, so reloading it sends no new push.
+        _save_data(interaction, authenticator, ctx)
+        db.session.commit()
+        response = redirect(_finish_url(interaction, authenticator), 303)
+        response.headers["Cache-Control"] = "no-store"
+        return response
     return _apply(interaction, authenticator, ctx, step)
+
+
+def _finish_url(interaction: Interaction, authenticator: Authenticator) -> str:
+    return url_for("login.finish", uid=interaction.uid, auth_id=authenticator.id)
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/<uid>/<auth_id>/status")
 def status(uid: str, auth_id: str) -> Response:
-    """For means that wait on something outside the browser (e-CPS): the page asks here."""
+    """For means that wait on something outside the browser (e-CPS): the page asks here.
+
+    ``?wait=N`` (seconds, at most 25) long-polls: the answer comes as soon as the status is no
+    longer pending, or after N seconds. Nothing is completed here: the page then goes to
+    ``next`` (…/finish), which does. ``challenge`` is the e-CPS request's own status.
+    """
+    interaction = _load(uid)
+    authenticator = _authenticator(auth_id)
+    try:
+        wait = float(request.args.get("wait", "0") or 0)
+    except ValueError:
+        wait = math.nan
+    if math.isnan(wait):
+        return _json({"error": "invalid_request",
+                      "error_description": "wait must be a number of seconds"}, 400)
+    deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT)
+    ctx = _context(interaction)
+    while True:
+        step = authenticator.poll(ctx)
+        if step.outcome is not Outcome.PENDING or time.monotonic() >= deadline:
+            break
+        db.session.commit()  # end the snapshot: the phone's answer becomes visible
+        time.sleep(POLL_INTERVAL)
+    _save_data(interaction, authenticator, ctx)
+    db.session.commit()
+    body: dict[str, Any] = {"status": step.outcome.value}
+    if step.context.get("challenge_status"):
+        body["challenge"] = step.context["challenge_status"]
+    if step.outcome is Outcome.PENDING:
+        if "expires_in" in step.context:
+            body["expires_in"] = step.context["expires_in"]
+    else:
+        body["next"] = _finish_url(interaction, authenticator)
+    return _json(body)
+
+
+@bp.get("/<uid>/<auth_id>/finish")
+def finish(uid: str, auth_id: str) -> Response:
+    """Where a waiting means ends: ``poll`` once more, then complete, fail, or keep waiting
+    (the waiting page itself: the target of the form's redirect and of ``<noscript>``)."""
     interaction = _load(uid)
     authenticator = _authenticator(auth_id)
     ctx = _context(interaction)
     step = authenticator.poll(ctx)
-    _save_data(interaction, authenticator, ctx)
-    if step.outcome is Outcome.PENDING:
-        db.session.commit()
-        return jsonify({"status": "pending"})
-    return jsonify({"status": step.outcome.value,
-                    "next": f"/login/{interaction.uid}/{authenticator.id}/finish"})
+    if step.outcome is Outcome.PENDING and not step.template:
+        step = authenticator.begin(ctx)  # a means that never waits: its form
+    return _apply(interaction, authenticator, ctx, step)
 
 
 @bp.post("/<uid>/cancel")
@@ -146,6 +226,11 @@ def cancel(uid: str) -> Response:
     interaction = _load(uid)
     if not _check_csrf(interaction):
         return error_page("invalid_request", "Invalid form.", 400)
+    ctx = _context(interaction)
+    for authenticator in _provider().authenticators.values():
+        abandon = getattr(authenticator, "abandon", None)
+        if abandon is not None:  # e.g. withdraw a push still waiting on the phone
+            abandon(ctx)
     return fail_interaction(interaction, "access_denied", "The professional cancelled the login")
 
 
@@ -170,6 +255,7 @@ def _apply(interaction: Interaction, authenticator: Authenticator, ctx: LoginCon
         db.session.commit()
         retry = authenticator.begin(ctx)
         retry.message = step.message
+        retry.context.update(step.context)  # e.g. what was typed, the message's arguments
         return _render_step(interaction, authenticator, ctx, retry, 400)
     db.session.commit()
     return _render_step(interaction, authenticator, ctx, step, status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -55,9 +56,26 @@ def _body() -> dict[str, Any]:
 
 def _field(data: dict[str, Any], name: str, max_length: int = 2000) -> str:
     value = data.get(name)
-    if not isinstance(value, str) or not value or len(value) > max_length:
+    if not isinstance(value, str) or not value or len(value) > max_length or "\x00" in value:
         raise EcpsError("invalid_request", f"Missing or invalid field: {name}")
     return value
+
+
+def _optional_text(data: dict[str, Any], name: str, max_length: int) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+        raise EcpsError("invalid_request", f"Invalid field: {name}")
+    return value
+
+
+@bp.before_request
+def refuse_nul_characters() -> Response | None:
+    """PostgreSQL text cannot hold NUL: refuse it in paths and queries before any lookup."""
+    if "\x00" in request.path or "\x00" in request.query_string.decode("latin-1"):
+        return _error("invalid_request", "NUL characters are not allowed.", 400)
+    if "%00" in request.query_string.decode("latin-1").lower():
+        return _error("invalid_request", "NUL characters are not allowed.", 400)
+    return None
 
 
 def device_required(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -133,7 +151,7 @@ def complete_activation(activation_id: str) -> Response:
     data = _body()
     enrolment = ecps.complete_activation(
         activation_id, _field(data, "activation_token", 200), _field(data, "pin", 16),
-        _field(data, "device_public_key", 4000), str(data.get("device_name", ""))[:100])
+        _field(data, "device_public_key", 4000), _optional_text(data, "device_name", 100))
     db.session.commit()
     body = _device_json(enrolment.device)
     body.update({"device_token": enrolment.device_token, "otp_secret": enrolment.otp_secret})
@@ -195,9 +213,12 @@ def revoke_device(device_id: str) -> Response:
 def challenges() -> Response:
     """Pending logins; ``?wait=N`` long-polls up to N (≤ 25) seconds for the first one."""
     try:
-        wait = min(max(float(request.args.get("wait", "0")), 0.0), MAX_WAIT)
+        wait = float(request.args.get("wait", "0"))
     except ValueError:
         raise EcpsError("invalid_request", "wait must be a number of seconds") from None
+    if not math.isfinite(wait):
+        raise EcpsError("invalid_request", "wait must be a finite number of seconds")
+    wait = min(max(wait, 0.0), MAX_WAIT)
     deadline = time.monotonic() + wait
     professional_id = g.device.professional_id
     while True:

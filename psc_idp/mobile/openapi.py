@@ -44,7 +44,8 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(code): _json(_ERROR, "Error") for code in codes}
+    """Every operation may answer 400 (malformed input, e.g. a NUL character in a path)."""
+    return {str(code): _json(_ERROR, "Error") for code in sorted({400, *codes})}
 
 
 def _body(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 
+from . import ciba
 from .authorize import fail_interaction, finish_interaction, interaction_belongs_to_browser
 from .server import PscAuthorizationServer
 from .views import bp
@@ -21,4 +22,5 @@ __all__ = ["fail_interaction", "finish_interaction", "init_app",
 
 def init_app(app: Flask, provider: Any) -> None:
     provider.server = PscAuthorizationServer(app, provider.settings)
+    provider.discovery_extensions.append(ciba.discovery_extension)
     app.register_blueprint(bp)

@@ -19,6 +19,7 @@ from flask import request as flask_request
 
 from ..config import Settings
 from ..db import db
+from .ciba import CibaGrant
 from .client_auth import PrivateKeyJwt
 from .endpoints_authlib import PscIntrospectionEndpoint, PscRevocationEndpoint
 from .grants import CodeGrant, RefreshGrant
@@ -65,6 +66,7 @@ class PscAuthorizationServer(AuthorizationServer):
         self.register_grant(CodeGrant, [PscCodeChallenge(settings.quirks.allow_plain_pkce),
                                         PscOpenIDCode(require_nonce=False)])
         self.register_grant(RefreshGrant, [PscOpenIDCode(require_nonce=False)])
+        self.register_grant(CibaGrant, [PscOpenIDCode(require_nonce=False)])
         self.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD,
                                          PrivateKeyJwt(settings))
         self.register_endpoint(PscIntrospectionEndpoint)

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..audit import record
 from ..db import db
-from . import urls
+from . import ciba, urls
 from .authorize import authorization_endpoint
 from .discovery import discovery_document
 from .errors import json_error
@@ -35,6 +35,7 @@ bp.add_url_rule(urls.WALLET_AUTHORIZE, "wallet_authorize", authorization_endpoin
 bp.add_url_rule(urls.AUTHORIZE, "authorize", authorization_endpoint, methods=["GET", "POST"])
 bp.add_url_rule(urls.USERINFO, "userinfo", userinfo_endpoint, methods=["GET", "POST"])
 bp.add_url_rule(urls.LOGOUT, "logout", logout_endpoint, methods=["GET", "POST"])
+bp.add_url_rule(urls.CIBA, "ciba", ciba.backchannel_authentication_endpoint, methods=["POST"])
 
 
 @bp.get(urls.DISCOVERY_PSC)
@@ -96,5 +97,10 @@ def _presented_client_id() -> str:
 
 
 def _audit_refusal_reason(error: str, description: str, event: str = "token.refused") -> None:
+    grant_type = str(request.form.get("grant_type", ""))[:60]
+    if grant_type == ciba.GRANT_TYPE and error in ("authorization_pending", "slow_down"):
+        # a poll of a pending CIBA request is the protocol working, not a refusal
+        record("ciba.pending", "info", client_id=_presented_client_id(), error=error)
+        return
     record(event, "failure", client_id=_presented_client_id(), error=error,
-           description=description, grant_type=str(request.form.get("grant_type", ""))[:60])
+           description=description, grant_type=grant_type)

@@ -19,32 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer, free_port
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, free_port  # noqa: F401
 
-CHROMIUM = os.environ.get("PSC_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    # Without these Chromium keeps calling Google services: the network here is closed.
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 SCREENSHOTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 10_000
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium "
-                    "(apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

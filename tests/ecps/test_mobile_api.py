@@ -23,11 +23,13 @@ PIN = "1234"
 DAY = 86400
 
 
-def push_login(live, national_id: str, service: str = "Dossier patient") -> str:
+def push_login(live, national_id: str, service: str = "Dossier patient",
+               binding_code: str | None = None) -> str:
     """What the e-CPS authenticator (or CIBA) does: a challenge for the professional's phones."""
     with live.app.app_context():
         professional = find_by_national_id(national_id)
-        challenge = ecps.create_challenge(professional, "psc-demo-rp", service, "browser")
+        challenge = ecps.create_challenge(professional, "psc-demo-rp", service, "browser",
+                                          binding_code=binding_code)
         db.session.commit()
         return challenge.id
 

@@ -1,0 +1,318 @@
+"""The virtual e-CPS app as a phone-sized web page, over ``EcpsPhone`` (the mobile API).
+
+Pick or activate a professional, then: the visual card, the pending login (service, binding
+code) refreshed by long-poll from JavaScript, the PIN and approve / deny, the current TOTP code,
+the devices with revoke. The page holds device keys: every POST carries a per-session CSRF token
+(a hidden field, or the ``X-CSRF-Token`` header for the page's own JSON calls, which also need it
+on GET), cookies are ``SameSite=Strict``, and it listens on 127.0.0.1 by default.
+
+Settings from the environment (``ECPS_APP_SERVER``, ``ECPS_APP_HOME``, ``ECPS_APP_HOST``,
+``ECPS_APP_PORT`` default 5002, ``ECPS_APP_SECRET_KEY``, ``ECPS_APP_POLL_WAIT``) or a
+``Settings`` given to ``create_app``. Run: ``python -m clients.ecps_app.web``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from flask import (
+    Flask,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from .phone import MAX_WAIT, EcpsPhone, PhoneError
+
+log = logging.getLogger(__name__)
+ENV_PREFIX = "ECPS_APP_"
+CSRF_HEADER = "X-CSRF-Token"
+PROFESSIONAL = "national_id"
+
+
+class ConfigError(ValueError):
+    """A setting is malformed."""
+
+
+@dataclass
+class Settings:
+    SERVER: str = "http://127.0.0.1:5000"
+    """The provider's base URL (its mobile API is ``{SERVER}/api/mobile/v1``)."""
+    HOME: str = "~/.ecps-app"
+    """Folder of the phone's state (the same as the ``ecps-app`` CLI's ``--home``)."""
+    HOST: str = "127.0.0.1"
+    PORT: int = 5002
+    SECRET_KEY: str = ""
+    """Signs the session cookie. Empty: random per process."""
+    POLL_WAIT: float = 20.0
+    """Seconds one long-poll of the page waits for a login (the provider caps it at 25)."""
+
+    @property
+    def home_path(self) -> Path:
+        return Path(os.path.expanduser(self.HOME))
+
+    def validate(self) -> None:
+        if not self.SERVER.startswith(("http://", "https://")):
+            raise ConfigError(f"SERVER must be an http(s) URL, not {self.SERVER!r}")
+        if not 0 < self.PORT < 65536:
+            raise ConfigError(f"PORT out of range: {self.PORT}")
+        if not 0 <= self.POLL_WAIT <= MAX_WAIT:
+            raise ConfigError(f"POLL_WAIT must be between 0 and {MAX_WAIT:g}")
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults < ``ECPS_APP_*`` environment < ``overrides``."""
+    env = os.environ if environ is None else environ
+    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
+    data: dict[str, Any] = {n: env[ENV_PREFIX + n] for n in fields if ENV_PREFIX + n in env}
+    data.update({k.upper(): v for k, v in (overrides or {}).items()})
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    try:
+        if "PORT" in data:
+            data["PORT"] = int(data["PORT"])
+        if "POLL_WAIT" in data:
+            data["POLL_WAIT"] = float(data["POLL_WAIT"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"PORT / POLL_WAIT must be numbers: {exc}") from exc
+    settings = Settings(**data)
+    if not settings.SECRET_KEY:
+        settings.SECRET_KEY = secrets.token_hex(32)
+    settings.validate()
+    return settings
+
+
+class PageError(Exception):
+    """Shown on the page (or as JSON to the page's script), never as a traceback."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
+    if not isinstance(settings, Settings):
+        settings = load_settings(settings)
+    settings.validate()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.SECRET_KEY or secrets.token_hex(32),
+        # the provider and the demo RP share the host 127.0.0.1: cookies ignore the port
+        SESSION_COOKIE_NAME=f"ecps_app_{settings.PORT}_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=False,
+    )
+    app.extensions["ecps_app"] = settings
+    _register(app, settings)
+    return app
+
+
+def _csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _register(app: Flask, settings: Settings) -> None:
+    home = settings.home_path
+
+    def phone_for(national_id: str) -> EcpsPhone:
+        return EcpsPhone(settings.SERVER, home, national_id)
+
+    def current_phone() -> EcpsPhone:
+        national_id = session.get(PROFESSIONAL, "")
+        if not national_id or national_id not in EcpsPhone.known(home):
+            raise PageError("no_phone", "Aucune e-CPS sélectionnée : activez-en une.", 409)
+        return phone_for(national_id)
+
+    @app.context_processor
+    def globals_() -> dict[str, Any]:
+        return {"csrf_token": _csrf_token(), "server": settings.SERVER}
+
+    @app.before_request
+    def check_csrf() -> None:
+        """Every POST, and every call to the page's JSON API, carries the session's token."""
+        if request.method == "POST" or request.path.startswith("/api/"):
+            sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token", "")
+            expected = session.get("csrf", "")
+            if not (expected and sent and secrets.compare_digest(str(sent), expected)):
+                if request.path.startswith("/api/"):
+                    raise PageError("csrf", "Jeton anti-CSRF manquant ou invalide : "
+                                            "rechargez la page.", 403)
+                flash("Formulaire expiré : recommencez.", "error")
+                abort(redirect(url_for("home"), 303))
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'; form-action 'self'")
+        return response
+
+    # ------------------------------------------------------------------ pages
+    @app.get("/", endpoint="home")
+    def home_page() -> str:
+        national_id = session.get(PROFESSIONAL, "")
+        known = EcpsPhone.known(home)
+        if not national_id or national_id not in known:
+            return render_template("activate.html", known=known)
+        phone = phone_for(national_id)
+        view: dict[str, Any] = {"national_id": national_id, "device_id":
+                                phone.local_state()["device_id"], "otp": phone.otp(),
+                                "otp_remaining": phone.otp_remaining()}
+        try:
+            view["card"] = phone.card()
+            view["devices"] = phone.devices()
+            view["status"] = view["card"]["status"]
+        except PhoneError as exc:
+            if exc.status != 401:
+                raise
+            view.update(card=None, devices=[], status="revoked")
+        except requests.RequestException as exc:
+            log.warning("provider unreachable: %r", exc)
+            view.update(card=None, devices=[], status="unreachable")
+        return render_template("phone.html", poll_wait=settings.POLL_WAIT, **view)
+
+    @app.post("/activate")
+    def activate() -> Response:
+        national_id = request.form.get("national_id", "").strip()
+        pin = request.form.get("pin", "").strip()
+        name = request.form.get("device_name", "").strip()[:100] or "virtual e-CPS (web)"
+        if not (national_id.isascii() and national_id.isalnum() and len(national_id) <= 40):
+            flash("Identifiant national invalide.", "error")
+            return redirect(url_for("home"), 303)
+        try:
+            device = phone_for(national_id).activate(pin, device_name=name)
+        except PhoneError as exc:
+            flash(f"Activation refusée : {exc.description or exc.code} ({exc.code})", "error")
+            return redirect(url_for("home"), 303)
+        session[PROFESSIONAL] = national_id
+        flash(f"e-CPS activée ({device['status']}).", "ok")
+        return redirect(url_for("home"), 303)
+
+    @app.post("/select")
+    def select() -> Response:
+        national_id = request.form.get("national_id", "")
+        if national_id in EcpsPhone.known(home):
+            session[PROFESSIONAL] = national_id
+        return redirect(url_for("home"), 303)
+
+    @app.post("/switch")
+    def switch() -> Response:
+        session.pop(PROFESSIONAL, None)
+        return redirect(url_for("home"), 303)
+
+    @app.post("/devices/<device_id>/revoke")
+    def revoke(device_id: str) -> Response:
+        phone = current_phone()
+        revoked = phone.revoke(device_id)
+        own = revoked["device_id"] == phone.local_state()["device_id"]
+        flash(f"Appareil « {revoked['name']} » révoqué" +
+              (" : c'était cette e-CPS, réactivez-la." if own else "."), "ok")
+        return redirect(url_for("home"), 303)
+
+    # ------------------------------------------------------------------ the page's JSON API
+    @app.get("/api/pending")
+    def api_pending() -> Response:
+        try:
+            wait = min(max(float(request.args.get("wait", "0")), 0.0), settings.POLL_WAIT)
+        except ValueError:
+            wait = 0.0
+        if wait != wait:  # NaN
+            wait = 0.0
+        phone = current_phone()
+        challenges = phone.pending(wait=wait)
+        return jsonify({"challenges": [
+            {k: c.get(k) for k in ("challenge_id", "service_name", "client_id", "binding_code",
+                                   "origin", "created_at", "expires_at")} for c in challenges]})
+
+    @app.post("/api/answer")
+    def api_answer() -> Response:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise PageError("invalid_request", "Requête invalide.")
+        decision = data.get("decision")
+        challenge_id = str(data.get("challenge_id", ""))
+        pin = str(data.get("pin", ""))
+        if decision not in ("approve", "deny") or not challenge_id:
+            raise PageError("invalid_request", "Requête invalide.")
+        phone = current_phone()
+        # the binding code signed is the provider's, never one sent by the page
+        found = [c for c in phone.pending() if c["challenge_id"] == challenge_id]
+        if not found:
+            raise PageError("challenge_closed", "Cette demande n'est plus en attente.", 409)
+        answered = phone.answer(found[0], decision, pin)
+        return jsonify({"challenge_id": answered["challenge_id"], "status": answered["status"],
+                        "binding_code": answered["binding_code"],
+                        "service_name": answered["service_name"]})
+
+    @app.get("/api/otp")
+    def api_otp() -> Response:
+        phone = current_phone()
+        return jsonify({"otp": phone.otp(), "remaining": phone.otp_remaining()})
+
+    @app.get("/healthz")
+    def healthz() -> tuple[str, int, dict[str, str]]:
+        return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+    # ------------------------------------------------------------------ errors
+    def _failure(code: str, message: str, status: int) -> Any:
+        if request.path.startswith("/api/"):
+            response = jsonify({"error": code, "error_description": message})
+            response.status_code = status
+            return response
+        flash(message, "error")
+        return redirect(url_for("home"), 303)
+
+    @app.errorhandler(PageError)
+    def page_error(exc: PageError) -> Any:
+        return _failure(exc.code, exc.message, exc.status)
+
+    @app.errorhandler(PhoneError)
+    def phone_error(exc: PhoneError) -> Any:
+        status = exc.status if 400 <= exc.status < 500 else 409 if exc.status == 0 else 502
+        return _failure(exc.code, exc.description or exc.code, status)
+
+    @app.errorhandler(requests.RequestException)
+    def unreachable(exc: requests.RequestException) -> Any:
+        log.warning("provider request failed: %r", exc)
+        return _failure("unreachable", f"Le fournisseur ({settings.SERVER}) ne répond pas.", 502)
+
+
+def main() -> None:
+    """``python -m clients.ecps_app.web``: Flask's threaded server on HOST:PORT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"ecps-app web: {exc}") from exc
+    app = create_app(settings)
+    log.info("virtual e-CPS app on http://%s:%s, provider %s, home %s", settings.HOST,
+             settings.PORT, settings.SERVER, settings.home_path)
+    app.run(host=settings.HOST, port=settings.PORT, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""e-CPS push: the professional types the national identifier (or RPPS), the provider pushes
+the login to every usable e-CPS of that professional, and the page waits for the phone.
+
+The phone shows the service name and a two-digit binding code (the one on the page), and the
+professional approves with the PIN; the device signs the answer with its key. So the login
+proves possession of a software-secured key (``swk``) unlocked by a PIN (``pin``): two factors
+(``mfa``), the RFC 8176 values. PSC's ``authMode`` for the e-CPS is ``MOBILE``.
+
+State lives in ``ctx.data`` (saved with the interaction), never in this process: the challenge
+id and the professional it was sent to, so any server process can finish the login.
+
+Outcomes (documented in docs/ecps-login.md):
+
+- unknown or malformed identifier, ``MAX_PENDING`` pushes already waiting, no e-CPS activated,
+  e-CPS blocked (wrong PINs), still in its activation delay, expired or revoked → the form
+  again with a message (retryable: the professional can fix it, pick another means, or
+  cancel, which sends ``access_denied``);
+- means of identification blocked in the directory → ``access_denied`` to the RP (final);
+- the phone denies, or nobody answers before ``ecps.challenge_lifetime`` → ``access_denied``
+  to the RP (final: the RP always hears back from a login left waiting).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from werkzeug.datastructures import MultiDict
+
+from .base import Authenticator, LoginContext, Outcome, StepResult
+
+DENIED = "The professional denied the request"
+EXPIRED = "The e-CPS request expired before the professional answered"
+MEANS_BLOCKED = "The professional's means of identification are blocked"
+MAX_PENDING = 3
+"""Pending pushes per professional (all logins): typing someone's public RPPS number must not
+flood their phone (push fatigue)."""
+
+
+def _provider() -> Any:
+    from flask import current_app
+
+    return current_app.extensions["psc_idp"]
+
+
+def _format_when(when: datetime, locale: str) -> str:
+    return when.strftime("%d/%m/%Y %H:%M UTC" if locale == "fr" else "%Y-%m-%d %H:%M UTC")
+
+
+def device_problem(professional_id: int, locale: str) -> tuple[str, dict[str, str]] | None:
+    """Why a professional has no usable e-CPS: an i18n key and its arguments (None: usable).
+
+    Several devices: one usable is enough; else a device in its activation delay says when
+    it will be usable; else a blocked one says so; else they are expired or revoked.
+    """
+    from ..credentials import ecps
+
+    devices = ecps.devices_of(professional_id)
+    if not devices:
+        return "ecps_not_activated", {}
+    statuses = [(ecps.device_status(d), d) for d in devices]
+    if any(status == "usable" for status, _ in statuses):
+        return None
+    waiting = [d.usable_from for status, d in statuses if status == "waiting"]
+    if waiting:
+        return "ecps_waiting", {"when": _format_when(min(waiting), locale)}
+    if any(status == "blocked" for status, _ in statuses):
+        return "ecps_blocked", {}
+    return "ecps_expired", {}
+
+
+def refuse_device(professional: Any, authenticator: str, reason: str,
+                  args: dict[str, str], national_id_typed: str) -> StepResult:
+    """The retryable "no usable e-CPS" page, audited with the professional's identifier."""
+    from ..audit import record
+
+    record("ecps.no_usable_device", "failure", subject=professional.national_id,
+           authenticator=authenticator, reason=reason)
+    return StepResult(Outcome.FAILURE, message=reason,
+                      context={"message_args": args, "national_id": national_id_typed})
+
+
+class EcpsPushAuthenticator(Authenticator):
+    id: ClassVar[str] = "ecps"
+    label: ClassVar[dict[str, str]] = {"fr": "e-CPS (application mobile)",
+                                       "en": "e-CPS (mobile app)"}
+    auth_mode: ClassVar[str] = "MOBILE"
+    amr: ClassVar[tuple[str, ...]] = ("swk", "pin", "mfa")
+
+    # ------------------------------------------------------------------ the form
+    def begin(self, ctx: LoginContext) -> StepResult:
+        return StepResult(Outcome.CHALLENGE, template="login/ecps_push.html",
+                          context={"national_id": ctx.login_hint[:40]})
+
+    def resume(self, ctx: LoginContext, form: MultiDict[str, str]) -> StepResult:
+        from ..audit import record
+        from ..credentials import ecps
+        from ..db import db
+        from ..directory.lookup import find_by_identifier
+
+        typed = form.get("national_id", "").strip()[:40]
+        professional = find_by_identifier(typed)
+        if professional is None:
+            return StepResult(Outcome.FAILURE, message="unknown_professional",
+                              context={"national_id": typed})
+        if professional.means_blocked:
+            return StepResult(Outcome.FAILURE, error="access_denied", final=True,
+                              message=MEANS_BLOCKED)
+        problem = device_problem(professional.id, ctx.ui_locale)
+        if problem is not None:
+            return refuse_device(professional, self.id, problem[0], problem[1], typed)
+        self.abandon(ctx)  # a second submission replaces the first push
+        if len(ecps.pending_challenges(professional.id)) >= MAX_PENDING:
+            return StepResult(Outcome.FAILURE, message="ecps_too_many",
+                              context={"national_id": typed})
+        challenge = ecps.create_challenge(professional, ctx.client_id, ctx.client_name,
+                                          origin="browser",
+                                          data={"interaction": ctx.interaction_uid})
+        db.session.flush()
+        ctx.data.clear()
+        ctx.data.update({"challenge_id": challenge.id, "professional_id": professional.id,
+                         "national_id": professional.national_id})
+        record("ecps.push_sent", subject=professional.national_id, client_id=ctx.client_id,
+               challenge_id=challenge.id, binding_code=challenge.binding_code)
+        return self._waiting(challenge)
+
+    # ------------------------------------------------------------------ waiting
+    def poll(self, ctx: LoginContext) -> StepResult:
+        """Idempotent: the status endpoint and the finish page both call it."""
+        from ..audit import record
+        from ..credentials import ecps
+        from ..directory.lookup import get_professional
+
+        challenge = self._challenge(ctx)
+        if challenge is None:
+            return StepResult(Outcome.FAILURE, message="ecps_no_request",
+                              context={"challenge_status": "none"})
+        before = challenge.status
+        status = ecps.challenge_status(challenge)
+        context = {"challenge_status": status}
+        if status == "pending":
+            return self._waiting(challenge)
+        if status == "approved":
+            professional = get_professional(challenge.professional_id)
+            if professional is None or professional.id != ctx.data.get("professional_id"):
+                return StepResult(Outcome.FAILURE, error="access_denied", final=True,
+                                  message="The e-CPS answer does not match this login",
+                                  context=context)
+            if professional.means_blocked:
+                return StepResult(Outcome.FAILURE, error="access_denied", final=True,
+                                  message=MEANS_BLOCKED, context=context)
+            step = self.success(professional.id, professional.national_id)
+            step.context = context
+            return step
+        if status == "denied":
+            return StepResult(Outcome.FAILURE, error="access_denied", final=True,
+                              message=DENIED, context=context)
+        if status == "expired":
+            if before == "pending":  # recorded once: when this poll saw it expire
+                record("ecps.push_expired", "failure", subject=ctx.data.get("national_id", ""),
+                       client_id=ctx.client_id, challenge_id=challenge.id)
+            return StepResult(Outcome.FAILURE, error="access_denied", final=True,
+                              message=EXPIRED, context=context)
+        # cancelled (replaced by another submission) or anything unexpected: start again
+        return StepResult(Outcome.FAILURE, message="ecps_no_request", context=context)
+
+    def abandon(self, ctx: LoginContext) -> None:
+        """Withdraw this login's pending push (another submission, or the login cancelled)."""
+        from ..audit import record
+
+        challenge = self._challenge(ctx)
+        if challenge is not None and challenge.status == "pending":
+            challenge.status = "cancelled"
+            record("ecps.push_cancelled", subject=ctx.data.get("national_id", ""),
+                   client_id=ctx.client_id, challenge_id=challenge.id)
+
+    def _challenge(self, ctx: LoginContext) -> Any:
+        from ..credentials.models import EcpsChallenge
+        from ..db import db
+
+        challenge_id = ctx.data.get("challenge_id")
+        if not isinstance(challenge_id, str):
+            return None
+        # populate_existing: a long-poll loop re-reads the row the phone just answered
+        # (the session keeps objects across commits).
+        challenge = db.session.get(EcpsChallenge, challenge_id[:36], populate_existing=True)
+        if challenge is None or challenge.origin != "browser" or \
+                challenge.professional_id != ctx.data.get("professional_id"):
+            return None
+        return challenge
+
+    def _waiting(self, challenge: Any) -> StepResult:
+        remaining = (challenge.expires_at - _provider().clock.now()).total_seconds()
+        return StepResult(Outcome.PENDING, template="login/ecps_wait.html", context={
+            "binding_code": challenge.binding_code, "service_name": challenge.service_name,
+            "expires_in": max(int(remaining), 0), "challenge_status": "pending"})

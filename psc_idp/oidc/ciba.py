@@ -1,0 +1,397 @@
+"""CIBA, poll mode (OpenID Connect Client-Initiated Backchannel Authentication Core 1.0), as
+PSC exposes it (reference §6): the backchannel authentication endpoint and the token
+endpoint's ``urn:openid:params:grant-type:ciba`` grant. Authlib has no CIBA; this module adds it.
+
+- ``backchannel_authentication_endpoint`` (``{issuer}/protocol/openid-connect/ext/ciba/auth``):
+  a confidential client authenticates as at the token endpoint and names the professional by
+  ``login_hint`` (national identifier); the professional's e-CPS phones get a challenge showing
+  the client's name and the two-digit ``binding_message``. The answer is the acknowledgement
+  ``{auth_req_id, expires_in, interval}`` or a CIBA §13 error.
+- ``CibaGrant``: an Authlib grant (``BaseGrant`` + ``TokenEndpointMixin``) registered with the
+  same ``PscOpenIDCode`` extension as the code grant, so the ID token is built the same way.
+  Polls answer ``authorization_pending`` (PSC's exact body), ``slow_down`` (polled faster than
+  ``interval``; the interval then grows by 5 s), ``expired_token``, ``access_denied``, and
+  ``invalid_grant`` for an unknown, foreign or already redeemed ``auth_req_id``.
+
+State lives in ``EcpsChallenge.data`` (origin ``ciba``). ``auth_req_id`` is
+``<challenge id>.<32 random bytes, base64url>``: the id finds the row by primary key, the random
+part is the bearer secret (256 bits, CIBA §7.3 asks for at least 128) and only its SHA-256 is
+stored, as for authorization codes. Ping and push modes are not implemented.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import uuid
+from datetime import UTC, timedelta
+from typing import Any
+
+from authlib.consts import default_json_headers
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+    UnauthorizedClientError,
+)
+from authlib.oauth2.rfc6749.hooks import hooked
+from flask import Response, current_app, request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
+
+from ..audit import record
+from ..config import Settings
+from ..credentials import ecps
+from ..credentials.models import EcpsChallenge
+from ..db import db
+from ..directory.lookup import find_by_identifier, get_professional
+from ..sessions import establish_session, note_client
+from . import urls
+from .grants import TOKEN_AUTH_METHODS
+from .models import Grant, digest
+from .tokens import AuthContext
+
+GRANT_TYPE = "urn:openid:params:grant-type:ciba"
+CONFIDENTIAL_METHODS = [m for m in TOKEN_AUTH_METHODS if m != "none"]
+DEFAULT_INTERVAL = 5
+"""Seconds between polls (CIBA's default when ``interval`` is absent; PSC's mock says 1 or 5)."""
+SLOW_DOWN_STEP = 5
+"""CIBA §11: after ``slow_down`` the interval grows by at least 5 s for all later polls."""
+MAX_EXPIRY = 600
+"""``requested_expiry`` is honoured up to this many seconds."""
+CHANNELS = ("MOBILE", "CARD")
+AUTH_MODE = "MOBILE"
+ACR = "eidas1"
+AMR = ["swk", "pin", "mfa"]  # RFC 8176: software-secured key + PIN, as the e-CPS persona mode
+AUTHENTICATOR = "ecps-ciba"
+PENDING_DESCRIPTION = ("The authorization request is still pending as the end-user hasn't yet "
+                       "been authenticated.")  # PSC's exact wording (reference §6)
+SINGLE_VALUED = ("scope", "client_notification_token", "acr_values", "login_hint_token",
+                 "id_token_hint", "login_hint", "binding_message", "user_code",
+                 "requested_expiry", "channel", "client_id", "auth_req_id")
+_TWO_DIGITS = re.compile(r"[0-9]{2}")
+_POSITIVE_INT = re.compile(r"[1-9][0-9]{0,8}")
+_GRANT_NS = uuid.UUID("5d1d7a3e-8a3c-4f2e-9a7b-0c1a2b3c4d5e")
+
+
+# ----------------------------------------------------------------------------- errors
+class UnknownUserIdError(OAuth2Error):
+    error = "unknown_user_id"
+    status_code = 400
+
+
+class InvalidBindingMessageError(OAuth2Error):
+    error = "invalid_binding_message"
+    status_code = 400
+
+
+class BackchannelAccessDeniedError(OAuth2Error):
+    """CIBA §13: the OP refuses the authentication request itself (HTTP 403)."""
+
+    error = "access_denied"
+    status_code = 403
+
+
+class AuthorizationPendingError(OAuth2Error):
+    error = "authorization_pending"
+    status_code = 400
+
+
+class SlowDownError(OAuth2Error):
+    error = "slow_down"
+    status_code = 400
+
+
+class ExpiredTokenError(OAuth2Error):
+    error = "expired_token"
+    status_code = 400
+
+
+class TokenAccessDeniedError(OAuth2Error):
+    """CIBA §11: the professional denied the request on the phone (HTTP 400, token endpoint)."""
+
+    error = "access_denied"
+    status_code = 400
+
+
+# ----------------------------------------------------------------------------- helpers
+def _provider() -> Any:
+    return current_app.extensions["psc_idp"]
+
+
+def _clock() -> Any:
+    return _provider().clock
+
+
+def _single(form: Any, name: str) -> str:
+    values = form.getlist(name) if hasattr(form, "getlist") else [form.get(name)]
+    values = [v for v in values if v is not None]
+    if len(values) > 1:
+        raise InvalidRequestError(f"Duplicated parameter: {name}")
+    return values[0] if values else ""
+
+
+def _check_duplicates(form: Any) -> None:
+    for name in SINGLE_VALUED:
+        _single(form, name)
+
+
+def _remaining(challenge: EcpsChallenge) -> int:
+    return max(int((challenge.expires_at - _clock().now()).total_seconds()), 0)
+
+
+def _real_timestamp(provider_time: Any) -> int:
+    """A provider-clock instant on the real-time scale tokens are stamped with (``iat``)."""
+    clock = _clock()
+    stamp = provider_time.replace(tzinfo=UTC).timestamp() - clock.offset
+    return int(min(stamp, time.time()))
+
+
+def new_auth_req_id(challenge_id: str) -> tuple[str, str]:
+    """``auth_req_id`` and the digest kept in the challenge's data."""
+    secret = secrets.token_urlsafe(32)
+    return f"{challenge_id}.{secret}", digest(secret)
+
+
+def find_request(auth_req_id: str) -> EcpsChallenge | None:
+    """The CIBA challenge named by ``auth_req_id``; None if unknown or the secret is wrong."""
+    if not isinstance(auth_req_id, str) or len(auth_req_id) > 100 or "." not in auth_req_id:
+        return None
+    challenge_id, _, secret = auth_req_id.partition(".")
+    if len(challenge_id) != 36 or not secret:
+        return None
+    challenge = db.session.get(EcpsChallenge, challenge_id)
+    if challenge is None or challenge.origin != "ciba":
+        return None
+    expected = str((challenge.data or {}).get("auth_req_digest", ""))
+    if not expected or not secrets.compare_digest(digest(secret), expected):
+        return None
+    return challenge
+
+
+def _update_data(challenge: EcpsChallenge, **changes: Any) -> None:
+    challenge.data = {**(challenge.data or {}), **changes}
+    flag_modified(challenge, "data")
+
+
+# ----------------------------------------------------------------------------- endpoint
+def _validate(form: Any, client: Any) -> dict[str, Any]:
+    """CIBA §7.1 request checks, in order; returns what the challenge needs."""
+    _check_duplicates(form)
+    if not client.check_grant_type(GRANT_TYPE):
+        raise UnauthorizedClientError("The client is not allowed to use CIBA.")
+    if form.get("request") or form.get("request_uri"):
+        raise InvalidRequestError("Signed authentication requests are not supported.")
+    if form.get("user_code"):
+        raise InvalidRequestError("user_code is not supported.")
+
+    scope = _single(form, "scope")
+    if not scope:
+        raise InvalidRequestError("Missing parameter: scope")
+    if len(scope) > 2048:
+        raise InvalidRequestError("Invalid parameter: scope is too long")
+    allowed = client.get_allowed_scope(scope)
+    if "openid" not in allowed.split():
+        raise InvalidScopeError("The scope must include openid.")
+
+    if _single(form, "login_hint_token") or _single(form, "id_token_hint"):
+        raise InvalidRequestError("login_hint_token and id_token_hint are not supported; "
+                                  "send login_hint (the national identifier).")
+    login_hint = _single(form, "login_hint")
+    if not login_hint:
+        raise InvalidRequestError("Missing parameter: login_hint")
+
+    channel = _single(form, "channel") or "MOBILE"
+    if channel == "CARD":
+        raise InvalidRequestError("CARD channel not available: use channel=MOBILE (e-CPS).")
+    if channel not in CHANNELS:
+        raise InvalidRequestError("Invalid parameter: channel (CARD or MOBILE)")
+
+    binding_message = _single(form, "binding_message")
+    if binding_message and not _TWO_DIGITS.fullmatch(binding_message):
+        raise InvalidBindingMessageError("The binding_message must be two digits, 00 to 99.")
+
+    settings = _provider().settings
+    lifetime = settings.ecps.challenge_lifetime
+    requested = _single(form, "requested_expiry")
+    if requested:
+        if not _POSITIVE_INT.fullmatch(requested):
+            raise InvalidRequestError("Invalid parameter: requested_expiry (positive integer)")
+        lifetime = min(int(requested), MAX_EXPIRY)
+
+    professional = find_by_identifier(login_hint[:64]) if len(login_hint) <= 64 else None
+    if professional is None:
+        raise UnknownUserIdError("Unknown login_hint: no professional with this identifier.")
+    if professional.means_blocked:
+        raise BackchannelAccessDeniedError("This professional's means are blocked.")
+    if not ecps.usable_devices(professional.id):
+        raise BackchannelAccessDeniedError("No usable e-CPS for this professional.")
+    return {"professional": professional, "scope": allowed, "channel": channel,
+            "binding_message": binding_message, "lifetime": lifetime,
+            "acr_values": _single(form, "acr_values")[:200]}
+
+
+def backchannel_authentication_endpoint() -> Response:
+    """POST ``{issuer}/protocol/openid-connect/ext/ciba/auth`` (CIBA §7)."""
+    server = _provider().server
+    oauth_request = server.create_oauth2_request(None)
+    form = request.form
+    client = None
+    try:
+        client = server.authenticate_client(oauth_request, CONFIDENTIAL_METHODS, "backchannel")
+        checked = _validate(form, client)
+    except OAuth2Error as error:
+        record("ciba.refused", "failure",
+               client_id=client.client_id if client else _presented_client_id(oauth_request),
+               error=error.error, description=error.description or "",
+               login_hint=str(form.get("login_hint", ""))[:64])
+        db.session.commit()
+        return server.handle_error_response(oauth_request, error)
+
+    professional = checked["professional"]
+    challenge = ecps.create_challenge(
+        professional, client.client_id, client.name or client.client_id, "ciba",
+        binding_code=checked["binding_message"] or None)
+    challenge.expires_at = challenge.created_at + timedelta(seconds=checked["lifetime"])
+    auth_req_id, secret_digest = new_auth_req_id(challenge.id)
+    challenge.data = {
+        "auth_req_digest": secret_digest, "scope": checked["scope"],
+        "acr_values": checked["acr_values"], "channel": checked["channel"],
+        "binding_message": checked["binding_message"], "interval": DEFAULT_INTERVAL,
+        "last_poll": None,
+    }
+    record("ciba.requested", subject=professional.national_id, client_id=client.client_id,
+           challenge_id=challenge.id, channel=checked["channel"],
+           binding_code=challenge.binding_code, expires_in=checked["lifetime"],
+           interval=DEFAULT_INTERVAL, scope=checked["scope"])
+    db.session.commit()
+    return server.handle_response(200, {"auth_req_id": auth_req_id,
+                                        "expires_in": checked["lifetime"],
+                                        "interval": DEFAULT_INTERVAL},
+                                  default_json_headers)
+
+
+def _presented_client_id(oauth_request: Any) -> str:
+    from authlib.oauth2.rfc6749.util import extract_basic_authorization
+
+    try:
+        basic_id, _ = extract_basic_authorization(oauth_request.headers)
+    except (ValueError, UnicodeDecodeError):
+        basic_id = None
+    return str(basic_id or oauth_request.form.get("client_id", ""))[:200]
+
+
+# ----------------------------------------------------------------------------- grant
+class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
+    """``grant_type=urn:openid:params:grant-type:ciba`` at the token endpoint (CIBA §10, §11)."""
+
+    GRANT_TYPE = GRANT_TYPE
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
+
+    challenge: EcpsChallenge | None = None
+
+    def validate_token_request(self) -> None:
+        client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError("The client is not allowed to use CIBA.")
+        datalist = self.request.payload.datalist
+        if len(datalist.get("auth_req_id", [])) > 1:
+            raise InvalidRequestError("Duplicated parameter: auth_req_id")
+        auth_req_id = self.request.form.get("auth_req_id")
+        if not auth_req_id:
+            raise InvalidRequestError("Missing parameter: auth_req_id")
+        challenge = find_request(auth_req_id)
+        if challenge is None or challenge.client_id != client.client_id:
+            raise InvalidGrantError("Invalid auth_req_id")
+        data = challenge.data or {}
+        if data.get("redeemed_at") or db.session.get(Grant, self._grant_id(challenge)):
+            raise InvalidGrantError("This auth_req_id was already used.")
+
+        status = ecps.challenge_status(challenge)
+        if status == "expired" or _remaining(challenge) <= 0:
+            raise ExpiredTokenError("The auth_req_id has expired: start a new request.")
+        if status == "denied":
+            raise TokenAccessDeniedError("The professional denied the request.")
+        if status == "pending":
+            self._throttle(challenge)
+        if status != "approved":  # any other ending (withdrawn...) never yields tokens
+            raise TokenAccessDeniedError("The request ended without approval.")
+        professional = get_professional(challenge.professional_id)
+        if professional is None or professional.means_blocked:
+            raise TokenAccessDeniedError("This professional's means are blocked.")
+        self.request.client = client
+        self.challenge = challenge
+
+    def _throttle(self, challenge: EcpsChallenge) -> None:
+        """Still pending: ``slow_down`` if polled faster than the interval, else pending."""
+        data = challenge.data or {}
+        now = _clock().timestamp()
+        interval = int(data.get("interval") or DEFAULT_INTERVAL)
+        last = data.get("last_poll")
+        if isinstance(last, int | float) and now - last < interval:
+            _update_data(challenge, last_poll=now, interval=interval + SLOW_DOWN_STEP)
+            raise SlowDownError(f"Polling too fast: wait {interval + SLOW_DOWN_STEP} seconds "
+                                "between requests.")
+        _update_data(challenge, last_poll=now)
+        raise AuthorizationPendingError(PENDING_DESCRIPTION)
+
+    @staticmethod
+    def _grant_id(challenge: EcpsChallenge) -> str:
+        """One grant per approval: a primary key derived from the challenge makes the
+        auth_req_id single-use even against two simultaneous polls."""
+        return str(uuid.uuid5(_GRANT_NS, challenge.id))
+
+    def _claim(self, challenge: EcpsChallenge, auth_time: int) -> Grant:
+        """Insert the grant first (in a savepoint): a second redemption fails here, before
+        anything else is written. Its session is attached right after."""
+        data = challenge.data or {}
+        db.session.flush()
+        grant = Grant(id=self._grant_id(challenge), client_id=challenge.client_id,
+                      professional_id=challenge.professional_id, session_id="",
+                      scope=data.get("scope", ""), nonce="", auth_time=auth_time, acr=ACR,
+                      amr=list(AMR), auth_mode=AUTH_MODE)
+        try:
+            with db.session.begin_nested():
+                db.session.add(grant)
+        except IntegrityError as exc:
+            raise InvalidGrantError("This auth_req_id was already used.") from exc
+        _update_data(challenge, redeemed_at=_clock().timestamp(), grant_id=grant.id)
+        return grant
+
+    @hooked
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        challenge = self.challenge
+        assert challenge is not None
+        professional = get_professional(challenge.professional_id)
+        answered = challenge.answered_at or _clock().now()
+        auth_time = _real_timestamp(answered)
+        grant = self._claim(challenge, auth_time)
+        # No browser, so no cookie: the session row exists for sid/session_state, the session
+        # lists and logout fan-out; its cookie value is random and handed to nobody.
+        session, _unused_cookie = establish_session(
+            professional_id=professional.id, auth_time=auth_time, acr=ACR, amr=list(AMR),
+            auth_mode=AUTH_MODE, authenticator=AUTHENTICATOR, previous=None)
+        grant.session_id = session.id
+        note_client(session, challenge.client_id)
+        ctx = AuthContext(professional=professional, session_id=session.id,
+                          auth_time=auth_time, acr=ACR, amr=list(AMR), auth_mode=AUTH_MODE,
+                          grant_id=grant.id, scope=grant.scope)
+        record("login.success", subject=professional.national_id,
+               client_id=challenge.client_id, authenticator=AUTHENTICATOR,
+               auth_mode=AUTH_MODE, acr=ACR, sid=session.id, challenge_id=challenge.id)
+        token = self.generate_token(user=ctx, scope=grant.scope, include_refresh_token=True)
+        self.request.user = ctx
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+# ----------------------------------------------------------------------------- discovery
+def discovery_extension(doc: dict[str, Any], settings: Settings) -> None:
+    doc["backchannel_authentication_endpoint"] = urls.absolute(settings.public_url, urls.CIBA)
+    doc["backchannel_token_delivery_modes_supported"] = ["poll"]
+    doc["backchannel_user_code_parameter_supported"] = False
+    if GRANT_TYPE not in doc.setdefault("grant_types_supported", []):
+        doc["grant_types_supported"].append(GRANT_TYPE)
