@@ -47,6 +47,8 @@ class Client(db.Model, ClientMixin):
     backchannel_logout_uri: Mapped[str] = mapped_column(String(500), default="")
     backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False)
     frontchannel_logout_uri: Mapped[str] = mapped_column(String(500), default="")
+    consent_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Keycloak's per-client "Consent required": the professional approves the scopes once."""
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     # ------------------------------------------------------------------ Authlib ClientMixin
@@ -190,6 +192,17 @@ class IssuedToken(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     """Refresh tokens: set when rotated; presenting it again is reuse."""
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Consent(db.Model):
+    """Scopes a professional approved for a ``consent_required`` client (Keycloak's grants)."""
+
+    __tablename__ = "oidc_consent"
+
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professional.id"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class UsedAssertion(db.Model):

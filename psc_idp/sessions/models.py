@@ -38,3 +38,28 @@ class SessionClient(db.Model):
     client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     first_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LogoutDelivery(db.Model):
+    """One back-channel logout token to deliver to one RP (Back-Channel Logout 1.0 §2.7).
+
+    Kept in the database so that any instance can deliver or retry it, and so every outcome is
+    on record. ``claimed_until`` lets one worker at a time try a row without a queue server.
+    """
+
+    __tablename__ = "logout_delivery"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(36), index=True)
+    client_id: Mapped[str] = mapped_column(String(200))
+    uri: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(200))
+    """The ``sub`` the RP knows (the same as in its ID tokens)."""
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    """pending, delivered, failed."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
