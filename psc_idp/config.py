@@ -65,6 +65,12 @@ class SessionSettings:
     cookie_domain: str = ""
     """Domain of the session cookie. With a separate ``wallet_url`` host, set the parent domain
     both hosts share (e.g. ``.psc.example``) so the logout endpoint sees the session."""
+    backchannel_timeout: float = 5.0
+    """Seconds psc-idp waits for an RP's back-channel logout endpoint to answer, per attempt."""
+    backchannel_attempts: int = 5
+    """Deliveries of a logout token before giving up on an RP that keeps failing."""
+    backchannel_backoff: float = 1.0
+    """Seconds before the first retry; each later retry waits twice as long."""
 
 
 @dataclass
@@ -86,6 +92,12 @@ class EcpsSettings:
     """TOTP codes accepted this many 30 s steps before or after now."""
     otp_attempts: int = 5
     """Wrong TOTP codes in a row before OTP login is blocked for the device."""
+    stream_max_duration: int = 60
+    """Seconds a Server-Sent Events stream (phone, login page) stays open; clients reconnect."""
+    stream_heartbeat: int = 15
+    """Seconds between two heartbeat comments on an open event stream."""
+    webhook_timeout: int = 3
+    """Seconds a push-gateway webhook POST may take (connect + answer) before it is dropped."""
 
     def resolved_activation_delay(self, emulation: bool) -> int:
         if self.activation_delay is not None:
@@ -99,6 +111,12 @@ class ServerSettings:
     port: int = 5000
     workers: int = 0
     """0: Flask's threaded server; N>0: gunicorn with N worker processes."""
+    worker_class: str = "gthread"
+    """gunicorn worker class: ``gthread`` (default) or ``sync`` (one request per process: only
+    for deployments without e-CPS waits, which would each hold a whole process)."""
+    threads: int = 32
+    """gunicorn (workers > 0): threads per worker process (``gthread`` workers). A waiting
+    e-CPS page or phone (long-poll or event stream) holds one thread while it waits."""
 
 
 @dataclass
@@ -113,6 +131,10 @@ class ClientSeed:
     userinfo_signed: bool = False
     test_autologin: bool = False
     post_logout_redirect_uris: list[str] = field(default_factory=list)
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    frontchannel_logout_uri: str | None = None
+    consent_required: bool = False
 
 
 @dataclass
@@ -194,8 +216,21 @@ def _check_lifetimes(s: Settings) -> None:
                  "code_lifetime"):
         if getattr(s.oidc, name) <= 0:
             raise ConfigError(f"oidc.{name} must be positive")
+    if s.session.lifetime <= 0 or s.session.idle_timeout <= 0:
+        raise ConfigError("session.lifetime and session.idle_timeout must be positive")
+    if not (0 < s.session.backchannel_timeout <= 60 and 1 <= s.session.backchannel_attempts <= 20
+            and 0 < s.session.backchannel_backoff <= 3600):
+        raise ConfigError("session.backchannel_*: timeout 0–60 s, attempts 1–20, backoff > 0")
     if s.oidc.code_lifetime > 600:
         raise ConfigError("oidc.code_lifetime above 600 s breaks RFC 6749 §4.1.2's advice")
+    for name in ("stream_max_duration", "stream_heartbeat", "webhook_timeout"):
+        if getattr(s.ecps, name) <= 0:
+            raise ConfigError(f"ecps.{name} must be positive")
+    if s.server.threads <= 0:
+        raise ConfigError("server.threads must be positive")
+    if s.server.worker_class not in ("gthread", "sync"):
+        raise ConfigError(f"server.worker_class must be gthread or sync, not "
+                          f"{s.server.worker_class!r}")
 
 
 def _check_production(s: Settings) -> None:

@@ -161,10 +161,21 @@ def client() -> None:
 @click.option("--userinfo-signed", is_flag=True, help="Answer userinfo as a signed JWT (RS256).")
 @click.option("--test-autologin", is_flag=True,
               help="demo/test mode: a persona's national id as login_hint signs in with no page.")
-@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True,
+              help="Where RP-initiated logout may return (exact match; repeatable).")
+@click.option("--backchannel-logout-uri", default=None,
+              help="Back-Channel Logout 1.0: psc-idp POSTs a logout_token here.")
+@click.option("--backchannel-logout-session-required", is_flag=True,
+              help="The RP needs the sid claim in logout tokens (always sent by psc-idp).")
+@click.option("--frontchannel-logout-uri", default=None,
+              help="Front-Channel Logout 1.0: loaded in an iframe with iss and sid at logout.")
+@click.option("--consent-required", is_flag=True,
+              help="The professional approves the requested scopes once (Keycloak's switch).")
 def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[str, ...],
                auth_method: str, jwks_uri: str | None, name: str, userinfo_signed: bool,
-               test_autologin: bool, post_logout: tuple[str, ...]) -> None:
+               test_autologin: bool, post_logout: tuple[str, ...],
+               backchannel_logout_uri: str | None, backchannel_logout_session_required: bool,
+               frontchannel_logout_uri: str | None, consent_required: bool) -> None:
     """Register (or update) a client."""
     from .clients import ClientError, describe, dumps, upsert_client
 
@@ -174,7 +185,11 @@ def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[s
                           redirect_uris=list(redirect_uris), auth_method=auth_method,
                           jwks_uri=jwks_uri, name=name, userinfo_signed=userinfo_signed,
                           test_autologin=test_autologin,
-                          post_logout_redirect_uris=list(post_logout))
+                          post_logout_redirect_uris=list(post_logout),
+                          backchannel_logout_uri=backchannel_logout_uri,
+                          backchannel_logout_session_required=backchannel_logout_session_required,
+                          frontchannel_logout_uri=frontchannel_logout_uri,
+                          consent_required=consent_required)
         try:
             registered = upsert_client(seed, app.extensions["psc_idp"].settings, source="cli")
         except ClientError as exc:

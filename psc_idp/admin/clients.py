@@ -23,6 +23,13 @@ def _check_redirect_uri(uri: str) -> None:
         raise ClientError(f"redirect URI must be an absolute http(s) URI without fragment: {uri}")
 
 
+def _check_logout_uri(uri: str) -> None:
+    # Back-Channel Logout 1.0 §2.2 / Front-Channel Logout 1.0 §2: absolute, no fragment.
+    if not uri.startswith(("http://", "https://")) or "#" in uri or len(uri) > 500:
+        raise ClientError(f"logout URI must be an absolute http(s) URI without fragment "
+                          f"(500 characters at most): {uri}")
+
+
 def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Client:
     if seed.auth_method not in AUTH_METHODS:
         raise ClientError(f"auth method must be one of {AUTH_METHODS}")
@@ -30,6 +37,11 @@ def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Clien
         raise ClientError("at least one redirect URI is required")
     for uri in seed.redirect_uris + list(seed.post_logout_redirect_uris):
         _check_redirect_uri(uri)
+    for uri in (seed.backchannel_logout_uri, seed.frontchannel_logout_uri):
+        if uri:
+            _check_logout_uri(uri)
+    if seed.backchannel_logout_session_required and not seed.backchannel_logout_uri:
+        raise ClientError("--backchannel-logout-session-required needs --backchannel-logout-uri")
     if seed.auth_method in ("client_secret_basic", "client_secret_post") and not seed.client_secret:
         raise ClientError(f"{seed.auth_method} needs a client secret")
     if seed.auth_method == "private_key_jwt" and not (seed.jwks_uri or seed.jwks):
@@ -49,6 +61,10 @@ def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Clien
     client.jwks = seed.jwks
     client.userinfo_signed_response_alg = "RS256" if seed.userinfo_signed else ""
     client.test_autologin = seed.test_autologin
+    client.backchannel_logout_uri = seed.backchannel_logout_uri or ""
+    client.backchannel_logout_session_required = seed.backchannel_logout_session_required
+    client.frontchannel_logout_uri = seed.frontchannel_logout_uri or ""
+    client.consent_required = seed.consent_required
     # CIBA: Keycloak's per-client "CIBA enabled" switch, on for every confidential client
     # (public clients cannot authenticate at the backchannel endpoint); see docs/ciba.md.
     client.grant_types = ["authorization_code", "refresh_token"] + (
@@ -81,7 +97,9 @@ def describe(client: Client) -> dict[str, Any]:
         "userinfo_signed_response_alg": client.userinfo_signed_response_alg or None,
         "test_autologin": client.test_autologin,
         "backchannel_logout_uri": client.backchannel_logout_uri or None,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "frontchannel_logout_uri": client.frontchannel_logout_uri or None,
+        "consent_required": client.consent_required,
         "has_secret": bool(client.client_secret_hash),
         "created_at": client.created_at.isoformat() + "Z" if client.created_at else None,
     }

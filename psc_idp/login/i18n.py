@@ -4,6 +4,19 @@ from __future__ import annotations
 
 MESSAGES: dict[str, dict[str, str]] = {
     "fr": {
+        "consent_title": "Autorisation",
+        "consent_question": "{client} demande l'accès à vos informations :",
+        "consent_approve": "Autoriser",
+        "consent_refuse": "Refuser",
+        "logout_title": "Déconnexion",
+        "logout_question": "Voulez-vous vous déconnecter de Pro Santé Connect ?",
+        "logout_asked_by": "Demande du service {client}. Vous serez déconnecté de tous les"
+                           " services ouverts avec Pro Santé Connect.",
+        "logout_button": "Se déconnecter",
+        "logged_out": "Vous êtes déconnecté de Pro Santé Connect.",
+        "logging_out_services": "Déconnexion des services ({count})…",
+        "logout_continue": "Continuer",
+        "close_window": "Vous pouvez fermer cette fenêtre.",
         "title": "Pro Santé Connect",
         "subtitle": "Connexion à {client}",
         "choose_means": "Choisissez votre moyen d'identification",
@@ -65,6 +78,19 @@ MESSAGES: dict[str, dict[str, str]] = {
                            " l'application.",
     },
     "en": {
+        "consent_title": "Authorisation",
+        "consent_question": "{client} asks for access to your information:",
+        "consent_approve": "Allow",
+        "consent_refuse": "Refuse",
+        "logout_title": "Log out",
+        "logout_question": "Do you want to log out of Pro Santé Connect?",
+        "logout_asked_by": "Asked by {client}. You will be logged out of every service you"
+                           " opened with Pro Santé Connect.",
+        "logout_button": "Log out",
+        "logged_out": "You are logged out of Pro Santé Connect.",
+        "logging_out_services": "Logging out of the services ({count})…",
+        "logout_continue": "Continue",
+        "close_window": "You may close this window.",
         "title": "Pro Santé Connect",
         "subtitle": "Sign in to {client}",
         "choose_means": "Choose how to identify yourself",

@@ -8,34 +8,44 @@ Errors go back to the RP only once the client and the exact redirect URI are kno
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    InteractionRequiredError,
+    LoginRequiredError,
+)
 from flask import Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
 from ..audit import record
+from ..authenticators.base import AuthResult
 from ..db import db, utcnow
 from ..directory.lookup import find_by_identifier, get_professional
 from ..directory.models import Professional
 from ..sessions import (
     IdpSession,
+    SessionDecision,
     current_session,
     decide,
     establish_session,
     note_client,
     set_session_cookie,
 )
+from ..sessions.assurance import granted_acr, known_acr_values, means_level
+from ..sessions.backchannel import dispatch_if_queued
 from . import urls
 from .checks import first, run_checks
+from .consent import CONSENT_STATE, consent_page, needs_consent
 from .errors import error_page, redirect_error
 from .models import Client, Interaction, digest
 from .tokens import AuthContext
 
-KNOWN_ACR = {"eidas1"}
 INTERACTION_LIFETIME = timedelta(minutes=15)
 BINDING_COOKIE = "PSC_IDP_LOGIN"
 
@@ -99,18 +109,24 @@ def authorization_endpoint() -> Response:
     # A redirect_uri left out stays left out: the token request must then omit it too
     # (RFC 6749 §4.1.3); the default one is where the answer goes.
     single = {k: v[0] for k, v in params.items() if v}
+    prompt = set(single.get("prompt", "").split())
     hinted = _hinted_professional(single.get("login_hint", ""))
     session = current_session()
     decision = decide(
-        session, prompt=set(single.get("prompt", "").split()),
+        session, prompt=prompt,
         max_age=int(single["max_age"]) if single.get("max_age") else None,
         hinted_professional_id=hinted.id if hinted else None,
-        acr_values=[a for a in single.get("acr_values", "").split() if a in KNOWN_ACR])
+        acr_values=known_acr_values(single.get("acr_values", "")),
+        auth_mode=single.get("auth_mode", ""))
     end_user = _context_from_session(session, single) if decision.reuse and session else None
+    if decision.reuse and end_user is None:
+        decision = SessionDecision(False, "means_blocked")
 
     oauth_request = StoredRequest(single, request.url)
     try:
         grant = provider.server.get_consent_grant(oauth_request, end_user=end_user)
+    except LoginRequiredError:  # prompt=none, and a page would be needed
+        return _prompt_none_refusal(client, redirect_uri, state, decision.reason)
     except OAuth2Error as error:
         record("authorize.refused", "failure", client_id=client.client_id, reason=error.error,
                decision=decision.reason)
@@ -118,6 +134,11 @@ def authorization_endpoint() -> Response:
         return redirect_error(redirect_uri, error, state)
 
     if end_user is not None and session is not None:
+        scope = client.get_allowed_scope(single.get("scope", ""))
+        if needs_consent(client, session.professional_id, scope, prompt):
+            if "none" in prompt:
+                return _prompt_none_refusal(client, redirect_uri, state, "consent_missing")
+            return _start_interaction(client, single, consent_for=_result_from_session(session))
         record("login.sso", subject=end_user.professional.national_id,
                client_id=client.client_id, sid=session.id)
         return _issue_code(grant, oauth_request, end_user, session, cookie=None)
@@ -127,6 +148,22 @@ def authorization_endpoint() -> Response:
         return _complete(grant, oauth_request, autologin, client, session)
 
     return _start_interaction(client, single)
+
+
+def _prompt_none_refusal(client: Client, redirect_uri: str, state: str,
+                         reason: str) -> Response:
+    """OIDC Core §3.1.2.6: which page would have been needed, in the RP's terms."""
+    error: OAuth2Error
+    if reason == "consent_missing":
+        error = ConsentRequiredError()
+    elif reason in ("acr_not_satisfied", "means_differs"):
+        error = InteractionRequiredError(description="A stronger or another means is needed")
+    else:
+        error = LoginRequiredError()
+    record("authorize.refused", "failure", client_id=client.client_id, reason=error.error,
+           decision=reason, prompt="none")
+    db.session.commit()
+    return redirect_error(redirect_uri, error, state)
 
 
 def _hinted_professional(login_hint: str) -> Professional | None:
@@ -140,8 +177,23 @@ def _context_from_session(session: IdpSession, params: dict[str, str]) -> AuthCo
     if professional is None or professional.means_blocked:
         return None
     return AuthContext(professional=professional, session_id=session.id,
-                       auth_time=session.auth_time, acr=session.acr, amr=list(session.amr),
-                       auth_mode=session.auth_mode, nonce=params.get("nonce", ""))
+                       auth_time=session.auth_time,
+                       acr=_granted_acr(params, session.auth_mode, session.amr, session.acr),
+                       amr=list(session.amr), auth_mode=session.auth_mode,
+                       nonce=params.get("nonce", ""))
+
+
+def _result_from_session(session: IdpSession) -> AuthResult:
+    professional = get_professional(session.professional_id)
+    return AuthResult(professional_id=session.professional_id,
+                      national_id=professional.national_id if professional else "",
+                      auth_mode=session.auth_mode, acr=session.acr, amr=list(session.amr),
+                      auth_time=session.auth_time, authenticator=session.authenticator)
+
+
+def _granted_acr(params: dict[str, str], auth_mode: str, amr: list[str], default: str) -> str:
+    return granted_acr(known_acr_values(params.get("acr_values", "")),
+                       means_level(auth_mode, amr), default)
 
 
 def _test_autologin(client: Client, hinted: Professional | None) -> Any:
@@ -156,15 +208,22 @@ def _test_autologin(client: Client, hinted: Professional | None) -> Any:
     return step.result
 
 
-def _start_interaction(client: Client, params: dict[str, str]) -> Response:
+def _start_interaction(client: Client, params: dict[str, str],
+                       consent_for: AuthResult | None = None) -> Response:
+    """A login transaction bound to this browser: the login pages, or (already signed in)
+    straight to the consent page."""
     provider = _provider()
     binding = secrets.token_urlsafe(24)
     interaction = Interaction(
         uid=secrets.token_urlsafe(24), client_id=client.client_id, params=params,
         csrf_token=secrets.token_urlsafe(24), browser_binding=digest(binding),
         expires_at=utcnow() + INTERACTION_LIFETIME)
+    if consent_for is not None:
+        interaction.state = CONSENT_STATE
+        interaction.data = {"consent_for": asdict(consent_for)}
     db.session.add(interaction)
-    response = provider.interaction_handler(interaction)
+    response = consent_page(interaction, client) if consent_for is not None \
+        else provider.interaction_handler(interaction)
     db.session.commit()
     response.set_cookie(BINDING_COOKIE, binding, httponly=True, samesite="Lax", path="/",
                         secure=provider.settings.is_production or
@@ -179,13 +238,32 @@ def interaction_belongs_to_browser(interaction: Interaction) -> bool:
 
 
 def finish_interaction(interaction: Interaction, result: Any) -> Response:
-    """Called by ``login/`` with an ``AuthResult``: session, code, redirect back to the RP."""
-    provider = _provider()
-    client = provider.server.query_client(interaction.client_id)
-    params = dict(interaction.params)
-    redirect_uri = _redirect_target(client, params)
+    """Called by ``login/`` with an ``AuthResult``: consent if the client wants it, then the
+    session, the code, and the redirect back to the RP."""
+    client = _provider().server.query_client(interaction.client_id)
     if client is None or interaction.state != "pending":
         return error_page("invalid_request", "This login has already been used.", 400)
+    params = dict(interaction.params)
+    scope = client.get_allowed_scope(params.get("scope", ""))
+    if needs_consent(client, result.professional_id, scope, set(params.get("prompt", "").split())):
+        interaction.state = CONSENT_STATE
+        interaction.data = {**(interaction.data or {}), "consent_for": asdict(result)}
+        db.session.commit()
+        return consent_page(interaction, client)
+    return _finish(interaction, client, result)
+
+
+def complete_after_consent(interaction: Interaction) -> Response:
+    client = _provider().server.query_client(interaction.client_id)
+    if client is None:
+        return error_page("invalid_request", "This login has already been used.", 400)
+    return _finish(interaction, client, AuthResult(**interaction.data["consent_for"]))
+
+
+def _finish(interaction: Interaction, client: Client, result: AuthResult) -> Response:
+    provider = _provider()
+    params = dict(interaction.params)
+    redirect_uri = _redirect_target(client, params)
     interaction.state = "done"
     session = current_session()
     oauth_request = StoredRequest(params, urls.absolute(provider.settings.wallet_base,
@@ -229,10 +307,12 @@ def _complete(grant: Any, oauth_request: StoredRequest, result: Any, client: Cli
     record("login.success", subject=result.national_id, client_id=client.client_id,
            authenticator=result.authenticator, auth_mode=result.auth_mode, acr=result.acr,
            sid=session.id)
+    params = oauth_request.payload.data
     ctx = AuthContext(professional=professional, session_id=session.id,
-                      auth_time=result.auth_time, acr=result.acr, amr=list(result.amr),
-                      auth_mode=result.auth_mode,
-                      nonce=oauth_request.payload.data.get("nonce", ""))
+                      auth_time=result.auth_time,
+                      acr=_granted_acr(params, result.auth_mode, result.amr, result.acr),
+                      amr=list(result.amr), auth_mode=result.auth_mode,
+                      nonce=params.get("nonce", ""))
     return _issue_code(grant, oauth_request, ctx, session, cookie)
 
 
@@ -244,6 +324,7 @@ def _issue_code(grant: Any, oauth_request: StoredRequest, ctx: AuthContext,
         request=oauth_request, grant_user=ctx, grant=grant)
     note_client(session, oauth_request.client.client_id)
     db.session.commit()
+    dispatch_if_queued()
     if cookie is not None:
         set_session_cookie(response, cookie)
     response.headers["Cache-Control"] = "no-store"

@@ -22,7 +22,8 @@ MAX_TOTAL_LENGTH = 16384
 PROMPTS = {"none", "login", "consent", "select_account"}
 SINGLE_VALUED = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
                  "prompt", "max_age", "login_hint", "acr_values", "code_challenge",
-                 "code_challenge_method", "ui_locales", "response_mode")
+                 "code_challenge_method", "ui_locales", "response_mode", "auth_mode")
+AUTH_MODES = ("CARD", "MOBILE")
 
 
 class RequestNotSupportedError(OAuth2Error):
@@ -95,6 +96,13 @@ def check_max_age(params: Params, client: Any, settings: Any) -> None:
         raise InvalidRequestError("Invalid parameter: max_age")
 
 
+def check_auth_mode(params: Params, client: Any, settings: Any) -> None:
+    """psc-idp's ``auth_mode`` (PSC's ``authMode`` values) names the means an RP wants."""
+    value = first(params, "auth_mode")
+    if value and value not in AUTH_MODES:
+        raise InvalidRequestError("Invalid parameter: auth_mode (CARD or MOBILE)")
+
+
 def check_pkce(params: Params, client: Any, settings: Any) -> None:
     """S256 for everyone who sends PKCE; PKCE mandatory for public clients (RFC 9700 §2.1.1)."""
     method = first(params, "code_challenge_method")
@@ -117,6 +125,7 @@ CHECKS: list[Check] = [
     check_response_mode,
     check_prompt,
     check_max_age,
+    check_auth_mode,
     check_pkce,
 ]
 

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from ..audit import record
 from ..db import db, utcnow
 from ..directory.lookup import get_professional
+from ..sessions.logout import OFFLINE_SCOPE, keep_alive_for_refresh
 from .models import AuthorizationCode, Grant, IssuedToken, digest
 from .tokens import AuthContext, decode_refresh_token, revoke_grant
 
@@ -129,6 +130,9 @@ class RefreshGrant(grants.RefreshTokenGrant):
             record("token.reuse_detected", "failure", client_id=grant.client_id,
                    kind="refresh_token", grant_id=grant.id)
             return None
+        if OFFLINE_SCOPE not in grant.scope.split() and \
+                not keep_alive_for_refresh(grant.session_id):
+            return None  # Keycloak: "Session not active" (the SSO session ended or ran out)
         return RefreshCredential(claims, grant)
 
     def authenticate_user(self, refresh_token: RefreshCredential) -> AuthContext | None:

@@ -20,6 +20,8 @@ LOGOUT = OIDC + "/logout"
 INTROSPECT = OIDC + "/token/introspect"
 REVOKE = OIDC + "/revoke"
 CIBA = OIDC + "/ext/ciba/auth"
+CONSENT = REALM_PATH + "/login-actions/consent/<uid>"
+ACCOUNT_SESSIONS = REALM_PATH + "/account/sessions"
 DISCOVERY_PSC = REALM_PATH + "/.well-known/wallet-openid-configuration"
 DISCOVERY = REALM_PATH + "/.well-known/openid-configuration"
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..audit import record
 from ..db import db
-from . import ciba, urls
+from . import ciba, consent, urls
 from .authorize import authorization_endpoint
 from .discovery import discovery_document
 from .errors import json_error
@@ -36,6 +36,7 @@ bp.add_url_rule(urls.AUTHORIZE, "authorize", authorization_endpoint, methods=["G
 bp.add_url_rule(urls.USERINFO, "userinfo", userinfo_endpoint, methods=["GET", "POST"])
 bp.add_url_rule(urls.LOGOUT, "logout", logout_endpoint, methods=["GET", "POST"])
 bp.add_url_rule(urls.CIBA, "ciba", ciba.backchannel_authentication_endpoint, methods=["POST"])
+bp.add_url_rule(urls.CONSENT, "consent", consent.consent_answer, methods=["POST"])
 
 
 @bp.get(urls.DISCOVERY_PSC)

@@ -14,10 +14,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from sqlalchemy import inspect
 
 from ..db import db, utcnow
+from .assurance import means_level, required_level
 from .models import IdpSession, SessionClient
 
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -61,8 +62,13 @@ class SessionDecision:
 
 def decide(session: IdpSession | None, *, prompt: set[str], max_age: int | None,
            hinted_professional_id: int | None, acr_values: list[str],
-           now: int | None = None) -> SessionDecision:
-    """Can this authorization request be answered from ``session`` without a login page?"""
+           auth_mode: str = "", now: int | None = None) -> SessionDecision:
+    """Can this authorization request be answered from ``session`` without a login page?
+
+    Reasons, checked in this order: ``no_session``, ``prompt_login``, ``max_age``,
+    ``login_hint_other_professional``, ``acr_not_satisfied`` (a stronger level than the session's
+    means reached), ``means_differs`` (``auth_mode`` names another means than the session's).
+    """
     if session is None:
         return SessionDecision(False, "no_session")
     if "login" in prompt:
@@ -72,8 +78,11 @@ def decide(session: IdpSession | None, *, prompt: set[str], max_age: int | None,
         return SessionDecision(False, "max_age")
     if hinted_professional_id is not None and hinted_professional_id != session.professional_id:
         return SessionDecision(False, "login_hint_other_professional")
-    if acr_values and session.acr not in acr_values:
+    wanted = required_level(acr_values)
+    if wanted is not None and means_level(session.auth_mode, session.amr or []) < wanted:
         return SessionDecision(False, "acr_not_satisfied")
+    if auth_mode and auth_mode != session.auth_mode:
+        return SessionDecision(False, "means_differs")
     return SessionDecision(True, "session_valid")
 
 
@@ -91,8 +100,11 @@ def establish_session(*, professional_id: int, auth_time: int, acr: str, amr: li
     if previous is not None and previous.professional_id == professional_id:
         session = previous
     else:
-        if previous is not None:
-            end_session(previous, "replaced")
+        if previous is not None:  # another professional on this browser: log the first out
+            from .logout import end_everywhere
+
+            if end_everywhere(previous, "replaced").deliveries:
+                g.psc_idp_logout_queued = True  # see backchannel.dispatch_if_queued
         session = IdpSession(id=str(uuid.uuid4()), professional_id=professional_id,
                              created_at=now, last_seen_at=now,
                              expires_at=now + timedelta(seconds=settings.lifetime))

@@ -11,17 +11,23 @@ NOW = 1_700_000_000
 GP_ID = 7
 
 
-def session(auth_time: int = NOW - 100, professional_id: int = GP_ID, acr: str = "eidas1"
-            ) -> IdpSession:
+CARD_AMR = ["sc", "pin", "mfa"]
+PUSH_AMR = ["swk", "pin", "mfa"]
+OTP_AMR = ["otp", "swk"]
+
+
+def session(auth_time: int = NOW - 100, professional_id: int = GP_ID, acr: str = "eidas1",
+            auth_mode: str = "CARD", amr: list[str] | None = None) -> IdpSession:
     return IdpSession(id="sid-1", cookie_digest="d", professional_id=professional_id,
-                      auth_time=auth_time, acr=acr, amr=["sc", "pin", "mfa"],
-                      auth_mode="CARD", authenticator="persona")
+                      auth_time=auth_time, acr=acr, amr=amr or CARD_AMR,
+                      auth_mode=auth_mode, authenticator="persona")
 
 
 def ask(current: IdpSession | None, *, prompt: set[str] | None = None, max_age: int | None = None,
-        hinted: int | None = None, acr: list[str] | None = None) -> SessionDecision:
+        hinted: int | None = None, acr: list[str] | None = None, mode: str = ""
+        ) -> SessionDecision:
     return decide(current, prompt=prompt or set(), max_age=max_age, hinted_professional_id=hinted,
-                  acr_values=acr if acr is not None else ["eidas1"], now=NOW)
+                  acr_values=acr if acr is not None else ["eidas1"], auth_mode=mode, now=NOW)
 
 
 def test_no_session():
@@ -72,18 +78,35 @@ def test_login_hint_of_another_professional():
     assert ask(session(), hinted=None).reuse is True
 
 
-def test_acr_not_satisfied():
-    assert ask(session(acr="eidas1"), acr=["eidas2"]) == SessionDecision(
-        False, "acr_not_satisfied")
-    assert ask(session(acr="eidas1"), acr=["eidas2", "eidas1"]).reuse is True
-    assert ask(session(acr=""), acr=["eidas1"]).reason == "acr_not_satisfied"
+@pytest.mark.parametrize("mode,amr,acr,reuse", [
+    ("MOBILE", OTP_AMR, ["eidas1"], True),
+    ("MOBILE", OTP_AMR, ["eidas2"], False),     # a code alone does not reach eidas2
+    ("MOBILE", PUSH_AMR, ["eidas2"], True),     # device key + PIN
+    ("MOBILE", PUSH_AMR, ["eidas3"], False),
+    ("MOBILE", PUSH_AMR, ["eidas3", "eidas2"], True),  # voluntary: the weakest listed is enough
+    ("CARD", CARD_AMR, ["eidas3"], True),
+    ("MOBILE", OTP_AMR, ["unknown-acr"], True),  # unknown values are ignored (Keycloak)
+])
+def test_acr_levels(mode, amr, acr, reuse):
+    decision = ask(session(auth_mode=mode, amr=amr), acr=acr)
+    assert decision.reuse is reuse
+    assert decision.reason == ("session_valid" if reuse else "acr_not_satisfied")
+
+
+def test_another_means_than_the_session_s():
+    card = session(auth_mode="CARD")
+    assert ask(card, mode="MOBILE") == SessionDecision(False, "means_differs")
+    assert ask(card, mode="CARD").reuse is True
+    assert ask(session(auth_mode="MOBILE", amr=PUSH_AMR), mode="CARD").reason == "means_differs"
 
 
 def test_reasons_are_checked_in_order():
-    old_other = session(auth_time=NOW - 5000, acr="eidas1")
-    assert ask(old_other, max_age=10, hinted=GP_ID + 1, acr=["eidas2"]).reason == "max_age"
-    assert ask(old_other, hinted=GP_ID + 1, acr=["eidas2"]).reason == \
+    old_other = session(auth_time=NOW - 5000, auth_mode="MOBILE", amr=OTP_AMR)
+    assert ask(old_other, max_age=10, hinted=GP_ID + 1, acr=["eidas2"], mode="CARD").reason == \
+        "max_age"
+    assert ask(old_other, hinted=GP_ID + 1, acr=["eidas2"], mode="CARD").reason == \
         "login_hint_other_professional"
+    assert ask(old_other, acr=["eidas2"], mode="CARD").reason == "acr_not_satisfied"
 
 
 def test_now_defaults_to_the_clock():
