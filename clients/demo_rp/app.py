@@ -16,17 +16,19 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client.errors import MismatchingStateError
 from authlib.integrations.flask_client import OAuth, OAuthError
-from flask import Flask, redirect, render_template, request, session
+from flask import Flask, jsonify, make_response, redirect, render_template, request, session
 from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.errors import DecodeError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from . import claims_view
+from .logout import JtiCache, LogoutTokenError, check_logout_claims
 from .settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,13 @@ LOGIN_TTL = 8 * 3600
 ASYMMETRIC_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                    "ES256", "ES384", "ES512", "EdDSA"]
 """Accepted for signed userinfo: never ``none`` (PSC advertises it) nor an HMAC."""
+ENDED_BY = {
+    "backchannel": "Pro Santé Connect a signalé la fin de votre session à ce service "
+                   "(déconnexion back-channel).",
+    "frontchannel": "Pro Santé Connect a mis fin à votre session depuis sa page de déconnexion "
+                    "(déconnexion front-channel).",
+}
+"""The detail under "Vous avez été déconnecté de Pro Santé Connect", by how the login ended."""
 REQUIRED_METADATA = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
 CLAIM_MESSAGES = {
     "nonce": "Le nonce du jeton d'identité ne correspond pas à celui de la requête.",
@@ -71,20 +80,36 @@ class Login:
     userinfo_raw: str
     created: float
 
+    @property
+    def sid(self) -> str:
+        """The provider's session id (``sid`` of the ID token); empty if it sent none."""
+        sid = self.id_claims.get("sid")
+        return sid if isinstance(sid, str) else ""
+
+    @property
+    def sub(self) -> str:
+        return str(self.id_claims.get("sub") or "")
+
 
 class LoginStore:
-    """In-process store: PSC userinfo can exceed a cookie's 4 KB. One process only (a demo)."""
+    """In-process store: PSC userinfo can exceed a cookie's 4 KB. One process only (a demo).
+
+    Logins are indexed by the provider's ``sid`` so that a logout notification (back- or
+    front-channel) can end them. An ended login leaves a marker under its key, so the browser
+    that held it is told it was logged out by the provider (see ``ended``)."""
 
     def __init__(self, ttl: int = LOGIN_TTL) -> None:
         self._ttl, self._data, self._lock = ttl, {}, threading.Lock()
+        self._by_sid: dict[str, set[str]] = {}
+        self._ended: dict[str, tuple[str, float]] = {}
 
     def put(self, login: Login) -> str:
         key = secrets.token_urlsafe(24)
         with self._lock:
-            now = time.time()
-            for old in [k for k, v in self._data.items() if now - v.created > self._ttl]:
-                del self._data[old]
+            self._prune(time.time())
             self._data[key] = login
+            if login.sid:
+                self._by_sid.setdefault(login.sid, set()).add(key)
         return key
 
     def get(self, key: str | None) -> Login | None:
@@ -94,7 +119,45 @@ class LoginStore:
 
     def pop(self, key: str | None) -> Login | None:
         with self._lock:
-            return self._data.pop(key, None) if key else None
+            return self._remove(key) if key else None
+
+    def end(self, how: str, sid: str | None = None, sub: str | None = None) -> int:
+        """End the logins of provider session ``sid`` (and subject ``sub`` if given), or every
+        login of ``sub`` when there is no ``sid``. Returns how many were ended."""
+        if not sid and not sub:
+            return 0
+        with self._lock:
+            if sid:
+                keys = [k for k in self._by_sid.get(sid, ()) if not sub or
+                        self._data[k].sub == sub]
+            else:
+                keys = [k for k, login in self._data.items() if login.sub == sub]
+            now = time.time()
+            for key in keys:
+                self._remove(key)
+                self._ended[key] = (how, now)
+        return len(keys)
+
+    def ended(self, key: str | None) -> str | None:
+        """How the provider ended this login ("backchannel", "frontchannel"), or None."""
+        with self._lock:
+            mark = self._ended.get(key) if key else None
+        return mark[0] if mark and time.time() - mark[1] <= self._ttl else None
+
+    def _remove(self, key: str) -> Login | None:
+        login = self._data.pop(key, None)
+        if login and login.sid:
+            keys = self._by_sid.get(login.sid, set())
+            keys.discard(key)
+            if not keys:
+                self._by_sid.pop(login.sid, None)
+        return login
+
+    def _prune(self, now: float) -> None:
+        for old in [k for k, v in self._data.items() if now - v.created > self._ttl]:
+            self._remove(old)
+        for old in [k for k, (_, when) in self._ended.items() if now - when > self._ttl]:
+            del self._ended[old]
 
 
 class PscRelyingParty:
@@ -103,6 +166,7 @@ class PscRelyingParty:
     def __init__(self, settings: Settings, oauth: OAuth) -> None:
         self.settings = settings
         self.logins = LoginStore()
+        self.jtis = JtiCache()
         self.client = oauth.register(
             "psc",
             client_id=settings.CLIENT_ID,
@@ -245,24 +309,76 @@ class PscRelyingParty:
         if token.count(".") != 2:
             raise RpError("Userinfo refusé", "Userinfo chiffré (JWE) ou mal formé : non pris en "
                           "charge par ce service.", 502, "invalid_userinfo")
-        registry = JWSRegistry(algorithms=ASYMMETRIC_ALGS)
         try:
-            try:
-                keys = KeySet.import_key_set(self.client.fetch_jwk_set())
-                decoded = jwt.decode(token, keys, registry=registry)
-            except InvalidKeyIdError:  # keys may have rotated: fetch the JWKS once more
-                keys = KeySet.import_key_set(self.client.fetch_jwk_set(force=True))
-                decoded = jwt.decode(token, keys, registry=registry)
+            claims = self.decode_signed(token)
             jwt.JWTClaimsRegistry(
                 iss={"essential": True, "value": self.settings.ISSUER},
                 aud={"essential": True, "value": self.settings.CLIENT_ID},
-            ).validate(decoded.claims)
+            ).validate(claims)
         except JoseError as exc:
             raise RpError("Userinfo refusé",
                           "La réponse userinfo signée n'a pas pu être vérifiée avec les clés du "
                           "fournisseur (jwks_uri).", 502, exc.error,
                           exc.description or str(exc)) from exc
-        return decoded.claims
+        return claims
+
+    def decode_signed(self, token: str) -> dict[str, Any]:
+        """Verify a JWS signed by the provider with its JWKS (``jwks_uri``), asymmetric
+        algorithms only; returns the claims. Raises joserfc's JoseError when it does not verify."""
+        registry = JWSRegistry(algorithms=ASYMMETRIC_ALGS)
+        try:
+            keys = KeySet.import_key_set(self.client.fetch_jwk_set())
+            decoded = jwt.decode(token, keys, registry=registry)
+        except InvalidKeyIdError:  # keys may have rotated: fetch the JWKS once more
+            keys = KeySet.import_key_set(self.client.fetch_jwk_set(force=True))
+            decoded = jwt.decode(token, keys, registry=registry)
+        return dict(decoded.claims)
+
+    def verify_logout_token(self, token: str) -> dict[str, Any]:
+        """Back-Channel Logout 1.0 §2.6: the signature (provider's JWKS), then the claims, then
+        the ``jti`` replay check. Raises LogoutTokenError with the reason."""
+        if not token:
+            raise LogoutTokenError("logout_token is missing")
+        if token.count(".") != 2:
+            raise LogoutTokenError("logout_token is not a signed JWT (JWS compact)")
+        try:
+            self.metadata()
+        except RpError as exc:
+            raise LogoutTokenError(f"provider metadata unusable: {exc.message}") from exc
+        except requests.RequestException as exc:
+            raise LogoutTokenError(f"the provider's keys could not be fetched: {exc!r}") from exc
+        try:
+            claims = self.decode_signed(token)
+        except requests.RequestException as exc:
+            raise LogoutTokenError(f"the provider's keys could not be fetched: {exc!r}") from exc
+        except DecodeError as exc:
+            raise LogoutTokenError(f"malformed logout_token ({exc.error})") from exc
+        except JoseError as exc:
+            raise LogoutTokenError("signature not verified with the provider's keys (jwks_uri): "
+                                   f"{exc.error}") from exc
+        except (ValueError, TypeError, KeyError) as exc:  # malformed base64url / JSON
+            raise LogoutTokenError(f"malformed logout_token: {type(exc).__name__}") from exc
+        check_logout_claims(claims, self.settings.ISSUER, self.settings.CLIENT_ID)
+        if not self.jtis.add(self.settings.ISSUER, claims["jti"], claims):
+            raise LogoutTokenError(f"jti {claims['jti']!r} was already used (replay)")
+        return claims
+
+    def frame_ancestors(self) -> list[str]:
+        """Origins allowed to frame the front-channel logout page: the issuer's, and the
+        end-session endpoint's when the discovery document is already loaded (no fetch)."""
+        origins = [_origin(self.settings.ISSUER)]
+        meta = getattr(self.client, "server_metadata", None) or {}
+        end_session = meta.get("end_session_endpoint")
+        if isinstance(end_session, str) and end_session.startswith(("http://", "https://")):
+            origin = _origin(end_session)
+            if origin not in origins:
+                origins.append(origin)
+        return origins
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _id_token_error(exc: JoseError) -> RpError:
@@ -295,9 +411,21 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
 def _register_routes(app: Flask, rp: PscRelyingParty) -> None:
     settings = rp.settings
 
+    @app.context_processor
+    def appearance() -> dict[str, str]:
+        return {"label": settings.LABEL, "accent": settings.ACCENT}
+
+    def login_state() -> tuple[Login | None, str | None]:
+        """This browser's login, or how the provider ended it (back-/front-channel)."""
+        key = session.get("login")
+        record = rp.logins.get(key)
+        if record:
+            return record, None
+        return None, rp.logins.ended(key) or session.get("logged_out")
+
     @app.get("/")
     def home():
-        record = rp.logins.get(session.get("login"))
+        record, ended_by = login_state()
         notice = ""
         if "logout_state" in session:
             expected = session.pop("logout_state")
@@ -307,7 +435,76 @@ def _register_routes(app: Flask, rp: PscRelyingParty) -> None:
                 notice += " (Paramètre state de retour inattendu : ignoré.)"
         view = _login_view(record) if record else None
         return render_template("home.html", title=settings.TITLE, login=view, notice=notice,
-                               issuer=settings.ISSUER)
+                               issuer=settings.ISSUER, ended_by=ended_by,
+                               ended_message=ENDED_BY.get(ended_by or "", ""))
+
+    @app.get("/session-status")
+    def session_status():
+        """What the home page's script polls: ``signed-in``, ``logged-out`` (ended by the
+        provider, with ``ended_by`` and ``message``) or ``signed-out``."""
+        record, ended_by = login_state()
+        if record:
+            body: dict[str, Any] = {"state": "signed-in", "sid": record.sid or None}
+        elif ended_by:
+            body = {"state": "logged-out", "ended_by": ended_by,
+                    "message": ENDED_BY.get(ended_by, "")}
+        else:
+            body = {"state": "signed-out"}
+        return jsonify(body), 200, {"Cache-Control": "no-store"}
+
+    @app.post("/backchannel-logout")
+    def backchannel_logout():
+        """OpenID Connect Back-Channel Logout 1.0 §2.5–2.8."""
+        no_store = {"Cache-Control": "no-store"}
+        try:
+            claims = rp.verify_logout_token(request.form.get("logout_token", ""))
+        except LogoutTokenError as exc:
+            log.warning("back-channel logout refused: %s", exc)
+            return (jsonify(error="invalid_request", error_description=str(exc)), 400,
+                    no_store)
+        except Exception:  # the spec's answer to a logout that failed is 400, never a 500
+            log.exception("back-channel logout: unexpected failure")
+            return (jsonify(error="invalid_request",
+                            error_description="the logout token could not be processed"), 400,
+                    no_store)
+        ended = rp.logins.end("backchannel", sid=claims.get("sid"), sub=claims.get("sub"))
+        log.info("back-channel logout (sid=%s, sub=%s, jti=%s): %d login(s) ended",
+                 claims.get("sid"), claims.get("sub"), claims.get("jti"), ended)
+        return "", 200, no_store
+
+    @app.get("/frontchannel-logout")
+    def frontchannel_logout():
+        """OpenID Connect Front-Channel Logout 1.0 §2–4, rendered in the provider's iframe."""
+        iss, sid = request.args.get("iss"), request.args.get("sid")
+        if iss is None and sid is None:  # no session required: this browser's login only
+            key = session.pop("login", None)
+            record = rp.logins.get(key)
+            if record:
+                rp.logins.pop(key)
+                session["logged_out"] = "frontchannel"
+            log.info("front-channel logout without iss/sid: %s", "ended" if record else "none")
+            return _frontchannel_page(200, "Déconnexion effectuée.")
+        if iss != settings.ISSUER or not sid:
+            log.warning("front-channel logout refused: iss=%r sid=%r", iss, sid)
+            return _frontchannel_page(400, "Demande de déconnexion refusée (iss ou sid "
+                                      "absent ou inattendu).")
+        record = rp.logins.get(session.get("login"))
+        if record and record.sid == sid:
+            session.pop("login", None)
+            session["logged_out"] = "frontchannel"
+        ended = rp.logins.end("frontchannel", sid=sid)
+        log.info("front-channel logout (sid=%s): %d login(s) ended", sid, ended)
+        return _frontchannel_page(200, "Déconnexion effectuée.")
+
+    def _frontchannel_page(status: int, message: str):
+        ancestors = " ".join(["'self'", *rp.frame_ancestors()])
+        response = make_response(render_template("frontchannel.html", title=settings.TITLE,
+                                                 message=message), status)
+        response.headers["Cache-Control"] = "no-cache, no-store"
+        response.headers["Pragma"] = "no-cache"
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors {ancestors}")
+        return response
 
     @app.get("/login")
     def login():
@@ -317,12 +514,14 @@ def _register_routes(app: Flask, rp: PscRelyingParty) -> None:
     def callback():
         record = rp.finish_login()
         rp.logins.pop(session.get("login"))
+        session.pop("logged_out", None)
         session["login"] = rp.logins.put(record)
         return redirect("/")
 
     @app.post("/logout")
     def logout():
         record = rp.logins.pop(session.pop("login", None))
+        session.pop("logged_out", None)
         target = rp.logout_url(record.id_token if record else None) if record else None
         if target is None:
             session["logout_state"] = ""
@@ -362,7 +561,8 @@ def _register_routes(app: Flask, rp: PscRelyingParty) -> None:
     @app.after_request
     def no_store(response):
         response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.endpoint != "frontchannel_logout":  # framed by the provider's logout page
+            response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
     def _error_page(status: int, title: str, message: str, error: str = "",
@@ -376,6 +576,7 @@ def _register_routes(app: Flask, rp: PscRelyingParty) -> None:
 def _login_view(login: Login) -> dict[str, Any]:
     header = claims_view.jwt_header(login.id_token)
     return {
+        "sid": login.sid,
         "summary": claims_view.summary(login.userinfo, login.id_claims),
         "id_token_rows": claims_view.id_token_rows(login.id_claims, header, login.nonce_ok),
         "identity_rows": claims_view.identity_rows(login.userinfo),

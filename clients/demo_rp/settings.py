@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -24,6 +25,9 @@ ENV_PREFIX = "PSC_DEMO_RP_"
 DISCOVERY_SUFFIX = "/.well-known/wallet-openid-configuration"
 """PSC's non-standard discovery document name (reference §1 and §8 quirk 1)."""
 TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+DEFAULT_ACCENT = "#000091"
+"""PSC's dark blue."""
+_ACCENT = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})|[a-zA-Z]{3,20}")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -51,6 +55,10 @@ class Settings:
     ACR_VALUES: str = "eidas1"
     """Sent as ``acr_values``; the ID token's ``acr`` must be one of these values."""
     TITLE: str = "Service de démonstration"
+    LABEL: str = ""
+    """Short badge next to the title (e.g. "RP 1") to tell two instances apart; empty: none."""
+    ACCENT: str = DEFAULT_ACCENT
+    """Colour of the banner, its badge and the signed-in card: ``#rgb``, ``#rrggbb``, a name."""
     SECRET_KEY: str = ""
     """Signs the session cookie. Empty: random per process (sessions end at restart)."""
     TLS_VERIFY: bool | str = True
@@ -67,6 +75,16 @@ class Settings:
     @property
     def post_logout_redirect_uri(self) -> str:
         return self.PUBLIC_URL.rstrip("/") + "/"
+
+    @property
+    def backchannel_logout_uri(self) -> str:
+        """What to register as the client's ``backchannel_logout_uri``."""
+        return self.PUBLIC_URL.rstrip("/") + "/backchannel-logout"
+
+    @property
+    def frontchannel_logout_uri(self) -> str:
+        """What to register as the client's ``frontchannel_logout_uri`` (session required)."""
+        return self.PUBLIC_URL.rstrip("/") + "/frontchannel-logout"
 
     @property
     def accepted_acr(self) -> list[str]:
@@ -88,6 +106,10 @@ class Settings:
             raise ConfigError("SCOPE must contain 'openid'")
         if not self.accepted_acr:
             raise ConfigError("ACR_VALUES must not be empty")
+        if not _ACCENT.fullmatch(self.ACCENT):
+            raise ConfigError(f"ACCENT must be #rgb, #rrggbb or a colour name, not {self.ACCENT!r}")
+        if len(self.LABEL) > 40:
+            raise ConfigError("LABEL must be at most 40 characters")
         if not 0 < self.PORT < 65536:
             raise ConfigError(f"PORT out of range: {self.PORT}")
 
