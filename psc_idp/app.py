@@ -28,6 +28,7 @@ from .clock import Clock
 from .config import Settings, load_settings
 from .db import db
 from .keys import KeyStore, load_or_create_secret
+from .sessions import pages as session_pages
 
 log = logging.getLogger("psc_idp")
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     login.init_app(app, provider)
     mobile.init_app(app, provider)
     app.register_blueprint(admin_api.bp)
+    app.register_blueprint(session_pages.bp)
     _register_error_handlers(app)
 
     @app.after_request

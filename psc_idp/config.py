@@ -157,7 +157,10 @@ class Settings:
     demo_data: bool = True
     """Load the demo professionals and clients at init (ignored in production mode)."""
     demo_rp_url: str = "http://127.0.0.1:5001"
-    """Where the demo relying service runs: its client is registered with this base URL."""
+    """Where the demo relying service "Dossier patient" runs (client ``psc-demo-rp``)."""
+    demo_rp2_url: str = "http://127.0.0.1:5003"
+    """Where the second demo service "Messagerie sécurisée" runs (client ``psc-demo-mss``):
+    with the first, it shows SSO and single logout."""
     authenticators: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {"persona": {}, "ecps": {}, "ecps_otp": {}}
     )

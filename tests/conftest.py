@@ -69,6 +69,9 @@ _migrated: set[str] = set()
 
 
 def db_engines_dispose() -> None:
+    from psc_idp.sessions.backchannel import stop_dispatchers
+
+    stop_dispatchers()  # back-channel logout threads must not outlive their app's engine
     for app in _apps:
         with app.app_context():
             db.engine.dispose()

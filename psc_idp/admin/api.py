@@ -1,4 +1,5 @@
-"""Admin API for demo/test mode: the outbox (activation codes) and the emulated clock.
+"""Admin API for demo/test mode: the outbox (activation codes), the emulated clock, and the
+IdP sessions (list, end with the same single-logout fan-out as a browser logout).
 
 These are emulation knobs: the blueprint answers 404 in production mode.
 """
@@ -54,3 +55,34 @@ def move_clock() -> Response:
     record("admin.clock_moved", "info", offset=c.offset)
     db.session.commit()
     return clock()
+
+
+@bp.get("/sessions")
+def list_sessions() -> Response:
+    """Live IdP sessions, newest first; ``national_id`` narrows to one professional."""
+    from ..directory.lookup import find_by_identifier
+    from ..sessions.queries import live_sessions
+
+    professional_id = None
+    if request.args.get("national_id"):
+        professional = find_by_identifier(request.args["national_id"][:64])
+        if professional is None:
+            return jsonify({"sessions": []})
+        professional_id = professional.id
+    return jsonify({"sessions": [v.as_json() for v in live_sessions(professional_id)]})
+
+
+@bp.delete("/sessions/<sid>")
+def end_session(sid: str) -> Response:
+    """End one session: its RPs are told (back-channel), its non-offline tokens revoked."""
+    from ..sessions.backchannel import dispatch
+    from ..sessions.logout import end_by_id
+
+    outcome = end_by_id(sid, "admin_logout")
+    if outcome is None:
+        response = jsonify({"error": "not_found", "error_description": "No such live session."})
+        response.status_code = 404
+        return response
+    db.session.commit()
+    dispatch()
+    return jsonify({"sid": sid, "ended": True, "backchannel_deliveries": len(outcome.deliveries)})

@@ -103,13 +103,14 @@ def serve(host: str | None, port: int | None, workers: int | None, run_init: boo
 @main.command()
 @click.option("--port", default=None, type=int, help="Provider port (default 5000).")
 def demo(port: int | None) -> None:
-    """Init, then run the provider, the demo relying service and the virtual e-CPS app
-    together (Ctrl-C stops all three)."""
+    """Init, then run the provider, the two demo relying services and the virtual e-CPS app
+    together (Ctrl-C stops them all)."""
     import os
     import signal
     import subprocess
     from pathlib import Path
 
+    from .clients import DEMO_SERVICES
     from .serve import run
 
     app = _app(server={"port": port}) if port else _app()
@@ -117,10 +118,16 @@ def demo(port: int | None) -> None:
     if not settings.emulation_enabled:
         raise click.ClickException("'demo' runs in demo/test mode only")
     initialise(app, True)
-    rp_port = settings.demo_rp_url.rsplit(":", 1)[-1].strip("/")
-    env = dict(os.environ, PSC_DEMO_RP_ISSUER=settings.issuer,
-               PSC_DEMO_RP_PUBLIC_URL=settings.demo_rp_url, PSC_DEMO_RP_PORT=rp_port)
-    rp = subprocess.Popen([sys.executable, "-m", "clients.demo_rp.app"], env=env)
+    services = []
+    for (client_id, name, secret, url_setting), accent in zip(
+            DEMO_SERVICES, ("#000091", "#18753c"), strict=True):
+        url = getattr(settings, url_setting)
+        env = dict(os.environ, PSC_DEMO_RP_ISSUER=settings.issuer, PSC_DEMO_RP_PUBLIC_URL=url,
+                   PSC_DEMO_RP_PORT=url.rsplit(":", 1)[-1].strip("/"),
+                   PSC_DEMO_RP_CLIENT_ID=client_id, PSC_DEMO_RP_CLIENT_SECRET=secret,
+                   PSC_DEMO_RP_TITLE=name, PSC_DEMO_RP_ACCENT=accent)
+        services.append(subprocess.Popen([sys.executable, "-m", "clients.demo_rp.app"],
+                                         env=env))
     # The virtual e-CPS app (a phone-sized page): its device keys live in the instance folder.
     app_port = os.environ.get("ECPS_APP_PORT", "5002")
     app_env = dict(os.environ, ECPS_APP_SERVER=settings.public_url.rstrip("/"),
@@ -129,14 +136,16 @@ def demo(port: int | None) -> None:
                    ECPS_APP_PORT=app_port)
     phone = subprocess.Popen([sys.executable, "-m", "clients.ecps_app.web"], env=app_env)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the finally below stops them
-    click.echo(f"\n  Open the demo relying service: {settings.demo_rp_url}/"
-               f"\n  Open the virtual e-CPS app:    http://127.0.0.1:{app_port}/\n", err=True)
+    click.echo(f"\n  Open the demo service \"Dossier patient\":      {settings.demo_rp_url}/"
+               f"\n  Open the demo service \"Messagerie sécurisée\": {settings.demo_rp2_url}/"
+               f"\n  Open the virtual e-CPS app:                  http://127.0.0.1:{app_port}/"
+               f"\n  Your sessions: {settings.issuer}/account/sessions\n", err=True)
     try:
         run(app, settings.server.host, settings.server.port, settings.server.workers)
     finally:
-        for child in (rp, phone):
+        for child in (*services, phone):
             child.terminate()
-        for child in (rp, phone):
+        for child in (*services, phone):
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -244,6 +253,66 @@ def client_remove(client_id: str) -> None:
             raise click.ClickException(f"no client {client_id!r}")
         db.session.commit()
     click.echo(f"removed {client_id}")
+
+
+# ----------------------------------------------------------------------------- sessions
+@main.group()
+def session() -> None:
+    """IdP sessions (SSO): list them, end one with single logout."""
+
+
+@session.command("list")
+@click.option("--national-id", default=None, help="Only this professional's sessions.")
+@click.option("--json", "as_json", is_flag=True)
+def session_list(national_id: str | None, as_json: bool) -> None:
+    """Live sessions, newest first."""
+    from ..directory.lookup import find_by_identifier
+    from ..sessions.queries import live_sessions
+    from .clients import dumps
+
+    app = _app()
+    with app.app_context():
+        professional_id = None
+        if national_id:
+            found = find_by_identifier(national_id)
+            if found is None:
+                raise click.ClickException(f"no professional {national_id!r}")
+            professional_id = found.id
+        views = [v.as_json() for v in live_sessions(professional_id)]
+    if as_json:
+        click.echo(dumps(views))
+        return
+    for v in views:
+        clients = " ".join(c["client_id"] for c in v["clients"])
+        click.echo(f"{v['sid']}  {v['auth_mode']:7} {v['created_at']}  {clients}")
+
+
+@session.command("end")
+@click.argument("sid")
+@click.option("--wait/--no-wait", default=True,
+              help="Wait for the back-channel logout deliveries (retries included).")
+def session_end(sid: str, wait: bool) -> None:
+    """End a session: tokens revoked (not offline_access), RPs told by back-channel logout."""
+    from ..sessions.backchannel import deliver_until_done
+    from ..sessions.logout import end_by_id
+
+    app = _app()
+    with app.app_context():
+        outcome = end_by_id(sid, "admin_logout")
+        if outcome is None:
+            raise click.ClickException(f"no live session {sid!r}")
+        db.session.commit()
+    if wait and outcome.deliveries:
+        deliver_until_done(app, sid)
+    with app.app_context():
+        from ..sessions.models import LogoutDelivery
+
+        rows = db.session.scalars(db.select(LogoutDelivery).where(
+            LogoutDelivery.session_id == sid)).all()
+        click.echo(f"ended {sid}")
+        for row in rows:
+            click.echo(f"  back-channel {row.client_id}: {row.status}"
+                       f"{' (' + row.last_error + ')' if row.last_error else ''}")
 
 
 # ----------------------------------------------------------------------------- directory

@@ -105,13 +105,26 @@ def describe(client: Client) -> dict[str, Any]:
     }
 
 
+DEMO_SERVICES = (
+    # (client_id, name, secret, settings attribute of its base URL)
+    ("psc-demo-rp", "Dossier patient", "demo-rp-secret", "demo_rp_url"),
+    ("psc-demo-mss", "Messagerie sécurisée", "demo-mss-secret", "demo_rp2_url"),
+)
+
+
 def demo_clients(settings: Settings) -> list[ClientSeed]:
-    """The demo relying service's registration (secret documented in the README: demo only)."""
-    base = settings.demo_rp_url.rstrip("/")
-    return [ClientSeed(client_id="psc-demo-rp", name="Service de démonstration",
-                       client_secret="demo-rp-secret",  # noqa: S106 (documented demo)
-                       redirect_uris=[base + "/callback"],
-                       post_logout_redirect_uris=[base + "/"])]
+    """The two demo relying services (secrets documented in the README: demo only), each with
+    back- and front-channel logout endpoints, to show SSO and single logout."""
+    seeds = []
+    for client_id, name, secret, url_setting in DEMO_SERVICES:
+        base = getattr(settings, url_setting).rstrip("/")
+        seeds.append(ClientSeed(
+            client_id=client_id, name=name, client_secret=secret,
+            redirect_uris=[base + "/callback"], post_logout_redirect_uris=[base + "/"],
+            backchannel_logout_uri=base + "/backchannel-logout",
+            backchannel_logout_session_required=True,
+            frontchannel_logout_uri=base + "/frontchannel-logout"))
+    return seeds
 
 
 def seed_clients(settings: Settings, include_demo: bool) -> int:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 MESSAGES: dict[str, dict[str, str]] = {
     "fr": {
+        "sessions_title": "Vos sessions Pro Santé Connect",
+        "sessions_none": "Aucune session ouverte dans ce navigateur.",
+        "sessions_started": "Ouverte le {at}",
+        "sessions_this_browser": "ce navigateur",
+        "sessions_no_service": "aucun service",
+        "sessions_end": "Terminer cette session",
         "consent_title": "Autorisation",
         "consent_question": "{client} demande l'accès à vos informations :",
         "consent_approve": "Autoriser",
@@ -78,6 +84,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                            " l'application.",
     },
     "en": {
+        "sessions_title": "Your Pro Santé Connect sessions",
+        "sessions_none": "No session open in this browser.",
+        "sessions_started": "Opened {at}",
+        "sessions_this_browser": "this browser",
+        "sessions_no_service": "no service",
+        "sessions_end": "End this session",
         "consent_title": "Authorisation",
         "consent_question": "{client} asks for access to your information:",
         "consent_approve": "Allow",

@@ -37,7 +37,7 @@ LOGOUT_JWT_TYP = "logout+jwt"  # noqa: S105 (a media type, not a secret)
 TOKEN_LIFETIME = 120
 MAX_PARALLEL = 8
 IDLE_EXIT = 30.0
-"""The dispatcher thread ends after this many seconds with nothing left to do."""
+"""Longest sleep of the dispatcher thread between two looks at the queue."""
 
 
 def logout_token(*, client_id: str, subject: str, session_id: str) -> str:
@@ -164,16 +164,19 @@ def deliver_until_done(app: Flask, session_id: str, deadline_seconds: float = 12
 
 
 class _Dispatcher:
-    """One daemon thread per process, woken after each logout; it exits when idle."""
+    """One daemon thread per process and app, woken after each logout; it sleeps until the
+    next retry is due and ends when nothing is pending (the next logout starts it again)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._events: dict[int, threading.Event] = {}
         self._threads: dict[int, threading.Thread] = {}
+        self._stopping = False
 
     def wake(self, app: Flask) -> None:
-        self._wake.set()
         with self._lock:
+            self._stopping = False
+            self._events.setdefault(id(app), threading.Event()).set()
             thread = self._threads.get(id(app))
             if thread is None or not thread.is_alive():
                 thread = threading.Thread(target=self._run, args=(app,), daemon=True,
@@ -182,25 +185,40 @@ class _Dispatcher:
                 thread.start()
 
     def _run(self, app: Flask) -> None:
-        idle_since = time.monotonic()
+        with self._lock:
+            event = self._events.setdefault(id(app), threading.Event())
         while True:
-            self._wake.clear()
+            event.clear()
             try:
-                tried = deliver_due(app)
+                deliver_due(app)
                 wait = _seconds_to_next(app)
             except Exception:  # the database went away: try again later, never die loudly
                 log.exception("back-channel logout dispatcher")
-                tried, wait = 0, 5.0
-            if tried:
-                idle_since = time.monotonic()
-            if wait is None and time.monotonic() - idle_since > IDLE_EXIT:
-                with self._lock:
-                    self._threads.pop(id(app), None)
-                return
-            self._wake.wait(timeout=min(wait if wait is not None else IDLE_EXIT, IDLE_EXIT))
+                wait = 5.0
+            with self._lock:
+                if self._stopping or (wait is None and not event.is_set()):
+                    self._threads.pop(id(app), None)  # nothing pending (or told to stop)
+                    return
+            if wait is not None:
+                event.wait(timeout=min(wait, IDLE_EXIT))
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        """End every dispatcher thread (what is pending stays queued for the next wake)."""
+        with self._lock:
+            self._stopping = True
+            threads = list(self._threads.values())
+            for event in self._events.values():
+                event.set()
+        for thread in threads:
+            thread.join(timeout=timeout)
 
 
 _dispatcher = _Dispatcher()
+
+
+def stop_dispatchers() -> None:
+    """For a clean shutdown (and tests): stop the background deliveries of this process."""
+    _dispatcher.stop_all()
 
 
 def dispatch(app: Flask | None = None) -> None:

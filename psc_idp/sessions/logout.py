@@ -69,6 +69,18 @@ def end_everywhere(session: IdpSession, reason: str) -> LogoutOutcome:
     return outcome
 
 
+def end_by_id(session_id: str, reason: str, *,
+              professional_id: int | None = None) -> LogoutOutcome | None:
+    """End a live session named by its ``sid`` (optionally: only if it is this professional's).
+    None when there is no such live session."""
+    session = db.session.get(IdpSession, session_id[:36]) if session_id else None
+    if session is None or session.ended_at is not None:
+        return None
+    if professional_id is not None and session.professional_id != professional_id:
+        return None
+    return end_everywhere(session, reason)
+
+
 def revoke_session_grants(session_id: str) -> int:
     """Revoke the session's grants (and so their tokens), keeping ``offline_access`` ones."""
     from ..oidc.models import Grant

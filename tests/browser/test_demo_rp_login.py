@@ -23,7 +23,8 @@ pytestmark = pytest.mark.browser
 GP = "810099900010"            # Dr Camille LEROY, médecin généraliste
 TWO_SITUATIONS = "810099900028"  # Dr Théo MARCHAND, cabinet + hôpital
 BLOCKED = "810099900150"       # Isabelle MERCIER, means of identification blocked
-RP_TITLE = "Service de démonstration"
+RP_TITLE = "Service de démonstration"  # the RP's own page title (its default)
+CLIENT_NAME = "Dossier patient"  # the demo client's name at the provider
 LOGIN_LINK = "Se connecter avec Pro Santé Connect"
 
 
@@ -84,7 +85,7 @@ def test_persona_login_shows_claims_then_logout(psc: BrowserSetup, page: Any,
     banner = page.locator("#emulation-banner")
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("Environnement de test psc-idp (test)")
-    expect(page.locator("main h1")).to_have_text(f"Connexion à {RP_TITLE}")
+    expect(page.locator("main h1")).to_have_text(f"Connexion à {CLIENT_NAME}")
     persona = page.locator(f'button.persona[data-national-id="{GP}"]')
     expect(persona).to_contain_text("Camille LEROY")
     screenshot(page, "psc-persona-page")

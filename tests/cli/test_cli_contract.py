@@ -369,7 +369,82 @@ def test_init_and_client_list_on_postgresql(tmp_path, pg_url):
     assert added.rc == 0, added
     listed = _run(tmp_path, "client", "list", "--json", PSC_IDP_DATABASE_URL=pg_url)
     assert listed.rc == 0, listed
-    assert [c["client_id"] for c in listed.json()] == ["pg-rp", "psc-demo-rp"]
+    assert [c["client_id"] for c in listed.json()] == ["pg-rp", "psc-demo-mss", "psc-demo-rp"]
     people = _run(tmp_path, "professional", "list", "--json", PSC_IDP_DATABASE_URL=pg_url)
     assert len(people.json()) >= 20
     assert not (tmp_path / "x.db").exists()
+
+
+# ----------------------------------------------------------------------------- SSO and logout
+def test_client_add_logout_uris_and_consent(cli):
+    added = cli("client", "add", "--client-id", "slo-rp", "--client-secret", SECRET,
+                "--redirect-uri", "http://127.0.0.1:7010/cb",
+                "--post-logout-redirect-uri", "http://127.0.0.1:7010/",
+                "--backchannel-logout-uri", "http://127.0.0.1:7010/bc",
+                "--backchannel-logout-session-required",
+                "--frontchannel-logout-uri", "http://127.0.0.1:7010/fc",
+                "--consent-required")
+    assert added.rc == 0, added
+    shown = cli("client", "show", "slo-rp").json()
+    assert shown["post_logout_redirect_uris"] == ["http://127.0.0.1:7010/"]
+    assert shown["backchannel_logout_uri"] == "http://127.0.0.1:7010/bc"
+    assert shown["backchannel_logout_session_required"] is True
+    assert shown["frontchannel_logout_uri"] == "http://127.0.0.1:7010/fc"
+    assert shown["consent_required"] is True
+    demo = _clients(cli)["psc-demo-mss"]
+    assert demo["backchannel_logout_uri"] == "http://127.0.0.1:5003/backchannel-logout"
+    assert demo["frontchannel_logout_uri"] == "http://127.0.0.1:5003/frontchannel-logout"
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--backchannel-logout-uri", "not-a-uri"], ["logout uri"]),
+    (["--frontchannel-logout-uri", "http://rp.example/fc#frag"], ["logout uri"]),
+    (["--backchannel-logout-session-required"], ["backchannel-logout-uri"]),
+])
+def test_client_add_logout_uri_errors(cli, args, words):
+    result = cli("client", "add", "--client-id", "bad-slo", "--client-secret", SECRET,
+                 "--redirect-uri", "http://127.0.0.1:7011/cb", *args)
+    _refused(result, *words)
+    assert "bad-slo" not in _clients(cli)
+
+
+def test_session_list_and_end(cli):
+    """``session list`` shows a live session; ``session end`` tells its RP by back-channel."""
+    from psc_idp.app import create_app
+    from psc_idp.db import db
+    from psc_idp.directory.lookup import find_by_identifier
+    from psc_idp.sessions import establish_session, note_client
+    from tests.conftest import LiveServer, free_port
+    from tests.sso.conftest import Receiver
+
+    receiver = Receiver()
+    server = LiveServer(receiver, free_port())  # type: ignore[arg-type]
+    try:
+        assert cli("client", "add", "--client-id", "slo-rp", "--client-secret", SECRET,
+                   "--redirect-uri", "http://127.0.0.1:7012/cb",
+                   "--backchannel-logout-uri", server.base_url + "/bc").rc == 0
+        app = create_app(database_url=f"sqlite:///{cli.folder}/x.db", mode="test",
+                         keys_dir=str(cli.folder / "keys"), instance_dir=str(cli.folder))
+        with app.test_request_context("/"):
+            gp = find_by_identifier("810099900010")
+            session, _ = establish_session(professional_id=gp.id, auth_time=1, acr="eidas1",
+                                           amr=["sc"], auth_mode="CARD", authenticator="persona",
+                                           previous=None)
+            note_client(session, "slo-rp")
+            db.session.commit()
+            sid = session.id
+            db.engine.dispose()
+        listed = cli("session", "list", "--national-id", "810099900010", "--json")
+        assert listed.rc == 0, listed
+        assert [(s["sid"], [c["client_id"] for c in s["clients"]]) for s in listed.json()] == \
+            [(sid, ["slo-rp"])]
+        ended = cli("session", "end", sid)
+        assert ended.rc == 0, ended
+        assert f"ended {sid}" in ended.out and "slo-rp: delivered" in ended.out
+        posts = receiver.wait_for(1)
+        assert len(posts) == 1 and posts[0]["logout_token"].count(".") == 2
+        assert cli("session", "list", "--json").json() == []
+        _refused(cli("session", "end", sid), sid)
+        _refused(cli("session", "list", "--national-id", "899999999999"), "no professional")
+    finally:
+        server.stop()

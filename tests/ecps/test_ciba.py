@@ -186,7 +186,7 @@ def test_ciba_end_to_end_with_authlib_client_and_phone(live, psc, rp, phone):
     # what the phone showed: the RP's name and PSC's two-digit binding message
     assert answered["status"] == "approved" and answered["origin"] == "ciba"
     assert answered["binding_code"] == "42"
-    assert answered["service_name"] == "Service de démonstration"
+    assert answered["service_name"] == "Dossier patient"
 
     assert token["token_type"] == "Bearer" and token["expires_in"] == 120
     assert token["refresh_token"] and token["session_state"]

@@ -1,0 +1,76 @@
+"""The professional's session pages (Keycloak's account console, narrowed): every live session
+of the professional signed in on this browser, the services opened in each, and a button to
+end one. Ending goes through ``logout.end_everywhere`` like any other logout."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+
+from ..audit import record
+from ..db import db
+from ..login.i18n import pick_locale, translator
+from ..oidc import urls
+from .backchannel import dispatch
+from .logout import end_by_id
+from .queries import live_sessions
+from .service import current_session
+
+bp = Blueprint("account", __name__)
+CSRF_COOKIE = "PSC_IDP_ACCOUNT_CSRF"
+
+
+def _page(template: str, locale: str, status: int = 200, **context) -> Response:
+    settings = current_app.extensions["psc_idp"].settings
+    html = render_template(template, lang=locale, t=translator(locale), settings=settings,
+                           emulation=settings.emulation_enabled, **context)
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response
+
+
+@bp.get(urls.ACCOUNT_SESSIONS)
+def list_sessions() -> Response:
+    locale = pick_locale(request.args.get("ui_locales", ""))
+    current = current_session()
+    db.session.commit()  # a session found idle or expired is ended now
+    if current is None:
+        return _page("account_sessions.html", locale, sessions=[], current_sid="")
+    token = secrets.token_urlsafe(24)
+    response = _page("account_sessions.html", locale, current_sid=current.id, csrf=token,
+                     sessions=live_sessions(current.professional_id))
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/")
+    return response
+
+
+@bp.post(urls.ACCOUNT_SESSIONS)
+def end_one() -> Response:
+    from ..oidc.errors import error_page
+    from ..oidc.logout import logged_out_page
+
+    locale = pick_locale(request.form.get("ui_locales", ""))
+    current = current_session()
+    sent = request.form.get("csrf", "")
+    if current is None or not sent or \
+            not secrets.compare_digest(sent, request.cookies.get(CSRF_COOKIE, "")):
+        record("logout.refused", "failure", reason="account_page_csrf_or_no_session")
+        db.session.commit()
+        return error_page("invalid_request", "Invalid form: reload the sessions page.", 400)
+    sid = request.form.get("sid", "")
+    outcome = end_by_id(sid, "account_page", professional_id=current.professional_id)
+    if outcome is None:
+        db.session.commit()
+        return error_page("invalid_request", "No such session.", 400)
+    db.session.commit()
+    dispatch()
+    if sid != current.id:
+        return redirect(url_for("account.list_sessions"), code=303)
+    settings = current_app.extensions["psc_idp"].settings
+    response = logged_out_page(outcome, "", locale)
+    response.delete_cookie(settings.session.cookie_name, path="/",
+                           domain=settings.session.cookie_domain or None)
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
