@@ -84,5 +84,6 @@ def end_session(sid: str) -> Response:
         response.status_code = 404
         return response
     db.session.commit()
-    dispatch()
+    if outcome.deliveries:
+        dispatch()
     return jsonify({"sid": sid, "ended": True, "backchannel_deliveries": len(outcome.deliveries)})

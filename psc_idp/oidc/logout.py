@@ -89,7 +89,7 @@ def logout_endpoint() -> Response:
         for listener in provider.logout_listeners:
             listener(session)
     db.session.commit()
-    if outcome is not None:
+    if outcome is not None and outcome.deliveries:
         dispatch()
 
     if target and values.get("state") and not provider.settings.quirks.logout_without_state:

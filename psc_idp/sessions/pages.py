@@ -65,7 +65,8 @@ def end_one() -> Response:
         db.session.commit()
         return error_page("invalid_request", "No such session.", 400)
     db.session.commit()
-    dispatch()
+    if outcome.deliveries:
+        dispatch()
     if sid != current.id:
         return redirect(url_for("account.list_sessions"), code=303)
     settings = current_app.extensions["psc_idp"].settings
