@@ -165,6 +165,11 @@ def make_live(make_app: Callable[..., Flask]) -> Iterator[Callable[..., LiveServ
         return server
 
     yield start
+    from psc_idp import sse
+
+    # Event streams a test left open (a browser gone mid-wait) end now, before the servers
+    # stop and the database pools close under them.
+    sse.close_all(timeout=10)
     for server in servers:
         server.stop()
 

@@ -15,7 +15,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,23 @@ class EcpsPhone:
     def pending(self, wait: float = 0) -> list[dict[str, Any]]:
         return self._call("GET", "/challenges", params={"wait": wait})["challenges"]
 
+    def stream(self, read_timeout: float = 60) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The pending logins as Server-Sent Events (``GET /challenges/stream``): yields
+        ``("challenges", body)`` at once and at each change (body as ``pending``), then
+        ``("end", {"reason": ...})`` when the provider closes the stream (reconnect then).
+        ``read_timeout`` must exceed the provider's heartbeat interval. Closing the generator
+        closes the connection."""
+        headers = {"Authorization": "Bearer " + self._load()["device_token"],
+                   "Accept": "text/event-stream"}
+        response = self.http.get(self.server + API + "/challenges/stream", headers=headers,
+                                 stream=True, timeout=(10, read_timeout))
+        with response:
+            if response.status_code != 200:
+                body = response.json() if response.content else {}
+                raise PhoneError(str(body.get("error", "http_error")),
+                                 str(body.get("error_description", "")), response.status_code)
+            yield from read_events(response)
+
     def sign(self, challenge_id: str, binding_code: str, decision: str) -> str:
         message = f"{challenge_id}.{binding_code}.{decision}".encode()
         signature = self._key().sign(message, ec.ECDSA(hashes.SHA256()))
@@ -221,6 +238,26 @@ class EcpsPhone:
 
     def card(self) -> dict[str, Any]:
         return self._call("GET", "/me/card")
+
+
+def read_events(response: requests.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Parse a ``text/event-stream`` body (JSON ``data``) as events arrive; comments
+    (heartbeats) and ``retry`` lines are skipped."""
+    name, data = "message", []
+    for line in response.iter_lines(chunk_size=1024, decode_unicode=True):
+        if line == "":
+            if data:
+                yield name, json.loads("\n".join(data))
+            name, data = "message", []
+        elif line.startswith(":"):
+            continue
+        else:
+            key, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if key == "event":
+                name = value
+            elif key == "data":
+                data.append(value)
 
 
 # ---------------------------------------------------------------------------- test helper

@@ -1,4 +1,11 @@
-"""Running the provider: Flask's threaded server, or gunicorn with N workers (production)."""
+"""Running the provider: Flask's threaded server, or gunicorn with N workers (production).
+
+gunicorn runs ``gthread`` workers: ``server.threads`` threads per process. The e-CPS waits
+(the phone's and the login page's long-polls and event streams) hold a thread each for up to a
+minute; with ``sync`` workers each would hold a whole process, so a few waiting logins starved
+everything else, and a stream longer than gunicorn's ``timeout`` got its worker killed (a sync
+worker only reports alive between requests). See docs/architecture.md for the measurements.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ def banner(app: Flask, host: str, port: int) -> str:
     ]
     if settings.emulation_enabled:
         lines.append(f"  demo RP    {settings.demo_rp_url}/  (client psc-demo-rp)")
+        lines.append(f"  demo RP 2  {settings.demo_rp2_url}/  (client psc-demo-mss)")
     return "\n".join(lines)
 
 
@@ -54,7 +62,9 @@ def _run_gunicorn(app: Flask, host: str, port: int, workers: int) -> None:
         with app.app_context():
             db.engine.dispose(close=False)
 
-    Standalone(app, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
+    server = app.extensions["psc_idp"].settings.server
+    Standalone(app, {"bind": f"{host}:{port}", "workers": workers,
+                     "worker_class": server.worker_class, "threads": server.threads,
                      "accesslog": None, "errorlog": "-", "timeout": 60,
                      "keepalive": 5, "post_fork": post_fork,
                      # gunicorn's control socket is per user by default: several servers

@@ -37,6 +37,7 @@ from ..oidc import fail_interaction, finish_interaction, interaction_belongs_to_
 from ..oidc.errors import error_page
 from ..oidc.models import Interaction
 from ..oidc.server import query_client
+from ..sse import Check, event_stream
 from .i18n import pick_locale, translator
 
 bp = Blueprint("login", __name__, url_prefix="/login")
@@ -197,6 +198,10 @@ def status(uid: str, auth_id: str) -> Response:
         time.sleep(POLL_INTERVAL)
     _save_data(interaction, authenticator, ctx)
     db.session.commit()
+    return _json(_status_body(_finish_url(interaction, authenticator), step))
+
+
+def _status_body(finish_url: str, step: StepResult) -> dict[str, Any]:
     body: dict[str, Any] = {"status": step.outcome.value}
     if step.context.get("challenge_status"):
         body["challenge"] = step.context["challenge_status"]
@@ -204,8 +209,43 @@ def status(uid: str, auth_id: str) -> Response:
         if "expires_in" in step.context:
             body["expires_in"] = step.context["expires_in"]
     else:
-        body["next"] = _finish_url(interaction, authenticator)
-    return _json(body)
+        body["next"] = finish_url
+    return body
+
+
+@bp.get("/<uid>/<auth_id>/events")
+def events(uid: str, auth_id: str) -> Response:
+    """The status endpoint as Server-Sent Events (the waiting page's EventSource).
+
+    A ``status`` event (the status endpoint's JSON) at once, then whenever the status changes;
+    the stream ends after the first non-pending one, or after ``ecps.stream_max_duration``
+    seconds (an ``end`` event: EventSource reconnects by itself). Heartbeat comments keep it
+    open. Like the status endpoint, it completes nothing: the page then goes to ``next``.
+    """
+    interaction = _load(uid)
+    authenticator = _authenticator(auth_id)
+    ctx = _context(interaction)
+    settings = _provider().settings.ecps
+    finish_url = _finish_url(interaction, authenticator)
+    last: dict[str, Any] = {}
+
+    def check() -> Check:
+        # The stream runs after the view returned, in a new database session.
+        step = authenticator.poll(ctx)
+        pending = step.outcome is Outcome.PENDING
+        if not pending:
+            current = db.session.get(Interaction, uid)
+            if current is not None:
+                _save_data(current, authenticator, ctx)
+        body = _status_body(finish_url, step)
+        key = (body["status"], body.get("challenge"))
+        if last.get("key") == key:
+            return Check()
+        last["key"] = key
+        return Check([("status", body)], done=not pending)
+
+    return event_stream(check, max_duration=settings.stream_max_duration,
+                        heartbeat=settings.stream_heartbeat, interval=POLL_INTERVAL)
 
 
 @bp.get("/<uid>/<auth_id>/finish")

@@ -27,6 +27,7 @@ from ..db import db
 from ..directory.lookup import find_by_identifier, get_professional
 from ..directory.nomenclature import profession_label
 from ..sessions.models import IdpSession, SessionClient
+from ..sse import Check, event_stream
 from .openapi import openapi_document
 
 PREFIX = "/api/mobile/v1"
@@ -230,6 +231,43 @@ def challenges() -> Response:
     db.session.commit()
     return jsonify({"device_status": ecps.device_status(g.device),
                     "challenges": [_challenge_json(c) for c in pending]})
+
+
+STREAM_INTERVAL = 0.25
+"""Seconds between two looks at the pending logins while an event stream is open."""
+
+
+@bp.get("/challenges/stream")
+@device_required
+def challenge_stream() -> Response:
+    """Server-Sent Events: a ``challenges`` event (the body of ``GET /challenges``) at once
+    and whenever the pending logins change; heartbeat comments; ``end`` after
+    ``ecps.stream_max_duration`` seconds (reconnect) or when the device is revoked."""
+    settings = current_app.extensions["psc_idp"].settings.ecps
+    # The stream runs after the view returned, in a new database session: keep ids only.
+    device_id, professional_id = g.device.id, g.device.professional_id
+    state: dict[str, Any] = {"sent": None, "checks": 0, "device": None}
+    recheck_device = max(int(settings.stream_heartbeat / STREAM_INTERVAL), 1)
+
+    def check() -> Check:
+        state["checks"] += 1
+        device = state["device"]
+        if device is None or state["checks"] % recheck_device == 0:
+            device = state["device"] = db.session.get(EcpsDevice, device_id,
+                                                      populate_existing=True)
+            if device is None or device.revoked_at is not None:
+                return Check([("end", {"reason": "device_revoked"})], done=True)
+        pending = ecps.pending_challenges(professional_id)
+        status = ecps.device_status(device)
+        key = (status, tuple(c.id for c in pending))
+        if key == state["sent"]:
+            return Check()
+        state["sent"] = key
+        return Check([("challenges", {"device_status": status,
+                                      "challenges": [_challenge_json(c) for c in pending]})])
+
+    return event_stream(check, max_duration=settings.stream_max_duration,
+                        heartbeat=settings.stream_heartbeat, interval=STREAM_INTERVAL)
 
 
 @bp.post("/challenges/<challenge_id>/answer")

@@ -38,6 +38,15 @@ _CHALLENGE = {
     },
 }
 
+_SSE_EVENT = {
+    "type": "object", "description": "One event of the stream (each `data` is JSON).",
+    "properties": {
+        "event": {"enum": ["challenges", "end", "error"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"}, "retry": {"type": "integer"},
+    },
+}
+
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
@@ -122,6 +131,22 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "device_status": {"type": "string"},
                     "challenges": {"type": "array", "items": _CHALLENGE}}}),
                     **_errors(400, 401)}}},
+            "/challenges/stream": {"get": {
+                "operationId": "challengeStream", "security": bearer,
+                "description": "Server-Sent Events (text/event-stream). `retry: 2000` first; "
+                               "then `event: challenges` with the body of GET /challenges, at "
+                               "once and whenever the pending logins or the device status "
+                               "change; `: heartbeat` comments every ecps.stream_heartbeat "
+                               "seconds (15); finally `event: end` with data "
+                               "`{\"reason\": \"max_duration\"}` after "
+                               "ecps.stream_max_duration seconds (60: reconnect) or "
+                               "`{\"reason\": \"device_revoked\"}` (`closing`: the server "
+                               "stops). An `event: error` ends "
+                               "a stream that failed on the server.",
+                "responses": {"200": {"description": "An event stream",
+                                      "content": {"text/event-stream": {
+                                          "schema": _SSE_EVENT}}},
+                              **_errors(401)}}},
             "/challenges/{challenge_id}/answer": {"post": {
                 "operationId": "answerChallenge", "security": bearer,
                 "parameters": [{"name": "challenge_id", "in": "path", "required": True,

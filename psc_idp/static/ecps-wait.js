@@ -1,18 +1,23 @@
-/* The e-CPS waiting page: long-poll the login's status, then go to the finish URL.
+/* The e-CPS waiting page: follow the login's status, then go to the finish URL.
  *
- * No full-page polling: one request at a time to …/status?wait=20, which the server holds
- * until the phone answers (or 20 s pass). When the status is no longer "pending" the page
- * navigates to …/finish, which completes the login (or shows/sends the failure). Network
- * errors retry with a growing pause; an HTTP error (login gone) goes to …/finish at once, so
- * the server shows the right page. Without JavaScript the page offers a "Continue" link.
+ * No full-page polling. First choice: Server-Sent Events (EventSource on …/events), where the
+ * server pushes a "status" event when the phone answers; the stream ends after a minute and
+ * EventSource reconnects by itself. Fallback, when EventSource is missing or the stream cannot
+ * be opened: one long-poll at a time to …/status?wait=20, which the server holds until the
+ * phone answers (or 20 s pass). When the status is no longer "pending" the page navigates to
+ * …/finish, which completes the login (or shows/sends the failure). An HTTP error (login gone)
+ * goes to …/finish at once, so the server shows the right page; network errors retry with a
+ * growing pause. Without JavaScript the page offers a "Continue" link.
  */
 (function () {
   "use strict";
 
   var WAIT_SECONDS = 20;
+  var MAX_STREAM_ERRORS = 3;
   var box = document.getElementById("ecps-wait");
-  if (!box || !window.fetch) { return; }
+  if (!box) { return; }
   var statusUrl = box.getAttribute("data-status-url");
+  var eventsUrl = box.getAttribute("data-events-url");
   var finishUrl = box.getAttribute("data-finish-url");
   var remaining = parseInt(box.getAttribute("data-expires-in"), 10) || 0;
   var counter = document.getElementById("ecps-remaining");
@@ -31,8 +36,19 @@
     if (counter) { counter.textContent = String(remaining); }
   }
 
+  /* true when the login is decided (the page is leaving) */
+  function apply(body) {
+    if (body.status === "pending") {
+      if (typeof body.expires_in === "number") { remaining = body.expires_in; }
+      return false;
+    }
+    finish();
+    return true;
+  }
+
   function ask() {
-    if (done) { return; }
+    if (done || !window.fetch) { return; }
+    box.setAttribute("data-transport", "long-poll");
     fetch(statusUrl + "?wait=" + WAIT_SECONDS, {
       credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" }
     }).then(function (response) {
@@ -41,18 +57,39 @@
     }).then(function (body) {
       if (!body) { return; }
       failures = 0;
-      if (body.status === "pending") {
-        if (typeof body.expires_in === "number") { remaining = body.expires_in; }
-        ask();
-      } else {
-        finish();
-      }
+      if (!apply(body)) { ask(); }
     }).catch(function () {
       failures += 1;
       window.setTimeout(ask, Math.min(1000 * failures, 10000));
     });
   }
 
+  function listen() {
+    var source = new window.EventSource(eventsUrl, { withCredentials: true });
+    var streamErrors = 0;
+    box.setAttribute("data-transport", "event-stream");
+    source.addEventListener("status", function (event) {
+      streamErrors = 0;
+      var body;
+      try { body = JSON.parse(event.data); } catch (e) { return; }
+      if (apply(body)) { source.close(); }
+    });
+    source.addEventListener("end", function () { streamErrors = 0; });
+    source.onerror = function () {
+      if (done) { source.close(); return; }
+      streamErrors += 1;
+      if (source.readyState === window.EventSource.CLOSED) {
+        // The server refused the stream (an HTTP error: the login is gone, or an error page):
+        // one long-poll tells which, and goes to finish on an error.
+        source.close();
+        ask();
+      } else if (streamErrors >= MAX_STREAM_ERRORS) {
+        source.close();  // a proxy that breaks streams: long-poll instead
+        ask();
+      }
+    };
+  }
+
   window.setInterval(tick, 1000);
-  ask();
+  if (window.EventSource && eventsUrl) { listen(); } else { ask(); }
 })();

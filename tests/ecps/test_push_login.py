@@ -26,7 +26,7 @@ NURSE = "810099900119"
 BLOCKED = "810099900150"
 PIN = "1234"
 DAY = 86400
-SERVICE = "Service de démonstration"  # the demo client's name, shown on the phone
+SERVICE = "Dossier patient"  # the demo client's name, shown on the phone
 
 
 @dataclass
@@ -239,6 +239,7 @@ def test_waiting_page_works_without_and_with_javascript(live, phone):
     assert noscript and f'id="ecps-continue" href="{login.finish_url}"' in noscript.group(1)
     assert 'src="/static/ecps-wait.js"' in page.text
     assert f'data-status-url="/login/{login.uid}/ecps/status"' in page.text
+    assert f'data-events-url="/login/{login.uid}/ecps/events"' in page.text
     assert f'data-finish-url="{login.finish_url}"' in page.text
     assert 'http-equiv="refresh"' not in page.text  # no full-page polling
     script = requests.get(live.base_url + "/static/ecps-wait.js", timeout=10)
@@ -246,8 +247,10 @@ def test_waiting_page_works_without_and_with_javascript(live, phone):
 
 
 @pytest.mark.browser
-def test_waiting_page_script_finishes_the_login_in_chromium(live, phone):
-    """The real script in a real browser: it long-polls, then navigates to the finish URL."""
+@pytest.mark.parametrize("transport", ["event-stream", "long-poll"])
+def test_waiting_page_script_finishes_the_login_in_chromium(live, phone, transport):
+    """The real script in a real browser: it listens to the event stream (or, without
+    EventSource, long-polls), then navigates to the finish URL."""
     from psc_idp.admin.clients import upsert_client
     from psc_idp.config import ClientSeed
 
@@ -279,6 +282,8 @@ def test_waiting_page_script_finishes_the_login_in_chromium(live, phone):
                                      "--disable-background-networking"])
             try:
                 page = browser.new_page()
+                if transport == "long-poll":  # a browser without EventSource
+                    page.add_init_script("delete window.EventSource;")
                 page.set_default_timeout(15_000)
                 page.goto(start.url)
                 page.click("#means-ecps")
@@ -287,6 +292,8 @@ def test_waiting_page_script_finishes_the_login_in_chromium(live, phone):
                 page.wait_for_selector("#binding-code")
                 seen["title"] = page.locator("h1").inner_text()
                 seen["page"] = page.locator("#binding-code").inner_text()
+                page.wait_for_selector(f"#ecps-wait[data-transport='{transport}']")
+                seen["transport"] = page.get_attribute("#ecps-wait", "data-transport")
                 page.wait_for_url(re.compile(re.escape(callback) + r"\?.*code="))
                 seen["url"] = page.url
             except Exception as exc:  # reported by the assertions below
@@ -303,6 +310,7 @@ def test_waiting_page_script_finishes_the_login_in_chromium(live, phone):
     assert "error" not in seen, seen.get("error")
     assert seen["title"] == "Approve the login on your phone"
     assert seen["page"] == seen["phone"]
+    assert seen["transport"] == transport
     assert query(seen["url"])["state"] == start.state
 
 

@@ -1,0 +1,129 @@
+"""Server-Sent Events for the waiting parts of e-CPS: the phone's pending logins and the login
+page's status. One helper, ``event_stream``, so both streams end the same way.
+
+A stream asks ``check()`` every ``interval`` seconds (committing in between, so rows written by
+other processes become visible, as the long-polls do), sends what it returns as events, and
+ends when ``check`` says so, after ``max_duration`` seconds (the client reconnects: EventSource
+does so by itself, after the ``retry`` delay sent first), or when the client goes away (the
+next write fails; heartbeat comments every ``heartbeat`` seconds make that happen soon, and
+keep proxies from closing an idle connection). An error inside the stream is logged and ends
+it with an ``error`` event: the 200 headers are already sent, so it can never become a 500.
+
+Each open stream holds one server thread: ``psc-idp serve --workers N`` runs gunicorn's
+``gthread`` workers (``server.threads`` per process) for that reason; see docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, stream_with_context
+
+from .db import db
+
+log = logging.getLogger("psc_idp.sse")
+
+MEDIA_TYPE = "text/event-stream"
+RETRY_MS = 2000
+"""Sent first: how long EventSource waits before reconnecting after the stream ends."""
+
+_open_streams = 0
+_lock = threading.Condition()
+_closing = threading.Event()
+
+
+def open_streams() -> int:
+    """Event streams open in this process (a client gone is noticed at the next write)."""
+    return _open_streams
+
+
+def wait_until_closed(timeout: float) -> bool:
+    """Block until no stream is open in this process (tests, before closing the database)."""
+    with _lock:
+        return _lock.wait_for(lambda: _open_streams == 0, timeout=timeout)
+
+
+def close_all(timeout: float) -> bool:
+    """End every open stream of this process at its next check (they send ``end`` with
+    ``{"reason": "closing"}``), wait for them, then accept streams again. For an orderly stop
+    (the tests stop their servers with it)."""
+    _closing.set()
+    try:
+        return wait_until_closed(timeout)
+    finally:
+        _closing.clear()
+
+
+def _count(delta: int) -> None:
+    global _open_streams
+    with _lock:
+        _open_streams += delta
+        _lock.notify_all()
+
+
+@dataclass
+class Check:
+    """What one look at the state gives: events to send, and whether the stream is over."""
+
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    done: bool = False
+
+
+def format_event(name: str, data: dict[str, Any]) -> str:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {name}\ndata: {body}\n\n"
+
+
+def wants_event_stream(accept: str) -> bool:
+    return MEDIA_TYPE in (accept or "")
+
+
+def event_stream(check: Callable[[], Check], *, max_duration: float, heartbeat: float,
+                 interval: float) -> Response:
+    """A ``text/event-stream`` response driven by ``check`` (run inside the request context)."""
+
+    def generate() -> Iterator[str]:
+        started = time.monotonic()
+        deadline = started + max(max_duration, 0.0)
+        next_beat = started + heartbeat
+        _count(+1)
+        try:
+            yield f"retry: {RETRY_MS}\n\n"
+            while True:
+                result = check()
+                for name, data in result.events:
+                    yield format_event(name, data)
+                db.session.commit()  # end the snapshot: the next check sees new rows
+                if result.done:
+                    return
+                if _closing.is_set():
+                    yield format_event("end", {"reason": "closing"})
+                    return
+                now = time.monotonic()
+                if now >= deadline:
+                    yield format_event("end", {"reason": "max_duration"})
+                    return
+                if now >= next_beat:
+                    yield ": heartbeat\n\n"
+                    next_beat = now + heartbeat
+                time.sleep(min(interval, max(deadline - now, 0.0)))
+        except GeneratorExit:  # the client went away: the server closes the generator
+            raise
+        except Exception:  # the headers are sent: end the stream, never a half-written 500
+            log.exception("event stream failed")
+            db.session.rollback()
+            yield format_event("error", {"error": "server_error"})
+        finally:
+            db.session.close()  # the connection goes back to the pool before we say "closed"
+            _count(-1)
+
+    response = Response(stream_with_context(generate()), mimetype=MEDIA_TYPE)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    return response
