@@ -122,9 +122,12 @@ def authorization_endpoint() -> Response:
     if decision.reuse and end_user is None:
         decision = SessionDecision(False, "means_blocked")
 
+    # demo/test: a --test-autologin client naming a persona needs no page either, so it
+    # satisfies prompt=none too.
+    autologin = None if end_user is not None else _test_autologin(client, hinted)
     oauth_request = StoredRequest(single, request.url)
     try:
-        grant = provider.server.get_consent_grant(oauth_request, end_user=end_user)
+        grant = provider.server.get_consent_grant(oauth_request, end_user=end_user or autologin)
     except LoginRequiredError:  # prompt=none, and a page would be needed
         return _prompt_none_refusal(client, redirect_uri, state, decision.reason)
     except OAuth2Error as error:
@@ -143,7 +146,6 @@ def authorization_endpoint() -> Response:
                client_id=client.client_id, sid=session.id)
         return _issue_code(grant, oauth_request, end_user, session, cookie=None)
 
-    autologin = _test_autologin(client, hinted)
     if autologin is not None:
         return _complete(grant, oauth_request, autologin, client, session)
 

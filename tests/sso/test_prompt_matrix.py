@@ -129,3 +129,25 @@ def _consent(psc: PscActions, html: str, decision: str):
     base = psc.issuer.split("/auth/realms")[0]
     return psc.browser.post(base + action, data={"csrf": csrf, "decision": decision},
                             allow_redirects=False, timeout=10)
+
+
+def test_prompt_none_with_test_autologin_needs_no_session(live, psc):
+    """A --test-autologin client naming a persona needs no page, so prompt=none succeeds."""
+    client_id, secret, redirect_uri = register(live.app, "ci-rp", port=7202,
+                                               test_autologin=True)
+    rp = psc.client(client_id, secret, redirect_uri)
+    start = psc.start(rp, prompt="none", login_hint=GP)
+    answer = psc.open(start.url)
+    token = psc.tokens(rp, start, answer.headers["Location"])
+    first = psc.verify(token["id_token"])
+    assert first["preferred_username"] == GP
+    # ... and its session then serves a second client with prompt=none (same sid, auth_time)
+    other = _second_client(psc, live)
+    start = psc.start(other, prompt="none")
+    second = psc.verify(psc.tokens(other, start, psc.open(start.url).headers["Location"])
+                        ["id_token"])
+    assert (second["sid"], second["auth_time"]) == (first["sid"], first["auth_time"])
+    # without login_hint there is nobody to sign in: login_required
+    start = PscActions(live.issuer).start(rp, prompt="none")
+    assert query(PscActions(live.issuer).open(start.url).headers["Location"])["error"] == \
+        "login_required"
