@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Response, current_app, render_template, request
+from flask import Response, request
 
 from ..audit import record
 from ..db import db, utcnow
+from ..html import html_page
 from ..login.i18n import pick_locale, translator
 from .models import Client, Consent, Interaction
 
@@ -42,16 +43,9 @@ def remember_consent(client_id: str, professional_id: int, scope: str) -> None:
 
 def consent_page(interaction: Interaction, client: Client, status: int = 200) -> Response:
     locale = pick_locale(interaction.params.get("ui_locales", ""))
-    settings = current_app.extensions["psc_idp"].settings
-    html = render_template(
-        "consent.html", interaction=interaction, client=client, lang=locale, t=translator(locale),
-        scopes=[s for s in interaction.params.get("scope", "").split() if s],
-        emulation=settings.emulation_enabled, settings=settings)
-    response = Response(html, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    return response
+    return html_page("consent.html", status, interaction=interaction, client=client,
+                     lang=locale, t=translator(locale),
+                     scopes=[s for s in interaction.params.get("scope", "").split() if s])
 
 
 def consent_answer(uid: str) -> Response:

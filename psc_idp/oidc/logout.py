@@ -15,12 +15,13 @@ import secrets
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
-from flask import Response, current_app, redirect, render_template, request
+from flask import Response, current_app, redirect, request
 from joserfc import jwt
 from joserfc.errors import JoseError
 
 from ..audit import record
 from ..db import db
+from ..html import html_page, protect
 from ..login.i18n import pick_locale, translator
 from ..sessions import current_session
 from ..sessions.backchannel import dispatch
@@ -76,11 +77,9 @@ def logout_endpoint() -> Response:
         claims.get("sid") == session.id
     if session is not None and not (hint_matches or confirmed):
         token = secrets.token_urlsafe(24)
-        html = render_template("logout_confirm.html", csrf=token, values=values, lang=locale,
-                               t=translator(locale), client=client)
-        response = Response(html, mimetype="text/html")
+        response = html_page("logout_confirm.html", csrf=token, values=values, lang=locale,
+                             t=translator(locale), client=client)
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/")
-        _no_store(response)
         return response
 
     outcome = None
@@ -106,18 +105,9 @@ def logged_out_page(outcome: LogoutOutcome | None, target: str, locale: str) -> 
     front-channel URIs (Front-Channel Logout 1.0 §4) and then goes on to ``target``."""
     frames = outcome.frontchannel_uris if outcome else []
     if target and not frames:
-        response = redirect(target, code=302)
-    else:
-        if frames:
-            record("logout.frontchannel_sent", sid=outcome.session_id, uris=frames)
-            db.session.commit()
-        html = render_template("logged_out.html", frames=frames, target=target, lang=locale,
-                               t=translator(locale))
-        response = Response(html, mimetype="text/html")
-    _no_store(response)
-    return response
-
-
-def _no_store(response: Response) -> None:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
+        return protect(redirect(target, code=302))
+    if frames:
+        record("logout.frontchannel_sent", sid=outcome.session_id, uris=frames)
+        db.session.commit()
+    return html_page("logged_out.html", frames=frames, target=target, lang=locale,
+                     t=translator(locale))

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, request, url_for
 
 from ..audit import record
 from ..db import db
+from ..html import html_page
 from ..login.i18n import pick_locale, translator
 from ..oidc import urls
 from .backchannel import dispatch
@@ -21,27 +22,18 @@ bp = Blueprint("account", __name__)
 CSRF_COOKIE = "PSC_IDP_ACCOUNT_CSRF"
 
 
-def _page(template: str, locale: str, status: int = 200, **context) -> Response:
-    settings = current_app.extensions["psc_idp"].settings
-    html = render_template(template, lang=locale, t=translator(locale), settings=settings,
-                           emulation=settings.emulation_enabled, **context)
-    response = Response(html, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    return response
-
-
 @bp.get(urls.ACCOUNT_SESSIONS)
 def list_sessions() -> Response:
     locale = pick_locale(request.args.get("ui_locales", ""))
     current = current_session()
     db.session.commit()  # a session found idle or expired is ended now
     if current is None:
-        return _page("account_sessions.html", locale, sessions=[], current_sid="")
+        return html_page("account_sessions.html", lang=locale, t=translator(locale),
+                         sessions=[], current_sid="")
     token = secrets.token_urlsafe(24)
-    response = _page("account_sessions.html", locale, current_sid=current.id, csrf=token,
-                     sessions=live_sessions(current.professional_id))
+    response = html_page("account_sessions.html", lang=locale, t=translator(locale),
+                         current_sid=current.id, csrf=token,
+                         sessions=live_sessions(current.professional_id))
     response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/")
     return response
 
