@@ -239,6 +239,13 @@ class EcpsPhone:
     def card(self) -> dict[str, Any]:
         return self._call("GET", "/me/card")
 
+    def set_push_webhook(self, url: str) -> dict[str, Any]:
+        """Register this device's push gateway (the provider POSTs each login there)."""
+        return self._call("PUT", "/device/push-webhook", json={"url": url})
+
+    def remove_push_webhook(self) -> dict[str, Any]:
+        return self._call("DELETE", "/device/push-webhook")
+
 
 def read_events(response: requests.Response) -> Iterator[tuple[str, dict[str, Any]]]:
     """Parse a ``text/event-stream`` body (JSON ``data``) as events arrive; comments

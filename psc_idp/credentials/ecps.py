@@ -28,7 +28,7 @@ from flask import current_app
 from ..audit import record
 from ..db import db
 from ..directory.models import Professional
-from . import outbox
+from . import outbox, webhooks
 from .models import EcpsActivation, EcpsChallenge, EcpsDevice
 
 _pins = PasswordHasher()
@@ -230,7 +230,23 @@ def create_challenge(professional: Professional, client_id: str, service_name: s
         binding_code=binding_code or f"{secrets.randbelow(100):02d}", created_at=_now(),
         expires_at=_now() + timedelta(seconds=settings.challenge_lifetime), data=data or {})
     db.session.add(challenge)
+    # Push gateways hear of it once this transaction commits (never before, never on rollback).
+    webhooks.queue_for(challenge, usable_devices(professional.id), professional.national_id)
     return challenge
+
+
+def set_webhook(device: EcpsDevice, url: str) -> None:
+    """Register (or, with ``""``, remove) the device's push-gateway webhook."""
+    if url:
+        try:
+            url = webhooks.validate_url(url, https_only=_settings().is_production)
+        except webhooks.WebhookError as exc:
+            raise EcpsError("invalid_webhook", str(exc)) from None
+    if device.push_webhook != url:
+        device.push_webhook = url
+        professional = db.session.get(Professional, device.professional_id)
+        record("ecps.webhook_set", subject=professional.national_id, device_id=device.id,
+               registered=bool(url))
 
 
 def challenge_status(challenge: EcpsChallenge) -> str:

@@ -100,7 +100,8 @@ def _device_json(device: EcpsDevice) -> dict[str, Any]:
     return {"device_id": device.id, "name": device.name, "status": ecps.device_status(device),
             "activated_at": _iso(device.activated_at), "usable_from": _iso(device.usable_from),
             "expires_at": _iso(device.expires_at), "revoked_at": _iso(device.revoked_at),
-            "blocked_at": _iso(device.blocked_at), "pin_failures": device.pin_failures}
+            "blocked_at": _iso(device.blocked_at), "pin_failures": device.pin_failures,
+            "push_webhook": device.push_webhook or None}
 
 
 def _challenge_json(challenge: EcpsChallenge) -> dict[str, Any]:
@@ -172,6 +173,27 @@ def current_device() -> Response:
 @device_required
 def renew() -> Response:
     ecps.renew_device(g.device)
+    db.session.commit()
+    return jsonify(_device_json(g.device))
+
+
+@bp.put("/device/push-webhook")
+@device_required
+def set_push_webhook() -> Response:
+    """``{"url": "https://gateway.example/…"}``: POSTed a small JSON notice at each login for
+    this device (challenge id, service, binding code, expiry; never a secret)."""
+    data = _body()
+    if not isinstance(data.get("url"), str) or not data["url"]:
+        raise EcpsError("invalid_request", "Missing or invalid field: url (DELETE removes)")
+    ecps.set_webhook(g.device, data["url"])
+    db.session.commit()
+    return jsonify(_device_json(g.device))
+
+
+@bp.delete("/device/push-webhook")
+@device_required
+def remove_push_webhook() -> Response:
+    ecps.set_webhook(g.device, "")
     db.session.commit()
     return jsonify(_device_json(g.device))
 

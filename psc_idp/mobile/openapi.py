@@ -20,6 +20,7 @@ _DEVICE = {
         "activated_at": _TS, "usable_from": _TS, "expires_at": _TS, "revoked_at": _TS,
         "blocked_at": _TS, "pin_failures": {"type": "integer"},
         "device_token": {"type": "string"}, "otp_secret": {"type": "string"},
+        "push_webhook": {"type": ["string", "null"], "format": "uri"},
     },
 }
 _CHALLENGE = {
@@ -110,6 +111,22 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/device/renew": {"post": {"operationId": "renewDevice", "security": bearer,
                                        "responses": {"200": _json(_DEVICE),
                                                      **_errors(401, 409)}}},
+            "/device/push-webhook": {
+                "put": {"operationId": "setPushWebhook", "security": bearer,
+                        "description": "Register this device's push gateway: at each login "
+                                       "waiting for it, the provider POSTs (timeout "
+                                       "ecps.webhook_timeout, no redirects, after the commit) "
+                                       "the JSON {type: 'ecps.challenge', challenge_id, "
+                                       "service_name, binding_code, expires_at, origin, "
+                                       "device_id}; never the PIN or a secret. Failures are "
+                                       "logged and audited (ecps.webhook_failed), the login "
+                                       "goes on. http(s) only (https in production), at most "
+                                       "500 characters, no credentials or fragment.",
+                        "requestBody": _body(["url"], {"url": {
+                            "type": "string", "format": "uri", "minLength": 1, "maxLength": 500}}),
+                        "responses": {"200": _json(_DEVICE), **_errors(400, 401)}},
+                "delete": {"operationId": "removePushWebhook", "security": bearer,
+                           "responses": {"200": _json(_DEVICE), **_errors(401)}}},
             "/devices": {"get": {"operationId": "listDevices", "security": bearer,
                                  "responses": {"200": _json({"type": "object", "properties": {
                                      "devices": {"type": "array", "items": _DEVICE}}}),
