@@ -32,6 +32,9 @@ class PersonaAuthenticator(Authenticator):
         if mode not in AMR_BY_MODE:
             raise ValueError(f"auth_mode must be one of {sorted(AMR_BY_MODE)}")
         self.simulated_mode = mode
+        # What this instance proves (read by the login page's means filter).
+        self.auth_mode = mode  # type: ignore[misc]
+        self.amr = AMR_BY_MODE[mode]  # type: ignore[misc]
 
     @classmethod
     def setting_names(cls) -> tuple[str, ...]:

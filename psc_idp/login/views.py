@@ -37,6 +37,7 @@ from ..oidc import fail_interaction, finish_interaction, interaction_belongs_to_
 from ..oidc.errors import error_page
 from ..oidc.models import Interaction
 from ..oidc.server import query_client
+from ..sessions.assurance import means_fits
 from ..sse import Check, event_stream
 from .i18n import pick_locale, translator
 
@@ -68,7 +69,7 @@ def _page(template: str, interaction: Interaction, ctx: LoginContext, status: in
     settings = _provider().settings
     html = render_template(
         template, interaction=interaction, ctx=ctx, t=translator(ctx.ui_locale),
-        authenticators=_provider().authenticators, settings=settings,
+        authenticators=usable_authenticators(interaction), settings=settings,
         emulation=settings.emulation_enabled, **extra)
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
@@ -80,9 +81,21 @@ def _page(template: str, interaction: Interaction, ctx: LoginContext, status: in
 def render_first_step(interaction: Interaction) -> Response:
     """The provider's interaction handler: the first configured means' first step (its page
     links to the other means). With ``persona`` first, GET /auth answers the persona form."""
-    authenticators = _provider().authenticators
+    authenticators = usable_authenticators(interaction)
     ctx = _context(interaction)
     return _run_begin(interaction, next(iter(authenticators.values())), ctx)
+
+
+def usable_authenticators(interaction: Interaction) -> dict[str, Authenticator]:
+    """The means that meet what the RP asked (``acr_values`` level, psc-idp's ``auth_mode``);
+    every configured means when none does (``acr_values`` are voluntary, OIDC Core §3.1.2.1:
+    the tokens then say what was used)."""
+    every = _provider().authenticators
+    params = interaction.params
+    fitting = {name: a for name, a in every.items()
+               if means_fits(a.auth_mode, list(a.amr), params.get("acr_values", ""),
+                             params.get("auth_mode", ""))}
+    return fitting or every
 
 
 def _load(uid: str) -> Interaction:
@@ -105,8 +118,8 @@ def _load(uid: str) -> Interaction:
     return interaction
 
 
-def _authenticator(auth_id: str) -> Authenticator:
-    authenticator = _provider().authenticators.get(auth_id)
+def _authenticator(auth_id: str, interaction: Interaction) -> Authenticator:
+    authenticator = usable_authenticators(interaction).get(auth_id)
     if authenticator is None:
         abort(error_page("invalid_request", "Unknown means of identification.", 404))
     return authenticator
@@ -121,7 +134,7 @@ def _check_csrf(interaction: Interaction) -> bool:
 def choose(uid: str) -> Response:
     """Every means on one page (several configured), else the only one's first step."""
     interaction = _load(uid)
-    if len(_provider().authenticators) > 1:
+    if len(usable_authenticators(interaction)) > 1:
         return _page("login/choose.html", interaction, _context(interaction))
     return render_first_step(interaction)
 
@@ -129,7 +142,7 @@ def choose(uid: str) -> Response:
 @bp.get("/<uid>/<auth_id>")
 def begin(uid: str, auth_id: str) -> Response:
     interaction = _load(uid)
-    return _run_begin(interaction, _authenticator(auth_id), _context(interaction))
+    return _run_begin(interaction, _authenticator(auth_id, interaction), _context(interaction))
 
 
 def _run_begin(interaction: Interaction, authenticator: Authenticator,
@@ -141,7 +154,7 @@ def _run_begin(interaction: Interaction, authenticator: Authenticator,
 @bp.post("/<uid>/<auth_id>")
 def resume(uid: str, auth_id: str) -> Response:
     interaction = _load(uid)
-    authenticator = _authenticator(auth_id)
+    authenticator = _authenticator(auth_id, interaction)
     ctx = _context(interaction)
     if not _check_csrf(interaction):
         record("login.failure", "failure", client_id=interaction.client_id, reason="csrf")
@@ -180,7 +193,7 @@ def status(uid: str, auth_id: str) -> Response:
     ``next`` (…/finish), which does. ``challenge`` is the e-CPS request's own status.
     """
     interaction = _load(uid)
-    authenticator = _authenticator(auth_id)
+    authenticator = _authenticator(auth_id, interaction)
     try:
         wait = float(request.args.get("wait", "0") or 0)
     except ValueError:
@@ -223,7 +236,7 @@ def events(uid: str, auth_id: str) -> Response:
     open. Like the status endpoint, it completes nothing: the page then goes to ``next``.
     """
     interaction = _load(uid)
-    authenticator = _authenticator(auth_id)
+    authenticator = _authenticator(auth_id, interaction)
     ctx = _context(interaction)
     settings = _provider().settings.ecps
     finish_url = _finish_url(interaction, authenticator)
@@ -253,7 +266,7 @@ def finish(uid: str, auth_id: str) -> Response:
     """Where a waiting means ends: ``poll`` once more, then complete, fail, or keep waiting
     (the waiting page itself: the target of the form's redirect and of ``<noscript>``)."""
     interaction = _load(uid)
-    authenticator = _authenticator(auth_id)
+    authenticator = _authenticator(auth_id, interaction)
     ctx = _context(interaction)
     step = authenticator.poll(ctx)
     if step.outcome is Outcome.PENDING and not step.template:

@@ -39,3 +39,11 @@ def granted_acr(acr_values: list[str], level: int, default: str) -> str:
     reached = [value for value in acr_values
                if value in ACR_LEVELS and ACR_LEVELS[value] <= level]
     return max(reached, key=ACR_LEVELS.__getitem__) if reached else default
+
+
+def means_fits(auth_mode: str, amr: list[str], acr_values: str, wanted_mode: str) -> bool:
+    """Can a means (its ``authMode`` and ``amr``) meet what the authorization request asked?"""
+    wanted = required_level(known_acr_values(acr_values))
+    if wanted is not None and means_level(auth_mode, amr) < wanted:
+        return False
+    return not wanted_mode or wanted_mode == auth_mode
