@@ -33,6 +33,7 @@ from flask import (
 from ..audit import record
 from ..authenticators import Authenticator, LoginContext, Outcome, StepResult
 from ..db import db, utcnow
+from ..html import protect
 from ..oidc import fail_interaction, finish_interaction, interaction_belongs_to_browser
 from ..oidc.errors import error_page
 from ..oidc.models import Interaction
@@ -71,11 +72,7 @@ def _page(template: str, interaction: Interaction, ctx: LoginContext, status: in
         template, interaction=interaction, ctx=ctx, t=translator(ctx.ui_locale),
         authenticators=usable_authenticators(interaction), settings=settings,
         emulation=settings.emulation_enabled, **extra)
-    response = Response(html, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    return response
+    return protect(Response(html, status=status, mimetype="text/html"))
 
 
 def render_first_step(interaction: Interaction) -> Response:
