@@ -143,11 +143,31 @@ class EcpsPhone:
         email_code, sms_code = self.read_outbox_codes()
         verified = self._call("POST", f"/activations/{started['activation_id']}/verify",
                               token=False, json={"email_code": email_code, "sms_code": sms_code})
+        return self._complete(started["activation_id"], verified["activation_token"], pin,
+                              device_name)
+
+    def activate_with_card(self, pin: str, card: Callable[[bytes], tuple[str, bytes]],
+                           device_name: str = "virtual e-CPS") -> dict[str, Any]:
+        """Activation with a CPx card: ``card(challenge)`` returns the card's certificate (PEM)
+        and its signature over the challenge bytes (a card reader, or a test double). The
+        provider needs a card verifier installed, else ``PhoneError("unsupported_method")``."""
+        started = self._call("POST", "/activations", token=False,
+                             json={"national_id": self.national_id, "method": "card"})
+        certificate, signature = card(started["card_challenge"].encode())
+        verified = self._call(
+            "POST", f"/activations/{started['activation_id']}/card", token=False,
+            json={"certificate": certificate,
+                  "signature": base64.urlsafe_b64encode(signature).rstrip(b"=").decode()})
+        return self._complete(started["activation_id"], verified["activation_token"], pin,
+                              device_name)
+
+    def _complete(self, activation_id: str, activation_token: str, pin: str,
+                  device_name: str) -> dict[str, Any]:
         key = ec.generate_private_key(ec.SECP256R1())
         public_pem = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-        device = self._call("POST", f"/activations/{started['activation_id']}/complete",
-                            token=False, json={"activation_token": verified["activation_token"],
+        device = self._call("POST", f"/activations/{activation_id}/complete",
+                            token=False, json={"activation_token": activation_token,
                                                "pin": pin, "device_public_key": public_pem,
                                                "device_name": device_name})
         self._save({"national_id": self.national_id, "device_id": device["device_id"],
@@ -269,6 +289,8 @@ def read_events(response: requests.Response) -> Iterator[tuple[str, dict[str, An
 
 # ---------------------------------------------------------------------------- test helper
 MODES = ("approve", "deny", "wrong_pin", "never")
+TRANSPORTS = ("long-poll", "stream")
+"""How an ``AutoResponder`` waits: ``GET /challenges?wait=`` or the event stream."""
 
 
 @dataclass
@@ -297,9 +319,13 @@ class AutoResponder:
     def __init__(self, phone: EcpsPhone, mode: str = "approve", pin: str = "", *,
                  wrong_pin: str | None = None, delay: float = 0.0, poll: float = 1.0,
                  binding_code: str | None = None,
-                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+                 on_outcome: Callable[[Outcome], None] | None = None,
+                 transport: str = "long-poll") -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {TRANSPORTS}, not {transport!r}")
+        self.transport = transport
         if mode in ("approve", "deny", "wrong_pin") and not pin and wrong_pin is None:
             raise ValueError(f"mode {mode!r} needs the PIN")
         # its own phone object: one HTTP session per thread
@@ -362,6 +388,9 @@ class AutoResponder:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                if self.transport == "stream":
+                    self._follow_stream()
+                    continue
                 pending = self.phone.pending(wait=self.poll)
             except PhoneError as exc:
                 self._record_error(exc)
@@ -373,15 +402,33 @@ class AutoResponder:
                 self._record_error(exc)
                 self._stop.wait(self.poll)
                 continue
-            fresh = [c for c in pending if c["challenge_id"] not in self._handled and (
-                self.binding_code is None or c["binding_code"] == self.binding_code)]
-            for challenge in fresh:
+            if not self._handle(pending):  # only logins already handled: the provider
+                self._stop.wait(min(self.poll, 0.5) if pending else 0)  # answers at once
+
+    def _follow_stream(self) -> None:
+        """One event stream, until the provider ends it (then the loop reconnects)."""
+        events = self.phone.stream()
+        try:
+            for name, body in events:
                 if self._stop.is_set():
                     return
-                self._handled.add(challenge["challenge_id"])
-                self._respond(challenge)
-            if not fresh:  # only logins already handled: the provider would answer at once
-                self._stop.wait(min(self.poll, 0.5) if pending else 0)
+                if name == "challenges":
+                    self._handle(body.get("challenges", []))
+                elif name == "end" and body.get("reason") == "device_revoked":
+                    raise PhoneError("invalid_token", "the device was revoked", 401)
+        finally:
+            events.close()
+
+    def _handle(self, pending: list[dict[str, Any]]) -> bool:
+        """Answer the logins not seen before; False if there were none."""
+        fresh = [c for c in pending if c["challenge_id"] not in self._handled and (
+            self.binding_code is None or c["binding_code"] == self.binding_code)]
+        for challenge in fresh:
+            if self._stop.is_set():
+                break
+            self._handled.add(challenge["challenge_id"])
+            self._respond(challenge)
+        return bool(fresh)
 
     def _respond(self, challenge: dict[str, Any]) -> None:
         if self.mode == "never":

@@ -28,7 +28,7 @@ from flask import current_app
 from ..audit import record
 from ..db import db
 from ..directory.models import Professional
-from . import outbox, webhooks
+from . import card, outbox, webhooks
 from .models import EcpsActivation, EcpsChallenge, EcpsDevice
 
 _pins = PasswordHasher()
@@ -92,6 +92,57 @@ def start_contact_activation(professional: Professional) -> EcpsActivation:
     return activation
 
 
+def start_card_activation(professional: Professional) -> tuple[EcpsActivation, str]:
+    """Activation with a CPx card: a challenge for the card to sign (see ``card.py``)."""
+    if card.card_verifier() is None:
+        raise EcpsError("unsupported_method", "Activation with a CPx card is not available on "
+                        "this server (no card verifier is installed): use the contact method.")
+    if professional.means_blocked:
+        raise EcpsError("means_blocked", "This professional's means are blocked.", 403)
+    activation = EcpsActivation(
+        id=str(uuid.uuid4()), professional_id=professional.id, method="card",
+        created_at=_now(),
+        expires_at=_now() + timedelta(seconds=_settings().ecps.code_lifetime))
+    db.session.add(activation)
+    record("ecps.activation_started", subject=professional.national_id, method="card",
+           activation_id=activation.id)
+    return activation, card.activation_challenge(activation.id)
+
+
+def verify_card_proof(activation_id: str, certificate_pem: str, signature_b64: str) -> str:
+    """The card signed the challenge → the one-time completion token (as with the codes)."""
+    activation = _live_activation(activation_id)
+    if activation.method != "card":
+        raise EcpsError("wrong_method", "This activation uses the contact codes.", 409)
+    if activation.state != "pending":
+        raise EcpsError("activation_closed", "The card proof was already accepted.", 409)
+    verifier = card.card_verifier()
+    if verifier is None:
+        raise EcpsError("unsupported_method", "Activation with a CPx card is not available on "
+                        "this server (no card verifier is installed).")
+    professional = db.session.get(Professional, activation.professional_id)
+    try:
+        signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
+        verifier.verify(card.CardProof(
+            national_id=professional.national_id,
+            challenge=card.activation_challenge(activation.id).encode(),
+            certificate_pem=certificate_pem, signature=signature))
+    except (card.CardProofRejected, ValueError, TypeError) as exc:
+        activation.failed_attempts += 1
+        if activation.failed_attempts >= _settings().ecps.code_attempts:
+            activation.state = "failed"
+        reason = str(exc) if isinstance(exc, card.CardProofRejected) else "malformed proof"
+        record("ecps.card_proof_refused", "failure", subject=professional.national_id,
+               activation_id=activation.id, reason=reason[:200],
+               attempts=activation.failed_attempts, state=activation.state)
+        raise EcpsError("invalid_card_proof", f"The card proof was refused: {reason}",
+                        403) from None
+    token = secrets.token_urlsafe(32)
+    activation.state = "verified"
+    activation.completion_digest = _digest(token)
+    return token
+
+
 def _live_activation(activation_id: str) -> EcpsActivation:
     activation = db.session.get(EcpsActivation, activation_id[:36]) if activation_id else None
     if activation is None:
@@ -107,6 +158,8 @@ def _live_activation(activation_id: str) -> EcpsActivation:
 def verify_activation_codes(activation_id: str, email_code: str, sms_code: str) -> str:
     """Both codes right → a one-time completion token for the device registration."""
     activation = _live_activation(activation_id)
+    if activation.method != "contact":
+        raise EcpsError("wrong_method", "This activation uses a CPx card.", 409)
     if activation.state != "pending":
         raise EcpsError("activation_closed", "The codes were already verified.", 409)
     ok_email = secrets.compare_digest(_digest(str(email_code)[:12]), activation.email_code_digest)

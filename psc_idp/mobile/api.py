@@ -125,14 +125,20 @@ def start_activation() -> Response:
     if professional is None:
         raise EcpsError("unknown_professional", "Unknown national identifier.", 404)
     method = data.get("method", "contact")
+    settings = current_app.extensions["psc_idp"].settings.ecps
+    if method == "card":
+        activation, challenge = ecps.start_card_activation(professional)
+        db.session.commit()
+        response = jsonify({"activation_id": activation.id, "method": "card",
+                            "expires_in": settings.code_lifetime, "card_challenge": challenge})
+        response.status_code = 201
+        return response
     if method != "contact":
-        raise EcpsError("unsupported_method",
-                        "Only activation with the contact data is available (card: to come).")
+        raise EcpsError("unsupported_method", "method is contact or card.")
     activation = ecps.start_contact_activation(professional)
     db.session.commit()
-    response = jsonify({"activation_id": activation.id,
-                        "expires_in": current_app.extensions["psc_idp"].settings.ecps
-                        .code_lifetime,
+    response = jsonify({"activation_id": activation.id, "method": "contact",
+                        "expires_in": settings.code_lifetime,
                         "sent_to": {"email": _mask(professional.contact_email),
                                     "sms": _mask(professional.contact_mobile)}})
     response.status_code = 201
@@ -144,6 +150,16 @@ def verify_activation(activation_id: str) -> Response:
     data = _body()
     token = ecps.verify_activation_codes(activation_id, _field(data, "email_code", 12),
                                          _field(data, "sms_code", 12))
+    db.session.commit()
+    return jsonify({"activation_token": token})
+
+
+@bp.post("/activations/<activation_id>/card")
+def verify_card(activation_id: str) -> Response:
+    """The card's signature over ``card_challenge`` and its certificate → activation token."""
+    data = _body()
+    token = ecps.verify_card_proof(activation_id, _field(data, "certificate", 8000),
+                                   _field(data, "signature", 2000))
     db.session.commit()
     return jsonify({"activation_token": token})
 

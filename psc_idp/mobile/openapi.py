@@ -77,13 +77,24 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "operationId": "startActivation",
                 "requestBody": _body(["national_id"], {
                     "national_id": {"type": "string", "maxLength": 40},
-                    "method": {"enum": ["contact"]}}),
+                    "method": {"enum": ["contact", "card"],
+                               "description": "contact (default): one code by e-mail and one "
+                                              "by SMS. card: a CPx card signs card_challenge; "
+                                              "400 unsupported_method when the server has no "
+                                              "card verifier installed (the default)."}}),
                 "responses": {"201": _json({"type": "object",
-                                            "required": ["activation_id", "expires_in"],
+                                            "required": ["activation_id", "expires_in",
+                                                         "method"],
                                             "properties": {
                                                 "activation_id": {"type": "string"},
+                                                "method": {"enum": ["contact", "card"]},
                                                 "expires_in": {"type": "integer"},
-                                                "sent_to": {"type": "object"}}}, "Created"),
+                                                "sent_to": {"type": "object"},
+                                                "card_challenge": {
+                                                    "type": "string",
+                                                    "description": "card: the card signs "
+                                                                   "these UTF-8 bytes"}}},
+                                           "Created"),
                               **_errors(400, 403, 404, 409)}}},
             "/activations/{activation_id}/verify": {"post": {
                 "operationId": "verifyActivation",
@@ -95,6 +106,20 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                             "properties": {"activation_token":
                                                            {"type": "string"}}}),
                               **_errors(400, 404, 409)}}},
+            "/activations/{activation_id}/card": {"post": {
+                "operationId": "verifyCardProof",
+                "description": "Card activation: the card's X.509 certificate (PEM) and its "
+                               "signature (base64url) over card_challenge. 403 "
+                               "invalid_card_proof when the installed verifier refuses it.",
+                "parameters": [{"name": "activation_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "requestBody": _body(["certificate", "signature"], {
+                    "certificate": {"type": "string", "maxLength": 8000},
+                    "signature": {"type": "string", "maxLength": 2000}}),
+                "responses": {"200": _json({"type": "object", "required": ["activation_token"],
+                                            "properties": {"activation_token":
+                                                           {"type": "string"}}}),
+                              **_errors(400, 403, 404, 409, 413)}}},
             "/activations/{activation_id}/complete": {"post": {
                 "operationId": "completeActivation",
                 "parameters": [{"name": "activation_id", "in": "path", "required": True,

@@ -86,3 +86,22 @@ def test_misuse_is_refused_at_once(live, tmp_path, phone):
     with pytest.raises(PhoneError) as not_activated:
         AutoResponder(EcpsPhone(live.base_url, tmp_path / "empty", GP), "never")
     assert not_activated.value.code == "not_activated"
+
+
+def test_over_the_event_stream(make_live, tmp_path):
+    """``transport="stream"``: the responder follows /challenges/stream instead of polling."""
+    from psc_idp import sse
+
+    live = make_live(ecps={"stream_heartbeat": 1})
+    phone = EcpsPhone(live.base_url, tmp_path / "phone", GP)
+    phone.activate(PIN)
+    with AutoResponder(phone, "approve", pin=PIN, transport="stream") as responder:
+        first = push_login(live, GP)
+        responder.wait_for(1, answered=True)
+        second = push_login(live, GP)
+        responder.wait_for(2, answered=True)
+    assert [o.result["status"] for o in responder.outcomes] == ["approved", "approved"]
+    assert status_of(live, first) == status_of(live, second) == "approved"
+    assert sse.wait_until_closed(timeout=15)  # the stream ended with the responder
+    with pytest.raises(ValueError, match="transport"):
+        AutoResponder(phone, "approve", pin=PIN, transport="carrier pigeon")
