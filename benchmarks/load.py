@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
+import functools
 import hashlib
 import json
 import multiprocessing as mp
@@ -38,6 +39,7 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -145,7 +147,97 @@ def node_flow(s: requests.Session, base: str) -> None:
     _tokens_and_userinfo(s, base + "/token", base + "/me", code, verifier)
 
 
-FLOWS = {"psc-idp": psc_flow, "node-oidc-provider": node_flow}
+# ----------------------------------------------------------------------------- e-CPS push
+ECPS_PIN = "1234"
+ECPS_FLOW_TIMEOUT = 60.0
+"""Seconds one e-CPS login may wait for the phone before it counts as a failure."""
+MEANS_ECPS = re.compile(r'id="means-ecps" href="([^"]+)"')
+
+
+def ecps_flow(s: requests.Session, base: str, national_id: str) -> None:
+    """A browser's e-CPS push login; the client's virtual phone (``AutoResponder``) approves.
+
+    GET /auth (persona page) → GET /login/<uid>/ecps (form) → POST it (303) → GET …/finish
+    (waiting page) → GET …/status?wait=20 until not pending → GET …/finish (302 → code)
+    → token → userinfo.
+    """
+    issuer = base + PSC_REALM
+    verifier, challenge = _pkce()
+    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    page = _expect(s.get(base + "/auth", allow_redirects=False, timeout=TIMEOUT, params={
+        "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+        "scope": "openid scope_all", "state": state, "nonce": nonce,
+        "code_challenge": challenge, "code_challenge_method": "S256",
+        "acr_values": "eidas1"}), 200, "authorize")
+    link, csrf = MEANS_ECPS.search(page.text), PSC_CSRF.search(page.text)
+    if not (link and csrf):
+        raise FlowError("authorize: no e-CPS link or CSRF token on the login page")
+    form_url = base + link.group(1).replace("&amp;", "&")
+    _expect(s.get(form_url, allow_redirects=False, timeout=TIMEOUT), 200, "ecps form")
+    sent = _expect(s.post(form_url, allow_redirects=False, timeout=TIMEOUT,
+                          data={"csrf": csrf.group(1), "national_id": national_id}),
+                   303, "ecps send")
+    finish_url = base + sent.headers.get("Location", "")
+    waiting = _expect(s.get(finish_url, allow_redirects=False, timeout=TIMEOUT), 200,
+                      "waiting page")
+    if 'id="binding-code"' not in waiting.text:
+        raise FlowError("waiting page: no binding code")
+    status_url = finish_url.rsplit("/", 1)[0] + "/status"
+    deadline = time.monotonic() + ECPS_FLOW_TIMEOUT
+    while True:
+        body = _expect(s.get(status_url, params={"wait": 20}, timeout=TIMEOUT + 25),
+                       200, "status").json()
+        if body.get("status") != "pending":
+            break
+        if time.monotonic() > deadline:
+            raise FlowError("status: the phone did not answer in time")
+    if body.get("status") != "success":
+        raise FlowError(f"status: {body}")
+    done = _expect(s.get(finish_url, allow_redirects=False, timeout=TIMEOUT), 302, "finish")
+    code = _code_from(done.headers.get("Location", ""), state, "finish")
+    _tokens_and_userinfo(s, issuer + "/protocol/openid-connect/token",
+                         issuer + "/protocol/openid-connect/userinfo", code, verifier)
+
+
+def ecps_candidates() -> list[str]:
+    """Demo professionals who may hold an e-CPS (not the one whose means are blocked)."""
+    from psc_idp.directory.demo_data import BLOCKED_RPPS, demo_rpps
+
+    return ["8" + demo_rpps(n) for n in range(1, 24) if demo_rpps(n) != BLOCKED_RPPS]
+
+
+def activate_phones(base: str, home: str, count: int) -> list[str]:
+    """One virtual e-CPS per professional (codes read from the outbox: demo mode)."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from clients.ecps_app.phone import EcpsPhone, PhoneError
+
+    activated: list[str] = []
+    for national_id in ecps_candidates():
+        if len(activated) >= count:
+            break
+        phone = EcpsPhone(base, home, national_id)
+        try:
+            if not phone.activated:
+                phone.activate(ECPS_PIN, device_name="benchmark phone")
+            activated.append(national_id)
+        except PhoneError as exc:
+            print(f"  cannot activate {national_id}: {exc}", file=sys.stderr)
+    if len(activated) < count:
+        raise SystemExit(f"only {len(activated)} e-CPS activated, {count} needed")
+    return activated
+
+
+def start_phone(base: str, home: str, national_id: str, transport: str) -> Any:
+    """The client's phone: approves every login pushed to its professional, in a thread."""
+    from clients.ecps_app.phone import AutoResponder, EcpsPhone
+
+    responder = AutoResponder(EcpsPhone(base, home, national_id), "approve", pin=ECPS_PIN,
+                              transport=transport)
+    return responder.start()
+
+
+FLOWS = {"psc-idp": psc_flow, "node-oidc-provider": node_flow, "psc-idp-ecps": ecps_flow}
+ECPS_KIND = "psc-idp-ecps"
 
 
 # ----------------------------------------------------------------------------- CPU accounting
@@ -249,8 +341,13 @@ def _take(counter: Any) -> bool:
 
 
 def _client(kind: str, base: str, warm: Any, tickets: Any, deadline: Any,
-            barriers: tuple[Any, Any, Any], results: Any) -> None:
+            barriers: tuple[Any, Any, Any], results: Any, ecps: dict[str, str] | None = None
+            ) -> None:
     flow = FLOWS[kind]
+    if ecps is not None:  # this client's professional and phone
+        national_id = ecps["national_id"]
+        start_phone(base, ecps["home"], national_id, ecps["transport"])
+        flow = functools.partial(ecps_flow, national_id=national_id)  # type: ignore[assignment]
     session = requests.Session()
     session.trust_env = False  # no proxy/netrc lookups per request (≈20 % of the driver's CPU)
     out: dict[str, Any] = {"latencies": [], "failures": [], "warm": 0, "warm_failures": []}
@@ -285,15 +382,19 @@ def _client(kind: str, base: str, warm: Any, tickets: Any, deadline: Any,
 
 
 def run(kind: str, base: str, server_pid: int, n: int, warmup: int, duration: float,
-        max_flows: int, pg_db: str | None) -> RunResult:
+        max_flows: int, pg_db: str | None, ecps: dict[str, Any] | None = None) -> RunResult:
     ctx = mp.get_context("fork")
     warm = ctx.Value("i", max(warmup, 2 * n))
     tickets = ctx.Value("i", max_flows)
     deadline = ctx.Value("d", time.monotonic() + 3600)
     barriers = (ctx.Barrier(n + 1), ctx.Barrier(n + 1), ctx.Barrier(n + 1))
     results = ctx.Queue()
+    phones = [None] * n if ecps is None else [
+        {"national_id": ecps["national_ids"][i], "home": ecps["home"],
+         "transport": ecps["transport"]} for i in range(n)]
     procs = [ctx.Process(target=_client, args=(kind, base, warm, tickets, deadline, barriers,
-                                               results), daemon=True) for _ in range(n)]
+                                               results, phones[i]), daemon=True)
+             for i in range(n)]
     for p in procs:
         p.start()
     wait = duration + 120
@@ -369,17 +470,25 @@ def markdown(results: list[RunResult], ns: list[int]) -> str:
         lines += [f"- {r.server} N={r.clients}: {sample}" for r in failed
                   for sample in r.failure_samples]
     ratios = ratio_table(results, ns)
-    if ratios:
-        lines += ["", "| N | psc-idp / node-oidc-provider flows/s |", "|---:|---:|"]
-        lines += [f"| {n} | {ratio:.2f}× |" for n, ratio in ratios.items()]
+    ecps_ratios = ratio_table(results, ns, ECPS_KIND)
+    if ratios or ecps_ratios:
+        lines += ["", "| N | psc-idp / node-oidc-provider flows/s | psc-idp e-CPS push / "
+                  "node-oidc-provider flows/s |", "|---:|---:|---:|"]
+        lines += [f"| {n} | {_ratio(ratios.get(n))} | {_ratio(ecps_ratios.get(n))} |"
+                  for n in ns]
     return "\n".join(lines)
 
 
-def ratio_table(results: list[RunResult], ns: list[int]) -> dict[int, float]:
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def ratio_table(results: list[RunResult], ns: list[int], kind: str = "psc-idp"
+                ) -> dict[int, float]:
     by = {(r.server, r.clients): r for r in results}
     out = {}
     for n in ns:
-        psc, node = by.get(("psc-idp", n)), by.get(("node-oidc-provider", n))
+        psc, node = by.get((kind, n)), by.get(("node-oidc-provider", n))
         if psc and node and node.flows_per_s:
             out[n] = round(psc.flows_per_s / node.flows_per_s, 3)
     return out
@@ -425,12 +534,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=20, help="warm-up flows (at least 2N)")
     ap.add_argument("--duration", type=float, default=10.0, help="max seconds per measurement")
     ap.add_argument("--max-flows", type=int, default=1000, help="max flows per measurement")
+    ap.add_argument("--ecps", action="store_true",
+                    help="also e-CPS push logins on psc-idp (one virtual phone per client)")
+    ap.add_argument("--ecps-phone", choices=("stream", "long-poll"), default="stream",
+                    help="how the virtual phones wait for logins (default: event stream)")
+    ap.add_argument("--ecps-home", help="folder of the phones' state (default: a temp dir)")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args(argv)
     ns = [int(n) for n in args.clients.split(",") if n.strip()]
     targets = [(kind, base.rstrip("/"), pid) for kind, base, pid in (
         ("psc-idp", args.psc, args.psc_pid), ("node-oidc-provider", args.node, args.node_pid))
         if base]
+    ecps: dict[str, Any] | None = None
+    if args.ecps:
+        if not args.psc:
+            ap.error("--ecps needs --psc")
+        home = args.ecps_home or tempfile.mkdtemp(prefix="psc-bench-phones-")
+        print(f"activating {max(ns)} virtual e-CPS phones", file=sys.stderr, flush=True)
+        ecps = {"home": home, "transport": args.ecps_phone,
+                "national_ids": activate_phones(args.psc.rstrip("/"), home, max(ns))}
+        targets.append((ECPS_KIND, args.psc.rstrip("/"), args.psc_pid))
     if not targets or any(pid is None for _, _, pid in targets):
         ap.error("give --psc and --psc-pid and/or --node and --node-pid")
 
@@ -438,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     for n in ns:  # interleaved, so slow drifts of the shared machine hit both servers alike
         for kind, base, pid in targets:
             res = run(kind, base, pid, n, args.warmup, args.duration, args.max_flows,
-                      args.pg_db if kind == "psc-idp" else None)
+                      args.pg_db if kind != "node-oidc-provider" else None,
+                      ecps if kind == ECPS_KIND else None)
             results.append(res)
             print(f"  {kind:20} N={n:<3} {res.flows_per_s:8.1f} flows/s  p50 {res.p50_ms:7.1f} "
                   f"ms  p95 {res.p95_ms:7.1f} ms  server {res.server_cpu_ms_per_flow:6.2f} "
@@ -458,10 +582,17 @@ def main(argv: list[str] | None = None) -> int:
             "psc-idp": "GET /auth → POST /login/<uid>/persona → token → userinfo "
                        "(scope openid scope_all, acr_values eidas1)",
             "node-oidc-provider": "GET /auth → GET /interaction/<uid> → POST it → "
-                                  "GET /auth/<uid> → token → /me (scope openid profile email)"},
+                                  "GET /auth/<uid> → token → /me (scope openid profile email)",
+            ECPS_KIND: "GET /auth → GET /login/<uid>/ecps → POST it (303) → GET …/finish → "
+                       "GET …/status?wait=20 until approved (the client's virtual phone "
+                       "approves with PIN + device signature through the mobile API) → "
+                       "GET …/finish (302 code) → token → userinfo"},
+        "ecps_phone_transport": args.ecps_phone if args.ecps else None,
         "runs": [asdict(r) for r in results],
         "ratio_psc_over_node_flows_per_s": {str(k): v for k, v in ratio_table(results,
                                                                              ns).items()},
+        "ratio_psc_ecps_over_node_flows_per_s": {
+            str(k): v for k, v in ratio_table(results, ns, ECPS_KIND).items()},
         "failed": any(r.failures or r.warmup_failures for r in results),
     }
     if args.out:

@@ -239,3 +239,20 @@ def test_openapi_describes_every_route(live):
             routes |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes == described
 
+
+
+def test_pins_hashed_with_older_parameters_are_rehashed_at_their_next_check(live, phone):
+    from argon2 import PasswordHasher
+
+    from psc_idp.credentials.models import EcpsDevice
+
+    device_id = phone.device()["device_id"]
+    with live.app.app_context():
+        device = db.session.get(EcpsDevice, device_id)
+        assert "m=19456,t=2,p=1" in device.pin_hash  # OWASP's argon2id minimum
+        device.pin_hash = PasswordHasher().hash(PIN)  # argon2-cffi's default profile
+        db.session.commit()
+    push_login(live, GP)
+    assert phone.answer_next("approve", PIN, wait=1)["status"] == "approved"
+    with live.app.app_context():
+        assert "m=19456,t=2,p=1" in db.session.get(EcpsDevice, device_id).pin_hash
