@@ -272,6 +272,28 @@ def revoke(obj: Context, national_id: str | None, device_id: str) -> None:
 @national_id_option
 @click.pass_obj
 @provider_errors
+def sessions(obj: Context, national_id: str | None) -> None:
+    """The professional's open Pro Santé Connect sessions and the services in each."""
+    found = obj.phone(national_id).sessions()
+    obj.output(found, "\n".join(f"{s['sid']}  {s['auth_mode']:7} {s['created_at']}  "
+                                f"{' '.join(s['clients'])}" for s in found) or "no open session")
+
+
+@main.command("end-session")
+@national_id_option
+@click.option("--sid", required=True, help="The session to end (see 'sessions').")
+@click.pass_obj
+@provider_errors
+def end_session(obj: Context, national_id: str | None, sid: str) -> None:
+    """Log out of one session: every service of it is told."""
+    ended = obj.phone(national_id).end_session(sid)
+    obj.output(ended, f"ended {ended['sid']}")
+
+
+@main.command()
+@national_id_option
+@click.pass_obj
+@provider_errors
 def status(obj: Context, national_id: str | None) -> None:
     """What this home holds and the status of each device at the provider."""
     ids = [national_id] if national_id else EcpsPhone.known(obj.home)

@@ -259,6 +259,14 @@ class EcpsPhone:
     def card(self) -> dict[str, Any]:
         return self._call("GET", "/me/card")
 
+    def sessions(self) -> list[dict[str, Any]]:
+        """The professional's live sessions at the provider (and the services in each)."""
+        return self._call("GET", "/me/sessions")["sessions"]
+
+    def end_session(self, sid: str) -> dict[str, Any]:
+        """Log out of one session: its services are told by the provider (back channel)."""
+        return self._call("DELETE", f"/me/sessions/{sid}")
+
     def set_push_webhook(self, url: str) -> dict[str, Any]:
         """Register this device's push gateway (the provider POSTs each login there)."""
         return self._call("PUT", "/device/push-webhook", json={"url": url})

@@ -185,14 +185,15 @@ def _register(app: Flask, settings: Settings) -> None:
         try:
             view["card"] = phone.card()
             view["devices"] = phone.devices()
+            view["sessions"] = phone.sessions()
             view["status"] = view["card"]["status"]
         except PhoneError as exc:
             if exc.status != 401:
                 raise
-            view.update(card=None, devices=[], status="revoked")
+            view.update(card=None, devices=[], sessions=[], status="revoked")
         except requests.RequestException as exc:
             log.warning("provider unreachable: %r", exc)
-            view.update(card=None, devices=[], status="unreachable")
+            view.update(card=None, devices=[], sessions=[], status="unreachable")
         return render_template("phone.html", poll_wait=settings.POLL_WAIT, **view)
 
     @app.post("/activate")
@@ -231,6 +232,12 @@ def _register(app: Flask, settings: Settings) -> None:
         own = revoked["device_id"] == phone.local_state()["device_id"]
         flash(f"Appareil « {revoked['name']} » révoqué" +
               (" : c'était cette e-CPS, réactivez-la." if own else "."), "ok")
+        return redirect(url_for("home"), 303)
+
+    @app.post("/sessions/<sid>/end")
+    def end_session(sid: str) -> Response:
+        current_phone().end_session(sid)
+        flash("Session terminée : les services concernés ont été prévenus.", "ok")
         return redirect(url_for("home"), 303)
 
     # ------------------------------------------------------------------ the page's JSON API

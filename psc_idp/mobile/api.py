@@ -26,6 +26,8 @@ from ..credentials.models import EcpsChallenge, EcpsDevice
 from ..db import db
 from ..directory.lookup import find_by_identifier, get_professional
 from ..directory.nomenclature import profession_label
+from ..sessions.backchannel import dispatch
+from ..sessions.logout import end_by_id
 from ..sessions.models import IdpSession, SessionClient
 from ..sse import Check, event_stream
 from .openapi import openapi_document
@@ -364,6 +366,19 @@ def sessions() -> Response:
         result.append({"sid": s.id, "auth_time": s.auth_time, "auth_mode": s.auth_mode,
                        "created_at": _iso(s.created_at), "clients": list(clients)})
     return jsonify({"sessions": result})
+
+
+@bp.delete("/me/sessions/<sid>")
+@device_required
+def end_session(sid: str) -> Response:
+    """Logout from the app: the same fan-out as a browser logout (no front channel here)."""
+    outcome = end_by_id(sid, "ecps_app", professional_id=g.device.professional_id)
+    if outcome is None:
+        return _error("not_found", "No such live session of yours.", 404)
+    db.session.commit()
+    if outcome.deliveries:
+        dispatch()
+    return jsonify({"sid": sid, "ended": True})
 
 
 @bp.get("/openapi.json")

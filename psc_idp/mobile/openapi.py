@@ -208,5 +208,16 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/me/sessions": {"get": {"operationId": "activeSessions", "security": bearer,
                                      "responses": {"200": _json({"type": "object"}),
                                                    **_errors(401)}}},
+            "/me/sessions/{sid}": {"delete": {
+                "operationId": "endSession", "security": bearer,
+                "description": "Log out of one of the professional's sessions: every service "
+                               "of the session is told (back-channel logout), its tokens are "
+                               "revoked (offline_access ones excepted).",
+                "parameters": [{"name": "sid", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": _json({"type": "object", "required": ["sid", "ended"],
+                                            "properties": {"sid": {"type": "string"},
+                                                           "ended": {"const": True}}}),
+                              **_errors(401, 404)}}},
         },
     }

@@ -196,3 +196,19 @@ def test_environment_defaults(live, tmp_path):
                             capture_output=True, text=True, env=env, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "env-home" / f"{GP}.json").exists()
+
+
+def test_sessions_listed_and_ended(live, activated):
+    from tests.psc_actions import PscActions
+
+    browser = PscActions(live.issuer)
+    _, tokens = browser.full_login()
+    sid = browser.verify(tokens["id_token"])["sid"]
+    listed = ok(activated("--json", "sessions", "--national-id", GP))
+    assert [s["sid"] for s in json.loads(listed)] == [sid]
+    assert sid in ok(activated("sessions", "--national-id", GP))
+    assert ok(activated("end-session", "--national-id", GP, "--sid", sid)).strip() == \
+        f"ended {sid}"
+    assert ok(activated("sessions", "--national-id", GP)).strip() == "no open session"
+    line = refused(activated("end-session", "--national-id", GP, "--sid", sid))
+    assert "not_found" in line or "No such" in line

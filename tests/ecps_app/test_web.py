@@ -198,3 +198,20 @@ def test_forms_and_api_need_the_session_token(live, web):
     refused = http.post(web.base_url + "/api/answer", json={}, timeout=5,
                         headers={"X-CSRF-Token": "forged"})
     assert refused.status_code == 403
+
+
+def test_sessions_listed_and_ended_from_the_page(live, web, page):
+    from tests.psc_actions import PscActions
+
+    browser = PscActions(live.issuer)
+    _, tokens = browser.full_login()
+    sid = browser.verify(tokens["id_token"])["sid"]
+    activate(page, web)
+    row = page.locator(f'li.session[data-sid="{sid}"]')
+    expect(row.locator(".services")).to_have_text("psc-demo-rp")
+    with page.expect_navigation():
+        row.get_by_role("button", name="Se déconnecter").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Session terminée")
+    expect(page.locator("li.session")).to_have_count(0)
+    start = browser.start(browser.client(), prompt="none")
+    assert "login_required" in browser.open(start.url).headers["Location"]
