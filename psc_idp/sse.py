@@ -60,6 +60,11 @@ def close_all(timeout: float) -> bool:
         _closing.clear()
 
 
+def close_all_now() -> None:
+    """End every open stream at its next check, and refuse to wait on (the process stops)."""
+    _closing.set()
+
+
 def _count(delta: int) -> None:
     global _open_streams
     with _lock:

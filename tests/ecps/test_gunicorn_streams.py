@@ -141,3 +141,18 @@ def test_streams_hold_threads_not_the_server(gunicorn: Served, tmp_path: Path) -
     log = gunicorn.log.read_text()
     for bad in ("Traceback", "ERROR", "WORKER TIMEOUT", "CRITICAL"):
         assert bad not in log, log[-3000:]
+
+
+def test_a_stop_ends_the_open_streams(gunicorn: Served, tmp_path: Path) -> None:
+    """SIGTERM: the worker ends its event streams (``end`` / ``closing``) and the server stops,
+    instead of holding the stop until the streams' maximum duration."""
+    phone = EcpsPhone(gunicorn.base_url, tmp_path / "gp", GP)
+    phone.activate(PIN)
+    events = phone.stream()
+    assert next(events)[0] == "challenges"
+    gunicorn.proc.send_signal(signal.SIGTERM)
+    assert next(events) == ("end", {"reason": "closing"})
+    assert gunicorn.proc.wait(timeout=25) == 0
+    log = gunicorn.log.read_text()
+    for bad in ("Traceback", "ERROR", "WORKER TIMEOUT", "CRITICAL"):
+        assert bad not in log, log[-3000:]
