@@ -131,7 +131,10 @@ class LiveServer:
         self.app = app
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
-        self._server = make_server("127.0.0.1", port, app, threaded=True)
+        try:
+            self._server = make_server("127.0.0.1", port, app, threaded=True)
+        except SystemExit as exc:  # werkzeug exits when the port is taken: make it an error
+            raise OSError(f"port {port} is already in use") from exc
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -158,11 +161,20 @@ def make_live(make_app: Callable[..., Flask]) -> Iterator[Callable[..., LiveServ
     servers: list[LiveServer] = []
 
     def start(port: int | None = None, **overrides: Any) -> LiveServer:
-        port = port or free_port()
-        overrides.setdefault("public_url", f"http://127.0.0.1:{port}")
-        server = LiveServer(make_app(**overrides), port)
-        servers.append(server)
-        return server
+        for attempt in range(5):
+            chosen = port or free_port()
+            settings = dict(overrides)
+            settings.setdefault("public_url", f"http://127.0.0.1:{chosen}")
+            try:
+                server = LiveServer(make_app(**settings), chosen)
+            except OSError:
+                # free_port() gave a port another process took since: pick another one
+                if port is not None or attempt == 4:
+                    raise
+                continue
+            servers.append(server)
+            return server
+        raise AssertionError("unreachable")
 
     yield start
     from psc_idp import sse

@@ -138,7 +138,7 @@ def test_init_twice_is_idempotent_and_keys_are_private(tmp_path):
     assert json.loads((keys / "keyset.json").read_text()) == keyset
     assert sorted(keys.glob("signing-*.pem")) == pems and pems[0].read_bytes() == pem_before
     listed = _run(tmp_path, "client", "list", "--json")
-    assert [c["client_id"] for c in listed.json()] == ["psc-demo-rp"]
+    assert [c["client_id"] for c in listed.json()] == ["psc-demo-mss", "psc-demo-rp"]
 
 
 def test_bad_configuration_is_a_clean_error(cli):

@@ -46,7 +46,7 @@ def test_demo_starts_everything_and_stops_it(tmp_path):
         "PSC_IDP_LOG_LEVEL": "WARNING",
     })
     proc = subprocess.Popen([str(PSC_IDP), "demo", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     urls = [f"http://127.0.0.1:{port}/auth/realms/esante-wallet/.well-known/openid-configuration",
             f"http://127.0.0.1:{rp1}/healthz", f"http://127.0.0.1:{rp2}/healthz",
             f"http://127.0.0.1:{phone}/"]

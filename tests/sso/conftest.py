@@ -62,7 +62,10 @@ def receivers() -> Iterator[Callable[..., tuple[Receiver, str]]]:
 
     def start(statuses: list[int] | None = None) -> tuple[Receiver, str]:
         receiver = Receiver(statuses=list(statuses or []))
-        server = LiveServer(receiver, free_port())  # type: ignore[arg-type]
+        try:
+            server = LiveServer(receiver, free_port())  # type: ignore[arg-type]
+        except OSError:  # the port was taken meanwhile: one more try on another
+            server = LiveServer(receiver, free_port())  # type: ignore[arg-type]
         servers.append(server)
         return receiver, server.base_url
 
