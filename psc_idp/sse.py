@@ -85,10 +85,6 @@ def format_event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {body}\n\n"
 
 
-def wants_event_stream(accept: str) -> bool:
-    return MEDIA_TYPE in (accept or "")
-
-
 def event_stream(check: Callable[[], Check], *, max_duration: float, heartbeat: float,
                  interval: float) -> Response:
     """A ``text/event-stream`` response driven by ``check`` (run inside the request context)."""
