@@ -178,22 +178,25 @@ def ecps_flow(s: requests.Session, base: str, national_id: str) -> None:
                           data={"csrf": csrf.group(1), "national_id": national_id}),
                    303, "ecps send")
     finish_url = base + sent.headers.get("Location", "")
-    waiting = _expect(s.get(finish_url, allow_redirects=False, timeout=TIMEOUT), 200,
-                      "waiting page")
-    if 'id="binding-code"' not in waiting.text:
-        raise FlowError("waiting page: no binding code")
-    status_url = finish_url.rsplit("/", 1)[0] + "/status"
-    deadline = time.monotonic() + ECPS_FLOW_TIMEOUT
-    while True:
-        body = _expect(s.get(status_url, params={"wait": 20}, timeout=TIMEOUT + 25),
-                       200, "status").json()
-        if body.get("status") != "pending":
-            break
-        if time.monotonic() > deadline:
-            raise FlowError("status: the phone did not answer in time")
-    if body.get("status") != "success":
-        raise FlowError(f"status: {body}")
-    done = _expect(s.get(finish_url, allow_redirects=False, timeout=TIMEOUT), 302, "finish")
+    waiting = s.get(finish_url, allow_redirects=False, timeout=TIMEOUT)
+    if waiting.status_code == 302:  # the phone approved before the waiting page loaded
+        done = waiting
+    else:
+        _expect(waiting, 200, "waiting page")
+        if 'id="binding-code"' not in waiting.text:
+            raise FlowError("waiting page: no binding code")
+        status_url = finish_url.rsplit("/", 1)[0] + "/status"
+        deadline = time.monotonic() + ECPS_FLOW_TIMEOUT
+        while True:
+            body = _expect(s.get(status_url, params={"wait": 20}, timeout=TIMEOUT + 25),
+                           200, "status").json()
+            if body.get("status") != "pending":
+                break
+            if time.monotonic() > deadline:
+                raise FlowError("status: the phone did not answer in time")
+        if body.get("status") != "success":
+            raise FlowError(f"status: {body}")
+        done = _expect(s.get(finish_url, allow_redirects=False, timeout=TIMEOUT), 302, "finish")
     code = _code_from(done.headers.get("Location", ""), state, "finish")
     _tokens_and_userinfo(s, issuer + "/protocol/openid-connect/token",
                          issuer + "/protocol/openid-connect/userinfo", code, verifier)
