@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.exceptions import InvalidSignature
 from cryptography.fernet import Fernet, InvalidToken
@@ -28,13 +27,14 @@ from flask import current_app
 from ..audit import record
 from ..db import db
 from ..directory.models import Professional
+from ..hashing import ARGON2ID
 from . import card, outbox, webhooks
 from .models import EcpsActivation, EcpsChallenge, EcpsDevice
 
-_pins = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-"""argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 30 ms of CPU per
-PIN check here, where argon2-cffi's default (64 MiB, 3 passes, 4 lanes) took about 230 ms on
-every approval. A PIN has 4 to 8 digits, so no hash cost makes a leaked hash safe on its own;
+_pins = ARGON2ID
+"""argon2id at OWASP's recommended minimum (``hashing.py``): about 30 ms of CPU per PIN check
+here, where argon2-cffi's default (64 MiB, 3 passes, 4 lanes) took about 230 ms on every
+approval. A PIN has 4 to 8 digits, so no hash cost makes a leaked hash safe on its own;
 what protects it is that it is checked only after the device signature verifies, and that 3
 wrong PINs block the e-CPS. PINs hashed with other parameters still verify, and are re-hashed
 with these at their next successful check."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import threading
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+from ..hashing import ARGON2ID
+
+_hasher = ARGON2ID
 _verified: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 _MEMO_LIMIT = 10_000
