@@ -106,8 +106,8 @@ def _tokens_and_userinfo(s: requests.Session, token_url: str, userinfo_url: str,
         raise FlowError("userinfo: no sub")
 
 
-def psc_flow(s: requests.Session, base: str) -> None:
-    issuer = base + PSC_REALM
+def _psc_authorize(s: requests.Session, base: str) -> tuple[requests.Response, str, str]:
+    """PSC's authorization request (wallet host ``/auth``) → the login page, state, verifier."""
     verifier, challenge = _pkce()
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     page = _expect(s.get(base + "/auth", allow_redirects=False, timeout=TIMEOUT, params={
@@ -115,6 +115,12 @@ def psc_flow(s: requests.Session, base: str) -> None:
         "scope": "openid scope_all", "state": state, "nonce": nonce,
         "code_challenge": challenge, "code_challenge_method": "S256",
         "acr_values": "eidas1"}), 200, "authorize")
+    return page, state, verifier
+
+
+def psc_flow(s: requests.Session, base: str) -> None:
+    issuer = base + PSC_REALM
+    page, state, verifier = _psc_authorize(s, base)
     action, csrf = PSC_FORM.search(page.text), PSC_CSRF.search(page.text)
     if not (action and csrf):
         raise FlowError("authorize: no persona form on the page")
@@ -162,13 +168,7 @@ def ecps_flow(s: requests.Session, base: str, national_id: str) -> None:
     → token → userinfo.
     """
     issuer = base + PSC_REALM
-    verifier, challenge = _pkce()
-    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    page = _expect(s.get(base + "/auth", allow_redirects=False, timeout=TIMEOUT, params={
-        "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
-        "scope": "openid scope_all", "state": state, "nonce": nonce,
-        "code_challenge": challenge, "code_challenge_method": "S256",
-        "acr_values": "eidas1"}), 200, "authorize")
+    page, state, verifier = _psc_authorize(s, base)
     link, csrf = MEANS_ECPS.search(page.text), PSC_CSRF.search(page.text)
     if not (link and csrf):
         raise FlowError("authorize: no e-CPS link or CSRF token on the login page")
