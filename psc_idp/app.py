@@ -22,10 +22,12 @@ from werkzeug.exceptions import HTTPException
 
 from . import login, mobile, oidc
 from .admin import api as admin_api
+from .admin import pages as admin_pages
 from .authenticators import Authenticator, build_authenticators
 from .authenticators.persona import PersonaAuthenticator
 from .clock import Clock
 from .config import Settings, load_settings
+from .credentials.smtp import SmtpSender
 from .db import db
 from .keys import KeyStore, load_or_create_secret
 from .sessions import pages as session_pages
@@ -45,6 +47,8 @@ class Provider:
     discovery_extensions: list[Callable[[dict[str, Any], Settings], None]] = field(
         default_factory=list)
     logout_listeners: list[Callable[[Any], None]] = field(default_factory=list)
+    senders: list[Callable[[Any], None]] = field(default_factory=list)
+    """Outbox senders (e-mail, SMS gateways): each gets every one-time-code message."""
 
     @staticmethod
     def json_dumps(body: Any) -> str:
@@ -82,6 +86,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         persona = provider.authenticators.get("persona")
         provider.autologin_authenticator = (persona if isinstance(persona, PersonaAuthenticator)
                                             else PersonaAuthenticator({}))
+    if settings.smtp.host:
+        provider.senders.append(SmtpSender(settings.smtp))
     app.extensions["psc_idp"] = provider
 
     oidc.init_app(app, provider)
@@ -89,6 +95,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     mobile.init_app(app, provider)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(session_pages.bp)
+    app.register_blueprint(admin_pages.bp)
     _register_error_handlers(app)
 
     @app.after_request

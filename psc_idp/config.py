@@ -106,6 +106,20 @@ class EcpsSettings:
 
 
 @dataclass
+class SmtpSettings:
+    """Optional SMTP delivery of the e-mail one-time codes (they always land in the outbox)."""
+
+    host: str = ""
+    """Empty: no SMTP (demo/test read the codes from the outbox)."""
+    port: int = 25
+    from_address: str = "psc-idp@localhost"
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+    timeout: float = 10.0
+
+
+@dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 5000
@@ -173,6 +187,7 @@ class Settings:
     session: SessionSettings = field(default_factory=SessionSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     ecps: EcpsSettings = field(default_factory=EcpsSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     @property
     def issuer(self) -> str:
@@ -307,7 +322,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
 
 
 _NESTED = {"oidc": OidcSettings, "quirks": QuirkSettings, "session": SessionSettings,
-           "server": ServerSettings, "ecps": EcpsSettings}
+           "server": ServerSettings, "ecps": EcpsSettings, "smtp": SmtpSettings}
 
 
 def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
