@@ -84,6 +84,5 @@ def end_session(sid: str) -> Response:
         response.status_code = 404
         return response
     db.session.commit()
-    if outcome.deliveries:
-        dispatch()
+    dispatch(outcome)
     return jsonify({"sid": sid, "ended": True, "backchannel_deliveries": len(outcome.deliveries)})

@@ -4,19 +4,17 @@ scripts."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, request
 
 from ..credentials.outbox import messages_for
 from ..html import html_page
 from ..login.i18n import translator
+from .api import emulation_only
 
 bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
 
 
-@bp.before_request
-def emulation_only() -> None:
-    if not current_app.extensions["psc_idp"].settings.emulation_enabled:
-        abort(404)
+bp.before_request(emulation_only)
 
 
 @bp.get("/outbox")

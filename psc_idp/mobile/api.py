@@ -376,8 +376,7 @@ def end_session(sid: str) -> Response:
     if outcome is None:
         return _error("not_found", "No such live session of yours.", 404)
     db.session.commit()
-    if outcome.deliveries:
-        dispatch()
+    dispatch(outcome)
     return jsonify({"sid": sid, "ended": True})
 
 

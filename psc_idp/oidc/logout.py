@@ -23,7 +23,7 @@ from ..audit import record
 from ..db import db
 from ..html import html_page, protect
 from ..login.i18n import pick_locale, translator
-from ..sessions import current_session
+from ..sessions import clear_session_cookie, current_session
 from ..sessions.backchannel import dispatch
 from ..sessions.logout import LogoutOutcome, end_everywhere
 from .errors import error_page
@@ -88,14 +88,13 @@ def logout_endpoint() -> Response:
         for listener in provider.logout_listeners:
             listener(session)
     db.session.commit()
-    if outcome is not None and outcome.deliveries:
-        dispatch()
+    if outcome is not None:
+        dispatch(outcome)
 
     if target and values.get("state") and not provider.settings.quirks.logout_without_state:
         target = add_params_to_uri(target, [("state", values["state"])])
     response = logged_out_page(outcome, target, locale)
-    response.delete_cookie(provider.settings.session.cookie_name, path="/",
-                           domain=provider.settings.session.cookie_domain or None)
+    clear_session_cookie(response)
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response
 

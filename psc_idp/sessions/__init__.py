@@ -3,6 +3,7 @@
 from .models import IdpSession, SessionClient
 from .service import (
     SessionDecision,
+    clear_session_cookie,
     current_session,
     decide,
     end_session,
@@ -12,6 +13,7 @@ from .service import (
 )
 
 __all__ = [
-    "IdpSession", "SessionClient", "SessionDecision", "current_session", "decide",
+    "IdpSession", "SessionClient", "SessionDecision", "clear_session_cookie", "current_session",
+    "decide",
     "end_session", "establish_session", "note_client", "set_session_cookie",
 ]

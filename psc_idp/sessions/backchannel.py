@@ -221,8 +221,11 @@ def stop_dispatchers() -> None:
     _dispatcher.stop_all()
 
 
-def dispatch(app: Flask | None = None) -> None:
-    """After the logout is committed: send the queued tokens now, in the background."""
+def dispatch(outcome: Any = None, app: Flask | None = None) -> None:
+    """After the logout is committed: send the queued tokens now, in the background.
+    ``outcome`` (a ``LogoutOutcome``, or None after any logout) with nothing queued: no-op."""
+    if outcome is not None and not outcome.deliveries:
+        return
     _dispatcher.wake(app or current_app._get_current_object())  # type: ignore[attr-defined]
 
 

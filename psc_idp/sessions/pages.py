@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, Response, current_app, redirect, request, url_for
+from flask import Blueprint, Response, redirect, request, url_for
 
 from ..audit import record
 from ..db import db
@@ -16,7 +16,7 @@ from ..oidc import urls
 from .backchannel import dispatch
 from .logout import end_by_id
 from .queries import live_sessions
-from .service import current_session
+from .service import clear_session_cookie, current_session
 
 bp = Blueprint("account", __name__)
 CSRF_COOKIE = "PSC_IDP_ACCOUNT_CSRF"
@@ -57,13 +57,10 @@ def end_one() -> Response:
         db.session.commit()
         return error_page("invalid_request", "No such session.", 400)
     db.session.commit()
-    if outcome.deliveries:
-        dispatch()
+    dispatch(outcome)
     if sid != current.id:
         return redirect(url_for("account.list_sessions"), code=303)
-    settings = current_app.extensions["psc_idp"].settings
     response = logged_out_page(outcome, "", locale)
-    response.delete_cookie(settings.session.cookie_name, path="/",
-                           domain=settings.session.cookie_domain or None)
+    clear_session_cookie(response)
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response

@@ -138,6 +138,11 @@ def end_session(session: IdpSession, reason: str) -> None:
         record("session.ended", "info", sid=session.id, reason=reason)
 
 
+def clear_session_cookie(response: Response) -> None:
+    settings = _settings().session
+    response.delete_cookie(settings.cookie_name, path="/", domain=settings.cookie_domain or None)
+
+
 def set_session_cookie(response: Response, cookie: str) -> None:
     settings = _settings()
     response.set_cookie(
