@@ -31,6 +31,7 @@ from .credentials.smtp import SmtpSender
 from .db import db
 from .keys import KeyStore, load_or_create_secret
 from .sessions import pages as session_pages
+from .wakeups import Wakeups
 
 log = logging.getLogger("psc_idp")
 
@@ -49,6 +50,8 @@ class Provider:
     logout_listeners: list[Callable[[Any], None]] = field(default_factory=list)
     senders: list[Callable[[Any], None]] = field(default_factory=list)
     """Outbox senders (e-mail, SMS gateways): each gets every one-time-code message."""
+    wakeups: Wakeups = field(default_factory=lambda: Wakeups("sqlite://"))
+    """Wakes the e-CPS waits when a challenge changes (``wakeups.py``)."""
 
     @staticmethod
     def json_dumps(body: Any) -> str:
@@ -79,7 +82,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     db.init_app(app)
     _import_models()
 
-    provider = Provider(settings=settings, keys=keys)
+    provider = Provider(settings=settings, keys=keys,
+                        wakeups=Wakeups(app.config["SQLALCHEMY_DATABASE_URI"]))
     provider.authenticators = build_authenticators(
         settings.authenticators, emulation_enabled=settings.emulation_enabled)
     if settings.emulation_enabled:

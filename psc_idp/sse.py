@@ -1,13 +1,16 @@
 """Server-Sent Events for the waiting parts of e-CPS: the phone's pending logins and the login
 page's status. One helper, ``event_stream``, so both streams end the same way.
 
-A stream asks ``check()`` every ``interval`` seconds (committing in between, so rows written by
-other processes become visible, as the long-polls do), sends what it returns as events, and
-ends when ``check`` says so, after ``max_duration`` seconds (the client reconnects: EventSource
-does so by itself, after the ``retry`` delay sent first), or when the client goes away (the
-next write fails; heartbeat comments every ``heartbeat`` seconds make that happen soon, and
-keep proxies from closing an idle connection). An error inside the stream is logged and ends
-it with an ``error`` event: the 200 headers are already sent, so it can never become a 500.
+A stream asks ``check()`` at once, then each time one of its ``topics`` is announced
+(``wakeups.py``: a challenge was created, answered or withdrawn) and at the latest every
+``Wakeups.poll_interval()`` seconds or when ``check`` asked to look again (``recheck_in``: a
+challenge expires). It commits in between, so rows written by other processes become visible.
+It sends what ``check`` returns as events, and ends when ``check`` says so, after
+``max_duration`` seconds (the client reconnects: EventSource does so by itself, after the
+``retry`` delay sent first), or when the client goes away (the next write fails; heartbeat
+comments every ``heartbeat`` seconds make that happen soon, and keep proxies from closing an
+idle connection). An error inside the stream is logged and ends it with an ``error`` event:
+the 200 headers are already sent, so it can never become a 500.
 
 Each open stream holds one server thread: ``psc-idp serve --workers N`` runs gunicorn's
 ``gthread`` workers (``server.threads`` per process) for that reason; see docs/architecture.md.
@@ -23,9 +26,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, stream_with_context
 
 from .db import db
+from .wakeups import Subscription, Wakeups
 
 log = logging.getLogger("psc_idp.sse")
 
@@ -36,6 +40,9 @@ RETRY_MS = 2000
 _open_streams = 0
 _lock = threading.Condition()
 _closing = threading.Event()
+_subscriptions: set[Subscription] = set()
+"""The open streams' subscriptions, poked by ``close_all`` so they end now, not at their next
+look."""
 
 
 def open_streams() -> int:
@@ -54,6 +61,7 @@ def close_all(timeout: float) -> bool:
     ``{"reason": "closing"}``), wait for them, then accept streams again. For an orderly stop
     (the tests stop their servers with it)."""
     _closing.set()
+    _poke_all()
     try:
         return wait_until_closed(timeout)
     finally:
@@ -61,14 +69,26 @@ def close_all(timeout: float) -> bool:
 
 
 def close_all_now() -> None:
-    """End every open stream at its next check, and refuse to wait on (the process stops)."""
+    """End every open stream now, and refuse to wait on (the process stops)."""
     _closing.set()
+    _poke_all()
 
 
-def _count(delta: int) -> None:
+def _poke_all() -> None:
+    with _lock:
+        streams = list(_subscriptions)
+    for subscription in streams:
+        subscription.poke()
+
+
+def _count(delta: int, subscription: Subscription) -> None:
     global _open_streams
     with _lock:
         _open_streams += delta
+        if delta > 0:
+            _subscriptions.add(subscription)
+        else:
+            _subscriptions.discard(subscription)
         _lock.notify_all()
 
 
@@ -78,6 +98,8 @@ class Check:
 
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     done: bool = False
+    recheck_in: float | None = None
+    """Look again after at most this many seconds even if nothing is announced (an expiry)."""
 
 
 def format_event(name: str, data: dict[str, Any]) -> str:
@@ -86,14 +108,17 @@ def format_event(name: str, data: dict[str, Any]) -> str:
 
 
 def event_stream(check: Callable[[], Check], *, max_duration: float, heartbeat: float,
-                 interval: float) -> Response:
-    """A ``text/event-stream`` response driven by ``check`` (run inside the request context)."""
+                 topics: tuple[str, ...] = ()) -> Response:
+    """A ``text/event-stream`` response driven by ``check`` (run inside the request context),
+    looked at again whenever one of ``topics`` is announced."""
+    hub: Wakeups = current_app.extensions["psc_idp"].wakeups
 
     def generate() -> Iterator[str]:
         started = time.monotonic()
         deadline = started + max(max_duration, 0.0)
         next_beat = started + heartbeat
-        _count(+1)
+        subscription = hub.subscribe(*topics)  # before the first look: nothing is missed
+        _count(+1, subscription)
         try:
             yield f"retry: {RETRY_MS}\n\n"
             while True:
@@ -113,7 +138,10 @@ def event_stream(check: Callable[[], Check], *, max_duration: float, heartbeat: 
                 if now >= next_beat:
                     yield ": heartbeat\n\n"
                     next_beat = now + heartbeat
-                time.sleep(min(interval, max(deadline - now, 0.0)))
+                limits = [hub.poll_interval(), deadline - now, next_beat - now]
+                if result.recheck_in is not None:
+                    limits.append(result.recheck_in)
+                subscription.wait(min(limits))
         except GeneratorExit:  # the client went away: the server closes the generator
             raise
         except Exception:  # the headers are sent: end the stream, never a half-written 500
@@ -122,7 +150,8 @@ def event_stream(check: Callable[[], Check], *, max_duration: float, heartbeat: 
             yield format_event("error", {"error": "server_error"})
         finally:
             db.session.close()  # the connection goes back to the pool before we say "closed"
-            _count(-1)
+            subscription.close()
+            _count(-1, subscription)
 
     response = Response(stream_with_context(generate()), mimetype=MEDIA_TYPE)
     response.headers["Cache-Control"] = "no-store"

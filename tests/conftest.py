@@ -73,6 +73,7 @@ def db_engines_dispose() -> None:
 
     stop_dispatchers()  # back-channel logout threads must not outlive their app's engine
     for app in _apps:
+        app.extensions["psc_idp"].wakeups.close()  # its LISTEN connection, on PostgreSQL
         with app.app_context():
             db.engine.dispose()
     _apps.clear()

@@ -54,6 +54,7 @@ def move_clock() -> Response:
         return response
     record("admin.clock_moved", "info", offset=c.offset)
     db.session.commit()
+    current_app.extensions["psc_idp"].wakeups.wake_all()  # waits look at the new time now
     return clock()
 
 

@@ -96,6 +96,11 @@ class Authenticator(ABC):
     def poll(self, ctx: LoginContext) -> StepResult:
         return StepResult(Outcome.PENDING)
 
+    def wait_topics(self, ctx: LoginContext) -> tuple[str, ...]:
+        """What a waiting page listens to (``wakeups.py``) while ``poll`` says pending: it
+        looks again as soon as one of these is announced. None: it looks now and then."""
+        return ()
+
     def success(self, professional_id: int, national_id: str, **overrides: Any) -> StepResult:
         result = AuthResult(
             professional_id=professional_id, national_id=national_id,

@@ -164,13 +164,19 @@ class EcpsPushAuthenticator(Authenticator):
         # cancelled (replaced by another submission) or anything unexpected: start again
         return StepResult(Outcome.FAILURE, message="ecps_no_request", context=context)
 
+    def wait_topics(self, ctx: LoginContext) -> tuple[str, ...]:
+        from ..credentials import ecps
+
+        professional_id = ctx.data.get("professional_id")
+        return (ecps.topic(professional_id),) if isinstance(professional_id, int) else ()
+
     def abandon(self, ctx: LoginContext) -> None:
         """Withdraw this login's pending push (another submission, or the login cancelled)."""
         from ..audit import record
+        from ..credentials import ecps
 
         challenge = self._challenge(ctx)
-        if challenge is not None and challenge.status == "pending":
-            challenge.status = "cancelled"
+        if challenge is not None and ecps.withdraw_challenge(challenge):
             record("ecps.push_cancelled", subject=ctx.data.get("national_id", ""),
                    client_id=ctx.client_id, challenge_id=challenge.id)
 

@@ -28,6 +28,7 @@ from ..audit import record
 from ..db import db
 from ..directory.models import Professional
 from ..hashing import ARGON2ID
+from ..wakeups import announce
 from . import card, outbox, webhooks
 from .models import EcpsActivation, EcpsChallenge, EcpsDevice
 
@@ -230,6 +231,13 @@ def complete_activation(activation_id: str, completion_token: str, pin: str,
     return Enrolment(device, token, seed)
 
 
+def topic(professional_id: int) -> str:
+    """The wake-up topic (``wakeups.py``) of a professional's e-CPS: announced when one of
+    their challenges is created, answered or withdrawn, or a device revoked or blocked; the
+    phone's stream and long-poll and the login's waiting page listen to it."""
+    return f"ecps.professional.{professional_id}"
+
+
 # ----------------------------------------------------------------------------- devices
 def device_for_token(token: str) -> EcpsDevice | None:
     if not token or len(token) > 200:
@@ -266,6 +274,7 @@ def devices_of(professional_id: int) -> list[EcpsDevice]:
 def revoke_device(device: EcpsDevice, by: str) -> None:
     if device.revoked_at is None:
         device.revoked_at = _now()
+        announce(topic(device.professional_id))
         professional = db.session.get(Professional, device.professional_id)
         record("ecps.device_revoked", subject=professional.national_id, device_id=device.id,
                by=by)
@@ -289,6 +298,7 @@ def create_challenge(professional: Professional, client_id: str, service_name: s
         binding_code=binding_code or f"{secrets.randbelow(100):02d}", created_at=_now(),
         expires_at=_now() + timedelta(seconds=settings.challenge_lifetime), data=data or {})
     db.session.add(challenge)
+    announce(topic(professional.id))
     # Push gateways hear of it once this transaction commits (never before, never on rollback).
     webhooks.queue_for(challenge, usable_devices(professional.id), professional.national_id)
     return challenge
@@ -314,6 +324,15 @@ def challenge_status(challenge: EcpsChallenge) -> str:
     return challenge.status
 
 
+def withdraw_challenge(challenge: EcpsChallenge) -> bool:
+    """A pending push is withdrawn (its login cancelled or replaced): the phone drops it."""
+    if challenge.status != "pending":
+        return False
+    challenge.status = "cancelled"
+    announce(topic(challenge.professional_id))
+    return True
+
+
 def pending_challenges(professional_id: int) -> list[EcpsChallenge]:
     rows = db.session.scalars(db.select(EcpsChallenge).where(
         EcpsChallenge.professional_id == professional_id,
@@ -334,6 +353,7 @@ def _check_pin(device: EcpsDevice, pin: str) -> None:
         professional = db.session.get(Professional, device.professional_id)
         if device.pin_failures >= _settings().ecps.pin_attempts:
             device.blocked_at = _now()
+            announce(topic(device.professional_id))
             record("ecps.blocked", "failure", subject=professional.national_id,
                    device_id=device.id, reason="pin_attempts")
         record("ecps.pin_refused", "failure", subject=professional.national_id,
@@ -368,6 +388,7 @@ def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: 
                         403) from exc
     _check_pin(device, pin)
     challenge.status = "approved" if decision == "approve" else "denied"
+    announce(topic(challenge.professional_id))
     challenge.device_id = device.id
     challenge.answered_at = _now()
     professional = db.session.get(Professional, device.professional_id)

@@ -7,7 +7,8 @@ The authorization endpoint opens the first configured means; every first-step pa
 the others (``/login/<uid>/<auth_id>``). A means that waits on something outside the browser
 (the e-CPS push) answers PENDING: the form POST redirects (303) to ``…/finish``, which shows the
 waiting page while the authenticator's ``poll`` says pending; the page's script long-polls
-``…/status?wait=N`` and goes back to ``…/finish`` once it is not, where the login is completed
+``…/status?wait=N`` and goes back to ``…/finish`` once it is not (the waits are woken by the
+authenticator's ``wait_topics``, see ``wakeups.py``), where the login is completed
 (code to the RP), failed (error to the RP) or offered again. See docs/ecps-login.md.
 """
 
@@ -46,8 +47,6 @@ bp = Blueprint("login", __name__, url_prefix="/login")
 
 MAX_WAIT = 25.0
 """Longest long-poll of the status endpoint, in seconds (under common proxy timeouts)."""
-POLL_INTERVAL = 0.25
-"""Seconds between two checks while a long-poll waits."""
 
 
 def _provider():
@@ -200,15 +199,25 @@ def status(uid: str, auth_id: str) -> Response:
                       "error_description": "wait must be a number of seconds"}, 400)
     deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT)
     ctx = _context(interaction)
-    while True:
-        step = authenticator.poll(ctx)
-        if step.outcome is not Outcome.PENDING or time.monotonic() >= deadline:
-            break
-        db.session.commit()  # end the snapshot: the phone's answer becomes visible
-        time.sleep(POLL_INTERVAL)
+    hub = _provider().wakeups
+    # Subscribed before the first look, so the phone's answer cannot slip in between.
+    with hub.subscribe(*authenticator.wait_topics(ctx)) as subscription:
+        while True:
+            step = authenticator.poll(ctx)
+            now = time.monotonic()
+            if step.outcome is not Outcome.PENDING or now >= deadline:
+                break
+            db.session.commit()  # end the snapshot: the phone's answer becomes visible
+            subscription.wait(min(hub.poll_interval(), deadline - now, _recheck_in(step)))
     _save_data(interaction, authenticator, ctx)
     db.session.commit()
     return _json(_status_body(_finish_url(interaction, authenticator), step))
+
+
+def _recheck_in(step: StepResult) -> float:
+    """Seconds until a pending step expires by itself (then it is looked at again)."""
+    expires_in = step.context.get("expires_in")
+    return float(expires_in) + 0.05 if isinstance(expires_in, int | float) else MAX_WAIT
 
 
 def _status_body(finish_url: str, step: StepResult) -> dict[str, Any]:
@@ -249,13 +258,15 @@ def events(uid: str, auth_id: str) -> Response:
                 _save_data(current, authenticator, ctx)
         body = _status_body(finish_url, step)
         key = (body["status"], body.get("challenge"))
+        recheck_in = _recheck_in(step)
         if last.get("key") == key:
-            return Check()
+            return Check(recheck_in=recheck_in)
         last["key"] = key
-        return Check([("status", body)], done=not pending)
+        return Check([("status", body)], done=not pending, recheck_in=recheck_in)
 
     return event_stream(check, max_duration=settings.stream_max_duration,
-                        heartbeat=settings.stream_heartbeat, interval=POLL_INTERVAL)
+                        heartbeat=settings.stream_heartbeat,
+                        topics=authenticator.wait_topics(ctx))
 
 
 @bp.get("/<uid>/<auth_id>/finish")

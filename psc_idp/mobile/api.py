@@ -262,19 +262,19 @@ def challenges() -> Response:
     wait = min(max(wait, 0.0), MAX_WAIT)
     deadline = time.monotonic() + wait
     professional_id = g.device.professional_id
-    while True:
-        pending = ecps.pending_challenges(professional_id)
-        if pending or time.monotonic() >= deadline:
-            break
-        db.session.commit()  # end the snapshot so new rows become visible
-        time.sleep(0.2)
+    hub = current_app.extensions["psc_idp"].wakeups
+    # Subscribed before the first look: a login pushed in between wakes the wait.
+    with hub.subscribe(ecps.topic(professional_id)) as subscription:
+        while True:
+            pending = ecps.pending_challenges(professional_id)
+            now = time.monotonic()
+            if pending or now >= deadline:
+                break
+            db.session.commit()  # end the snapshot so new rows become visible
+            subscription.wait(min(hub.poll_interval(), deadline - now))
     db.session.commit()
     return jsonify({"device_status": ecps.device_status(g.device),
                     "challenges": [_challenge_json(c) for c in pending]})
-
-
-STREAM_INTERVAL = 0.25
-"""Seconds between two looks at the pending logins while an event stream is open."""
 
 
 @bp.get("/challenges/stream")
@@ -286,28 +286,36 @@ def challenge_stream() -> Response:
     settings = current_app.extensions["psc_idp"].settings.ecps
     # The stream runs after the view returned, in a new database session: keep ids only.
     device_id, professional_id = g.device.id, g.device.professional_id
-    state: dict[str, Any] = {"sent": None, "checks": 0, "device": None}
-    recheck_device = max(int(settings.stream_heartbeat / STREAM_INTERVAL), 1)
+    state: dict[str, Any] = {"sent": None}
 
     def check() -> Check:
-        state["checks"] += 1
-        device = state["device"]
-        if device is None or state["checks"] % recheck_device == 0:
-            device = state["device"] = db.session.get(EcpsDevice, device_id,
-                                                      populate_existing=True)
-            if device is None or device.revoked_at is not None:
-                return Check([("end", {"reason": "device_revoked"})], done=True)
+        # Revocation and blocking are announced on the topic too: the device is read again
+        # at every look (by its primary key: cheap), so the stream ends at once.
+        device = db.session.get(EcpsDevice, device_id, populate_existing=True)
+        if device is None or device.revoked_at is not None:
+            return Check([("end", {"reason": "device_revoked"})], done=True)
         pending = ecps.pending_challenges(professional_id)
         status = ecps.device_status(device)
+        recheck_in = _until_next_expiry(pending)
         key = (status, tuple(c.id for c in pending))
         if key == state["sent"]:
-            return Check()
+            return Check(recheck_in=recheck_in)
         state["sent"] = key
         return Check([("challenges", {"device_status": status,
-                                      "challenges": [_challenge_json(c) for c in pending]})])
+                                      "challenges": [_challenge_json(c) for c in pending]})],
+                     recheck_in=recheck_in)
 
     return event_stream(check, max_duration=settings.stream_max_duration,
-                        heartbeat=settings.stream_heartbeat, interval=STREAM_INTERVAL)
+                        heartbeat=settings.stream_heartbeat,
+                        topics=(ecps.topic(professional_id),))
+
+
+def _until_next_expiry(pending: list[EcpsChallenge]) -> float | None:
+    """Seconds until the first pending login expires (it then leaves the list)."""
+    if not pending:
+        return None
+    now = current_app.extensions["psc_idp"].clock.now()
+    return max(min((c.expires_at - now).total_seconds() for c in pending), 0.0) + 0.05
 
 
 @bp.post("/challenges/<challenge_id>/answer")

@@ -1,0 +1,204 @@
+"""Wake the requests that wait on the database (an e-CPS waiting page, a phone's event stream
+or long-poll) when what they wait on changes, instead of having each of them poll.
+
+A writer calls ``announce(topic)`` inside the transaction that changes the state. The topic
+is delivered when that transaction commits, never before and never on rollback:
+
+- to the waiters of this process at once (SQLAlchemy's ``after_commit``);
+- on PostgreSQL, to every other process too: ``pg_notify`` in the same transaction (PostgreSQL
+  sends it at commit), heard by one ``LISTEN`` thread per process. Two provider instances on
+  one database wake each other (the DESIGN's "state lives in the database").
+
+A waiter subscribes *before* it looks at the state, then waits on its subscription between
+looks, so an announcement made between a look and the wait is never missed. Waits still end
+after ``poll_interval()`` seconds: the safety net if a notification is lost (a listener that
+is reconnecting wakes everyone when it is back), and the only way SQLite hears other
+processes (SQLite has no NOTIFY: gunicorn workers on SQLite see each other within 0.25 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+
+log = logging.getLogger("psc_idp.wakeups")
+
+CHANNEL = "psc_idp_wakeup"
+"""The PostgreSQL NOTIFY channel; the payload is one topic."""
+SHORT_POLL = 0.25
+"""Seconds between looks when other processes cannot be heard (SQLite, listener down)."""
+SAFETY_POLL = 5.0
+"""Seconds between looks when every writer is heard (PostgreSQL with the listener up)."""
+_SESSION_KEY = "psc_idp_wakeups"
+_MAX_TOPIC = 200
+
+
+class Subscription:
+    """Interest in some topics; ``wait`` returns early once one of them is announced."""
+
+    def __init__(self, hub: Wakeups, topics: tuple[str, ...]):
+        self.hub = hub
+        self.topics = topics
+        self._event = threading.Event()
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; True if woken by an announcement (look again)."""
+        woken = self._event.wait(max(timeout, 0.0))
+        self._event.clear()
+        return woken
+
+    def poke(self) -> None:
+        self._event.set()
+
+    def close(self) -> None:
+        self.hub._remove(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Wakeups:
+    """The waiters of one app in this process, and its PostgreSQL listener (if any)."""
+
+    def __init__(self, database_url: str | URL):
+        url = make_url(database_url)
+        self.is_postgresql = url.get_backend_name() == "postgresql"
+        self._conninfo = (url.set(drivername="postgresql").render_as_string(hide_password=False)
+                          if self.is_postgresql else "")
+        self._pid = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        """Fresh state for this process (a forked gunicorn worker inherits none of its
+        parent's threads, and maybe a lock held at the fork)."""
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._subscriptions: dict[str, set[Subscription]] = {}
+        self._hearing = threading.Event()
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ waiters
+    def subscribe(self, *topics: str) -> Subscription:
+        self._ensure_process()
+        subscription = Subscription(self, tuple(t[:_MAX_TOPIC] for t in topics if t))
+        with self._lock:
+            for topic in subscription.topics:
+                self._subscriptions.setdefault(topic, set()).add(subscription)
+        return subscription
+
+    def _remove(self, subscription: Subscription) -> None:
+        with self._lock:
+            for topic in subscription.topics:
+                waiting = self._subscriptions.get(topic)
+                if waiting is not None:
+                    waiting.discard(subscription)
+                    if not waiting:
+                        del self._subscriptions[topic]
+
+    def poll_interval(self) -> float:
+        """How long a waiter may sleep between two looks at the database."""
+        return SAFETY_POLL if self._hearing.is_set() else SHORT_POLL
+
+    def hears_other_processes(self) -> bool:
+        return self._hearing.is_set()
+
+    # ------------------------------------------------------------------ deliveries
+    def deliver(self, topics: Iterable[str]) -> None:
+        with self._lock:
+            woken = [s for topic in topics for s in self._subscriptions.get(topic, ())]
+        for subscription in woken:
+            subscription.poke()
+
+    def wake_all(self) -> None:
+        """Every waiter looks again (the clock moved; the listener missed some time)."""
+        with self._lock:
+            woken = [s for waiting in self._subscriptions.values() for s in waiting]
+        for subscription in woken:
+            subscription.poke()
+
+    # ------------------------------------------------------------------ the listener
+    def _ensure_process(self) -> None:
+        if self._pid != os.getpid():
+            self._reset()
+        if self.is_postgresql and self._listener is None:
+            with self._lock:
+                if self._listener is None:
+                    self._listener = threading.Thread(target=self._listen, daemon=True,
+                                                      name="psc-idp-wakeups")
+                    self._listener.start()
+
+    def _listen(self) -> None:
+        import psycopg
+
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True,
+                                     application_name="psc-idp wakeups") as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._hearing.set()
+                    self.wake_all()  # what was announced while deaf is looked at now
+                    backoff = 0.5
+                    while not self._stop.is_set():  # notifies() ends after 1 s of quiet
+                        for notification in conn.notifies(timeout=1.0):
+                            self.deliver((notification.payload,))
+            except Exception as exc:  # psycopg.Error, OSError: the database went away
+                if not self._stop.is_set():
+                    log.warning("wake-up listener lost its connection (%s); waiters poll "
+                                "every %.2f s until it is back", exc, SHORT_POLL)
+            finally:
+                self._hearing.clear()
+                self.wake_all()
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the listener (tests, before their database is dropped)."""
+        self._stop.set()
+        listener = self._listener
+        if listener is not None and listener.is_alive() and self._pid == os.getpid():
+            listener.join(timeout)
+        self._listener = None
+        self.wake_all()
+
+
+# ----------------------------------------------------------------------------- writers
+def announce(topic: str) -> None:
+    """Wake the waiters of ``topic`` once the current transaction commits."""
+    from flask import current_app
+
+    from .db import db
+
+    hub: Wakeups = current_app.extensions["psc_idp"].wakeups
+    topic = topic[:_MAX_TOPIC]
+    session = db.session()
+    pending = session.info.setdefault(_SESSION_KEY, {})
+    if topic in pending:
+        return
+    pending[topic] = hub
+    if hub.is_postgresql:  # sent by PostgreSQL at commit, to every listening process
+        session.execute(text("SELECT pg_notify(:channel, :topic)"),
+                        {"channel": CHANNEL, "topic": topic})
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver_committed(session: Session) -> None:
+    pending: dict[str, Any] = session.info.pop(_SESSION_KEY, None) or {}
+    for topic, hub in pending.items():
+        hub.deliver((topic,))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_SESSION_KEY, None)
