@@ -4,10 +4,11 @@ or long-poll) when what they wait on changes, instead of having each of them pol
 A writer calls ``announce(topic)`` inside the transaction that changes the state. The topic
 is delivered when that transaction commits, never before and never on rollback:
 
-- to the waiters of this process at once (SQLAlchemy's ``after_commit``);
-- on PostgreSQL, to every other process too: ``pg_notify`` in the same transaction (PostgreSQL
-  sends it at commit), heard by one ``LISTEN`` thread per process. Two provider instances on
-  one database wake each other (the DESIGN's "state lives in the database").
+- on PostgreSQL, to every process: ``pg_notify`` in the same transaction (PostgreSQL sends it
+  at commit), heard by one ``LISTEN`` thread per process. Two provider instances on one
+  database wake each other (the DESIGN's "state lives in the database");
+- else (SQLite, or the listener not connected) to the waiters of this process, at once
+  (SQLAlchemy's ``after_commit``).
 
 A waiter subscribes *before* it looks at the state, then waits on its subscription between
 looks, so an announcement made between a look and the wait is never missed. Waits still end
@@ -196,7 +197,8 @@ def announce(topic: str) -> None:
 def _deliver_committed(session: Session) -> None:
     pending: dict[str, Any] = session.info.pop(_SESSION_KEY, None) or {}
     for topic, hub in pending.items():
-        hub.deliver((topic,))
+        if not hub.hears_other_processes():  # else the listener delivers it: once, not twice
+            hub.deliver((topic,))
 
 
 @event.listens_for(Session, "after_rollback")
