@@ -189,8 +189,9 @@ def announce(topic: str) -> None:
         return
     pending[topic] = hub
     if hub.is_postgresql:  # sent by PostgreSQL at commit, to every listening process
-        session.execute(text("SELECT pg_notify(:channel, :topic)"),
-                        {"channel": CHANNEL, "topic": topic})
+        with session.no_autoflush:  # pending changes go in the commit's one flush
+            session.execute(text("SELECT pg_notify(:channel, :topic)"),
+                            {"channel": CHANNEL, "topic": topic})
 
 
 @event.listens_for(Session, "after_commit")

@@ -22,6 +22,7 @@ from typing import Any
 
 import pyotp
 import requests
+import urllib3
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -53,6 +54,7 @@ class EcpsPhone:
         self.home = Path(self.home)
         self.http = requests.Session()
         self.http.trust_env = False
+        self._cache: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ local state
     @property
@@ -80,22 +82,36 @@ class EcpsPhone:
     def forget(self) -> None:
         """Delete the local state (the device stays registered at the provider)."""
         self._state_file.unlink(missing_ok=True)
+        self._cache = {}
 
     def _load(self) -> dict[str, Any]:
-        if not self._state_file.exists():
-            raise PhoneError("not_activated", f"no e-CPS for {self.national_id} in {self.home}",
-                             0)
-        return json.loads(self._state_file.read_text())
+        """The state file, read again only when it changed (another phone object or the CLI
+        may re-activate the same professional in the same folder)."""
+        try:
+            stat = self._state_file.stat()
+        except FileNotFoundError:
+            raise PhoneError("not_activated",
+                             f"no e-CPS for {self.national_id} in {self.home}", 0) from None
+        version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if self._cache.get("version") != version:
+            self._cache = {"version": version,
+                           "state": json.loads(self._state_file.read_text())}
+        return self._cache["state"]
 
     def _save(self, state: dict[str, Any]) -> None:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._state_file.write_text(json.dumps(state, indent=2))
         self._state_file.chmod(0o600)
+        self._cache = {}
 
     def _key(self) -> ec.EllipticCurvePrivateKey:
-        pem = self._load()["private_key_pem"].encode()
-        key = serialization.load_pem_private_key(pem, password=None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        state = self._load()
+        key = self._cache.get("key")
+        if key is None:  # parsed once per state file version
+            key = serialization.load_pem_private_key(state["private_key_pem"].encode(),
+                                                     password=None)
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            self._cache["key"] = key
         return key
 
     # ------------------------------------------------------------------ HTTP
@@ -187,16 +203,22 @@ class EcpsPhone:
         ``("end", {"reason": ...})`` when the provider closes the stream (reconnect then).
         ``read_timeout`` must exceed the provider's heartbeat interval. Closing the generator
         closes the connection."""
+        with self.open_stream(read_timeout) as response:
+            yield from read_events(response)
+
+    def open_stream(self, read_timeout: float = 60) -> requests.Response:
+        """The open ``GET /challenges/stream`` response (read it with ``read_events``);
+        closing it, from any thread, ends the stream."""
         headers = {"Authorization": "Bearer " + self._load()["device_token"],
                    "Accept": "text/event-stream"}
         response = self.http.get(self.server + API + "/challenges/stream", headers=headers,
                                  stream=True, timeout=(10, read_timeout))
-        with response:
-            if response.status_code != 200:
+        if response.status_code != 200:
+            with response:
                 body = response.json() if response.content else {}
-                raise PhoneError(str(body.get("error", "http_error")),
-                                 str(body.get("error_description", "")), response.status_code)
-            yield from read_events(response)
+            raise PhoneError(str(body.get("error", "http_error")),
+                             str(body.get("error_description", "")), response.status_code)
+        return response
 
     def sign(self, challenge_id: str, binding_code: str, decision: str) -> str:
         message = f"{challenge_id}.{binding_code}.{decision}".encode()
@@ -348,6 +370,8 @@ class AutoResponder:
         """Failures of the polling itself (provider unreachable, device revoked...)."""
         self._handled: set[str] = set()
         self._stop = threading.Event()
+        self._stream: requests.Response | None = None
+        """The event stream being read (transport ``stream``), closed by ``stop``."""
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"ecps-auto-{mode}-{phone.national_id}")
@@ -359,6 +383,9 @@ class AutoResponder:
 
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()
+        stream = self._stream
+        if stream is not None:  # the thread may be blocked reading it: unblock it now
+            stream.close()
         if self._thread.is_alive():
             self._thread.join(timeout=timeout)
 
@@ -415,17 +442,25 @@ class AutoResponder:
 
     def _follow_stream(self) -> None:
         """One event stream, until the provider ends it (then the loop reconnects)."""
-        events = self.phone.stream()
+        self._stream = response = self.phone.open_stream()
         try:
-            for name, body in events:
+            if self._stop.is_set():  # stopped while connecting: stop() saw no stream
+                return
+            for name, body in read_events(response):
                 if self._stop.is_set():
                     return
                 if name == "challenges":
                     self._handle(body.get("challenges", []))
                 elif name == "end" and body.get("reason") == "device_revoked":
                     raise PhoneError("invalid_token", "the device was revoked", 401)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
+                AttributeError, ValueError):
+            if not self._stop.is_set():
+                raise
+            # stop() closed the stream under the reader: whatever it raised, we are done
         finally:
-            events.close()
+            self._stream = None
+            response.close()
 
     def _handle(self, pending: list[dict[str, Any]]) -> bool:
         """Answer the logins not seen before; False if there were none."""

@@ -57,7 +57,7 @@ class EcpsOtpAuthenticator(Authenticator):
                               message=MEANS_BLOCKED)
         if not (code.isascii() and code.isdigit() and len(code) == 6):
             return StepResult(Outcome.FAILURE, message="otp_malformed", context=kept)
-        problem = device_problem(professional.id, ctx.ui_locale)
+        problem = device_problem(ecps.devices_of(professional.id), ctx.ui_locale)
         if problem is not None:
             return refuse_device(professional, self.id, problem[0], problem[1], typed)
         try:

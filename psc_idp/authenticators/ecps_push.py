@@ -47,15 +47,15 @@ def _format_when(when: datetime, locale: str) -> str:
     return when.strftime("%d/%m/%Y %H:%M UTC" if locale == "fr" else "%Y-%m-%d %H:%M UTC")
 
 
-def device_problem(professional_id: int, locale: str) -> tuple[str, dict[str, str]] | None:
-    """Why a professional has no usable e-CPS: an i18n key and its arguments (None: usable).
+def device_problem(devices: list[Any], locale: str) -> tuple[str, dict[str, str]] | None:
+    """Why a professional with these e-CPS devices (``ecps.devices_of``) cannot use them: an
+    i18n key and its arguments (None: usable).
 
     Several devices: one usable is enough; else a device in its activation delay says when
     it will be usable; else a blocked one says so; else they are expired or revoked.
     """
     from ..credentials import ecps
 
-    devices = ecps.devices_of(professional_id)
     if not devices:
         return "ecps_not_activated", {}
     statuses = [(ecps.device_status(d), d) for d in devices]
@@ -106,7 +106,8 @@ class EcpsPushAuthenticator(Authenticator):
         if professional.means_blocked:
             return StepResult(Outcome.FAILURE, error="access_denied", final=True,
                               message=MEANS_BLOCKED)
-        problem = device_problem(professional.id, ctx.ui_locale)
+        devices = ecps.devices_of(professional.id)
+        problem = device_problem(devices, ctx.ui_locale)
         if problem is not None:
             return refuse_device(professional, self.id, problem[0], problem[1], typed)
         self.abandon(ctx)  # a second submission replaces the first push
@@ -115,7 +116,8 @@ class EcpsPushAuthenticator(Authenticator):
                               context={"national_id": typed})
         challenge = ecps.create_challenge(professional, ctx.client_id, ctx.client_name,
                                           origin="browser",
-                                          data={"interaction": ctx.interaction_uid})
+                                          data={"interaction": ctx.interaction_uid},
+                                          devices=devices)
         db.session.flush()
         ctx.data.clear()
         ctx.data.update({"challenge_id": challenge.id, "professional_id": professional.id,

@@ -290,7 +290,10 @@ def renew_device(device: EcpsDevice) -> None:
 # ----------------------------------------------------------------------------- challenges
 def create_challenge(professional: Professional, client_id: str, service_name: str,
                      origin: str, binding_code: str | None = None,
-                     data: dict | None = None) -> EcpsChallenge:
+                     data: dict | None = None,
+                     devices: list[EcpsDevice] | None = None) -> EcpsChallenge:
+    """``devices``: the professional's devices when the caller has just read them (their
+    usable ones get the push-gateway notice), else they are read here."""
     settings = _settings().ecps
     challenge = EcpsChallenge(
         id=str(uuid.uuid4()), professional_id=professional.id, client_id=client_id,
@@ -300,7 +303,9 @@ def create_challenge(professional: Professional, client_id: str, service_name: s
     db.session.add(challenge)
     announce(topic(professional.id))
     # Push gateways hear of it once this transaction commits (never before, never on rollback).
-    webhooks.queue_for(challenge, usable_devices(professional.id), professional.national_id)
+    usable = ([d for d in devices if device_status(d) == "usable"] if devices is not None
+              else usable_devices(professional.id))
+    webhooks.queue_for(challenge, usable, professional.national_id)
     return challenge
 
 
