@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key or load_or_create_secret(settings.keys_dir),
         SQLALCHEMY_DATABASE_URI=settings.resolved_database_url(),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_recycle": 1800},
+        SQLALCHEMY_ENGINE_OPTIONS=settings.engine_options(),
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
         JSON_SORT_KEYS=False,

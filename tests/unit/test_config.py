@@ -217,7 +217,24 @@ def test_config_example_loads_and_holds_the_defaults():
     example = ROOT / "config.example.toml"
     loaded = load_settings(environ={"PSC_IDP_CONFIG": str(example)})
     defaults = load_settings(environ={})
-    for name in ("mode", "public_url", "wallet_url", "database_url", "keys_dir", "oidc",
+    for name in ("mode", "public_url", "wallet_url", "database_url", "database_pool_size",
+                 "keys_dir", "oidc",
                  "quirks", "session", "server", "demo_data", "demo_rp_url", "clients"):
         assert getattr(loaded, name) == getattr(defaults, name), name
     assert set(loaded.authenticators) == set(defaults.authenticators)
+
+
+def test_postgresql_pools_as_many_connections_as_a_worker_has_threads():
+    """SQLAlchemy's default pool (5) made a busy gthread worker open and close a PostgreSQL
+    connection per request; SQLite keeps SQLAlchemy's defaults."""
+    pg = "postgresql+psycopg://u@db/psc"
+    assert Settings(database_url=pg).engine_options() == {
+        "pool_recycle": 1800, "pool_size": 32, "max_overflow": 10}
+    threads = load_settings({"database_url": pg, "server": {"threads": 8}}, environ={})
+    assert threads.engine_options()["pool_size"] == 8
+    capped = load_settings(environ={"PSC_IDP_DATABASE_URL": pg,
+                                    "PSC_IDP_DATABASE_POOL_SIZE": "12"})
+    assert capped.engine_options()["pool_size"] == 12
+    assert Settings().engine_options() == {"pool_recycle": 1800}
+    with pytest.raises(ConfigError):
+        load_settings({"database_pool_size": -1}, environ={})
