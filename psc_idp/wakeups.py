@@ -22,8 +22,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
@@ -37,6 +38,7 @@ SHORT_POLL = 0.25
 """Seconds between looks when other processes cannot be heard (SQLite, listener down)."""
 SAFETY_POLL = 5.0
 """Seconds between looks when every writer is heard (PostgreSQL with the listener up)."""
+T = TypeVar("T")
 _SESSION_KEY = "psc_idp_wakeups"
 _MAX_TOPIC = 200
 
@@ -106,6 +108,29 @@ class Wakeups:
                     waiting.discard(subscription)
                     if not waiting:
                         del self._subscriptions[topic]
+
+    def long_poll(self, topics: Iterable[str], look: Callable[[], T],
+                  ready: Callable[[T], bool], seconds: float,
+                  recheck_in: Callable[[T], float | None] = lambda _: None) -> T:
+        """``look()`` until ``ready`` says so or ``seconds`` pass, looking again whenever one
+        of ``topics`` is announced (or after ``recheck_in(result)`` seconds, or the safety
+        interval). Subscribed before the first look; commits between looks, so the next one
+        sees what other transactions committed. Returns the last look."""
+        from .db import db
+
+        deadline = time.monotonic() + max(seconds, 0.0)
+        with self.subscribe(*topics) as subscription:
+            while True:
+                result = look()
+                now = time.monotonic()
+                if ready(result) or now >= deadline:
+                    return result
+                db.session.commit()  # end the snapshot
+                limits = [self.poll_interval(), deadline - now]
+                recheck = recheck_in(result)
+                if recheck is not None:
+                    limits.append(recheck)
+                subscription.wait(min(limits))
 
     def poll_interval(self) -> float:
         """How long a waiter may sleep between two looks at the database."""

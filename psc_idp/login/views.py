@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import secrets
-import time
 from typing import Any
 
 from flask import (
@@ -197,18 +196,11 @@ def status(uid: str, auth_id: str) -> Response:
     if math.isnan(wait):
         return _json({"error": "invalid_request",
                       "error_description": "wait must be a number of seconds"}, 400)
-    deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT)
     ctx = _context(interaction)
-    hub = _provider().wakeups
-    # Subscribed before the first look, so the phone's answer cannot slip in between.
-    with hub.subscribe(*authenticator.wait_topics(ctx)) as subscription:
-        while True:
-            step = authenticator.poll(ctx)
-            now = time.monotonic()
-            if step.outcome is not Outcome.PENDING or now >= deadline:
-                break
-            db.session.commit()  # end the snapshot: the phone's answer becomes visible
-            subscription.wait(min(hub.poll_interval(), deadline - now, _recheck_in(step)))
+    step = _provider().wakeups.long_poll(
+        authenticator.wait_topics(ctx), lambda: authenticator.poll(ctx),
+        lambda step: step.outcome is not Outcome.PENDING, min(max(wait, 0.0), MAX_WAIT),
+        _recheck_in)
     _save_data(interaction, authenticator, ctx)
     db.session.commit()
     return _json(_status_body(_finish_url(interaction, authenticator), step))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import math
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -259,19 +258,10 @@ def challenges() -> Response:
         raise EcpsError("invalid_request", "wait must be a number of seconds") from None
     if not math.isfinite(wait):
         raise EcpsError("invalid_request", "wait must be a finite number of seconds")
-    wait = min(max(wait, 0.0), MAX_WAIT)
-    deadline = time.monotonic() + wait
     professional_id = g.device.professional_id
-    hub = current_app.extensions["psc_idp"].wakeups
-    # Subscribed before the first look: a login pushed in between wakes the wait.
-    with hub.subscribe(ecps.topic(professional_id)) as subscription:
-        while True:
-            pending = ecps.pending_challenges(professional_id)
-            now = time.monotonic()
-            if pending or now >= deadline:
-                break
-            db.session.commit()  # end the snapshot so new rows become visible
-            subscription.wait(min(hub.poll_interval(), deadline - now))
+    pending = current_app.extensions["psc_idp"].wakeups.long_poll(
+        (ecps.topic(professional_id),), lambda: ecps.pending_challenges(professional_id),
+        bool, min(max(wait, 0.0), MAX_WAIT))
     db.session.commit()
     return jsonify({"device_status": ecps.device_status(g.device),
                     "challenges": [_challenge_json(c) for c in pending]})
