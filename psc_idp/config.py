@@ -41,16 +41,45 @@ class OidcSettings:
 
 @dataclass
 class QuirkSettings:
-    """Faithful reproductions of PSC oddities (reference §8). All off: correct by default."""
+    """Per-behaviour overrides of the fidelity profile (``fidelity.py``). Unset (the default):
+    the profile decides; true/false forces the behaviour for the whole deployment."""
 
-    allow_plain_pkce: bool = False
+    allow_plain_pkce: bool | None = None
     """Accept ``code_challenge_method=plain`` (PSC advertises it; RFC 9700 says S256)."""
-    keycloak_acr_values_supported: bool = False
+    keycloak_acr_values_supported: bool | None = None
     """Advertise ``acr_values_supported: ["0","0"]`` as PSC's discovery does (not eidas1)."""
-    card_access_token_acr_eidas3: bool = False
-    """Put ``acr: eidas3`` in access tokens of card logins, as a 2023 BAS capture showed."""
-    logout_without_state: bool = False
+    card_access_token_acr_eidas3: bool | None = None
+    """Put ``acr: eidas3`` in access tokens of card logins, as every BAS capture shows."""
+    logout_without_state: bool | None = None
     """Return to post_logout_redirect_uri without ``state`` (KEYCLOAK-7209)."""
+    access_token_empty_nonce: bool | None = None
+    """Put ``nonce: ""`` in access tokens whatever the RP sent, as every BAS capture shows."""
+    refresh_token_reuse: bool | None = None
+    """Let a refresh token be used again while valid (Keycloak's default)."""
+    client_secret_any_method: bool | None = None
+    """Accept a client secret by Basic or in the body whatever the registered method."""
+    keycloak_client_errors: bool | None = None
+    """Word client-authentication and grant errors as Keycloak does."""
+    client_default_scopes: bool | None = None
+    """Add the realm's default client scopes (``fidelity.default_scopes``) to granted scopes."""
+
+
+@dataclass
+class FidelitySettings:
+    """Which PSC to be: see ``fidelity.py`` and docs/psc-compatibility.md."""
+
+    profile: str = ""
+    """``psc`` (behave as PSC, oddities included) or ``strict`` (RFCs and RFC 9700 where PSC
+    is lax). Empty: ``psc``, or ``strict`` in production mode."""
+    userinfo_shape: str = "2024"
+    """``2024``: PSC's current userinfo (top-level codeCivilite, codeGenreActivite);
+    ``2023``: the Feb-2023 shape (``SubjectRefPro.codeCivilite``)."""
+    default_scopes: list[str] = field(default_factory=lambda: ["profile", "identity"])
+    """The realm's default client scopes, added to every granted scope in the psc profile
+    (the 2023 BAS access token: ``openid profile scope_all identity``)."""
+
+    def resolved_profile(self, production: bool) -> str:
+        return self.profile or ("strict" if production else "psc")
 
 
 @dataclass
@@ -149,6 +178,10 @@ class ClientSeed:
     backchannel_logout_session_required: bool = False
     frontchannel_logout_uri: str | None = None
     consent_required: bool = False
+    fidelity_profile: str = ""
+    """``psc`` or ``strict`` for this client; empty: the deployment's profile."""
+    userinfo_shape: str = ""
+    """``2024`` or ``2023`` for this client; empty: the deployment's shape."""
 
 
 @dataclass
@@ -188,6 +221,7 @@ class Settings:
     clients: list[ClientSeed] = field(default_factory=list)
     oidc: OidcSettings = field(default_factory=OidcSettings)
     quirks: QuirkSettings = field(default_factory=QuirkSettings)
+    fidelity: FidelitySettings = field(default_factory=FidelitySettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     ecps: EcpsSettings = field(default_factory=EcpsSettings)
@@ -225,7 +259,8 @@ class Settings:
         return f"sqlite:///{path}"
 
     def validate(self) -> None:
-        for check in (_check_mode, _check_urls, _check_lifetimes, _check_production):
+        for check in (_check_mode, _check_urls, _check_lifetimes, _check_fidelity,
+                      _check_production):
             check(self)
 
 
@@ -263,6 +298,14 @@ def _check_lifetimes(s: Settings) -> None:
     if s.server.worker_class not in ("gthread", "sync"):
         raise ConfigError(f"server.worker_class must be gthread or sync, not "
                           f"{s.server.worker_class!r}")
+
+
+def _check_fidelity(s: Settings) -> None:
+    if s.fidelity.profile not in ("", "psc", "strict"):
+        raise ConfigError(f"fidelity.profile must be psc or strict, not {s.fidelity.profile!r}")
+    if s.fidelity.userinfo_shape not in ("2024", "2023"):
+        raise ConfigError(f"fidelity.userinfo_shape must be 2024 or 2023, not "
+                          f"{s.fidelity.userinfo_shape!r}")
 
 
 def _check_production(s: Settings) -> None:
@@ -335,8 +378,9 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where.rstrip('.') or 'settings'}: {exc}") from exc
 
 
-_NESTED = {"oidc": OidcSettings, "quirks": QuirkSettings, "session": SessionSettings,
-           "server": ServerSettings, "ecps": EcpsSettings, "smtp": SmtpSettings}
+_NESTED = {"oidc": OidcSettings, "quirks": QuirkSettings, "fidelity": FidelitySettings,
+           "session": SessionSettings, "server": ServerSettings, "ecps": EcpsSettings,
+           "smtp": SmtpSettings}
 
 
 def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
@@ -359,7 +403,7 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
                                     all(isinstance(v, str) for v in value)):
         raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
     try:
-        if kind == "bool" and isinstance(value, str):
+        if kind in ("bool", "bool | None") and isinstance(value, str):
             if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(value)
             return value.lower() in ("1", "true", "yes", "on")

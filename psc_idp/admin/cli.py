@@ -180,11 +180,18 @@ def client() -> None:
               help="Front-Channel Logout 1.0: loaded in an iframe with iss and sid at logout.")
 @click.option("--consent-required", is_flag=True,
               help="The professional approves the requested scopes once (Keycloak's switch).")
+@click.option("--fidelity-profile", default="", type=click.Choice(["", "psc", "strict"]),
+              help="psc: behave as PSC does for this client (Keycloak's laxities); strict: "
+                   "the RFCs and RFC 9700. Default: the deployment's [fidelity] profile.")
+@click.option("--userinfo-shape", default="", type=click.Choice(["", "2024", "2023"]),
+              help="Userinfo as PSC answers today (2024) or as in Feb 2023 (2023). "
+                   "Default: the deployment's [fidelity] userinfo_shape.")
 def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[str, ...],
                auth_method: str, jwks_uri: str | None, name: str, userinfo_signed: bool,
                test_autologin: bool, post_logout: tuple[str, ...],
                backchannel_logout_uri: str | None, backchannel_logout_session_required: bool,
-               frontchannel_logout_uri: str | None, consent_required: bool) -> None:
+               frontchannel_logout_uri: str | None, consent_required: bool,
+               fidelity_profile: str, userinfo_shape: str) -> None:
     """Register (or update) a client."""
     from .clients import ClientError, describe, dumps, upsert_client
 
@@ -198,7 +205,8 @@ def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[s
                           backchannel_logout_uri=backchannel_logout_uri,
                           backchannel_logout_session_required=backchannel_logout_session_required,
                           frontchannel_logout_uri=frontchannel_logout_uri,
-                          consent_required=consent_required)
+                          consent_required=consent_required,
+                          fidelity_profile=fidelity_profile, userinfo_shape=userinfo_shape)
         try:
             registered = upsert_client(seed, app.extensions["psc_idp"].settings, source="cli")
         except ClientError as exc:

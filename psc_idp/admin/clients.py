@@ -9,6 +9,7 @@ from typing import Any
 from ..audit import record
 from ..config import ClientSeed, Settings
 from ..db import db
+from ..fidelity import PROFILES, USERINFO_SHAPES
 from ..oidc.models import AUTH_METHODS, Client
 
 CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"
@@ -46,6 +47,10 @@ def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Clien
         raise ClientError(f"{seed.auth_method} needs a client secret")
     if seed.auth_method == "private_key_jwt" and not (seed.jwks_uri or seed.jwks):
         raise ClientError("private_key_jwt needs --jwks-uri (or jwks in the config)")
+    if seed.fidelity_profile not in ("",) + PROFILES:
+        raise ClientError(f"fidelity profile must be one of {PROFILES}")
+    if seed.userinfo_shape not in ("",) + USERINFO_SHAPES:
+        raise ClientError(f"userinfo shape must be one of {USERINFO_SHAPES}")
     if seed.test_autologin and settings.is_production:
         raise ClientError("test autologin is refused in production mode")
     client = db.session.get(Client, seed.client_id)
@@ -65,6 +70,8 @@ def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Clien
     client.backchannel_logout_session_required = seed.backchannel_logout_session_required
     client.frontchannel_logout_uri = seed.frontchannel_logout_uri or ""
     client.consent_required = seed.consent_required
+    client.fidelity_profile = seed.fidelity_profile
+    client.userinfo_shape = seed.userinfo_shape
     # CIBA: Keycloak's per-client "CIBA enabled" switch, on for every confidential client
     # (public clients cannot authenticate at the backchannel endpoint); see docs/ciba.md.
     client.grant_types = ["authorization_code", "refresh_token"] + (
@@ -100,6 +107,8 @@ def describe(client: Client) -> dict[str, Any]:
         "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "frontchannel_logout_uri": client.frontchannel_logout_uri or None,
         "consent_required": client.consent_required,
+        "fidelity_profile": client.fidelity_profile or None,
+        "userinfo_shape": client.userinfo_shape or None,
         "has_secret": bool(client.client_secret_hash),
         "created_at": client.created_at.isoformat() + "Z" if client.created_at else None,
     }

@@ -16,6 +16,8 @@ from authlib.oauth2.rfc6749.errors import (
     OAuth2Error,
 )
 
+from ..fidelity import behaves
+
 _ASCII_DIGITS = re.compile(r"[0-9]{1,10}")
 MAX_PARAM_LENGTH = 2048
 MAX_TOTAL_LENGTH = 16384
@@ -107,7 +109,7 @@ def check_pkce(params: Params, client: Any, settings: Any) -> None:
     """S256 for everyone who sends PKCE; PKCE mandatory for public clients (RFC 9700 §2.1.1)."""
     method = first(params, "code_challenge_method")
     challenge = first(params, "code_challenge")
-    if method == "plain" and not settings.quirks.allow_plain_pkce:
+    if method == "plain" and not behaves(settings, "allow_plain_pkce", client):
         raise InvalidRequestError("Invalid parameter: code challenge method is not supported")
     if method and method not in ("S256", "plain"):
         raise InvalidRequestError("Invalid parameter: code challenge method is not supported")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import fidelity
 from ..config import Settings
+from ..fidelity import behaves
 from . import urls
 
 SCOPES = ["openid", "scope_all", "profile", "email", "offline_access", "roles", "web-origins",
@@ -52,9 +54,10 @@ def discovery_document(settings: Settings, extensions: list[Any]) -> dict[str, A
         "claim_types_supported": ["normal"],
         "claims_supported": CLAIMS,
         "scopes_supported": SCOPES,
-        "acr_values_supported": (["0", "0"] if settings.quirks.keycloak_acr_values_supported
+        "acr_values_supported": (["0", "0"] if behaves(settings, "keycloak_acr_values_supported")
                                  else ["eidas1"]),
-        "code_challenge_methods_supported": (["plain", "S256"] if settings.quirks.allow_plain_pkce
+        "code_challenge_methods_supported": (["plain", "S256"]
+                                             if behaves(settings, "allow_plain_pkce")
                                              else ["S256"]),
         "token_endpoint_auth_methods_supported": CLIENT_AUTH,
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
@@ -72,6 +75,7 @@ def discovery_document(settings: Settings, extensions: list[Any]) -> dict[str, A
             "authenticators": sorted(settings.authenticators),
             "quirks": {name: getattr(settings.quirks, name)
                        for name in settings.quirks.__dataclass_fields__},
+            "fidelity": fidelity.describe(settings),
         },
     }
     for extend in extensions:

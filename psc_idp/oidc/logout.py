@@ -21,6 +21,7 @@ from joserfc.errors import JoseError
 
 from ..audit import record
 from ..db import db
+from ..fidelity import behaves
 from ..html import html_page, protect
 from ..login.i18n import pick_locale, translator
 from ..sessions import clear_session_cookie, current_session
@@ -91,7 +92,8 @@ def logout_endpoint() -> Response:
     if outcome is not None:
         dispatch(outcome)
 
-    if target and values.get("state") and not provider.settings.quirks.logout_without_state:
+    keep_state = not behaves(provider.settings, "logout_without_state", client)
+    if target and values.get("state") and keep_state:
         target = add_params_to_uri(target, [("state", values["state"])])
     response = logged_out_page(outcome, target, locale)
     clear_session_cookie(response)

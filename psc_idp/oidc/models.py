@@ -49,6 +49,10 @@ class Client(db.Model, ClientMixin):
     frontchannel_logout_uri: Mapped[str] = mapped_column(String(500), default="")
     consent_required: Mapped[bool] = mapped_column(Boolean, default=False)
     """Keycloak's per-client "Consent required": the professional approves the scopes once."""
+    fidelity_profile: Mapped[str] = mapped_column(String(10), default="")
+    """``psc`` or ``strict`` for this client; empty: the deployment's (``fidelity.py``)."""
+    userinfo_shape: Mapped[str] = mapped_column(String(10), default="")
+    """``2024`` or ``2023`` userinfo for this client; empty: the deployment's."""
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     # ------------------------------------------------------------------ Authlib ClientMixin

@@ -29,7 +29,9 @@ from .tokens import generate_token, save_token
 
 
 class PscCodeChallenge(CodeChallenge):
-    """S256 only, unless the ``allow_plain_pkce`` quirk reproduces PSC's advertised ``plain``."""
+    """Verifies S256 and plain; whether ``plain`` may be *asked* for is decided per client at
+    the authorization endpoint (``checks.check_pkce``: the psc profile allows it, as PSC
+    advertises it; the strict profile refuses it, RFC 9700 §2.1.1)."""
 
     def __init__(self, allow_plain: bool):
         super().__init__(required=True)
@@ -63,7 +65,7 @@ class PscAuthorizationServer(AuthorizationServer):
         self.settings = settings
         self.init_app(app, query_client=query_client, save_token=save_token)
         self.register_token_generator("default", generate_token)
-        self.register_grant(CodeGrant, [PscCodeChallenge(settings.quirks.allow_plain_pkce),
+        self.register_grant(CodeGrant, [PscCodeChallenge(allow_plain=True),
                                         PscOpenIDCode(require_nonce=False)])
         self.register_grant(RefreshGrant, [PscOpenIDCode(require_nonce=False)])
         self.register_grant(CibaGrant, [PscOpenIDCode(require_nonce=False)])

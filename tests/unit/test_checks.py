@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
+from psc_idp.config import load_settings
 from psc_idp.oidc import checks
 from psc_idp.oidc.checks import (
     CHECKS,
@@ -28,8 +29,8 @@ from psc_idp.oidc.checks import (
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 CONFIDENTIAL = SimpleNamespace(is_public=False)
 PUBLIC = SimpleNamespace(is_public=True)
-STRICT = SimpleNamespace(quirks=SimpleNamespace(allow_plain_pkce=False))
-PLAIN_OK = SimpleNamespace(quirks=SimpleNamespace(allow_plain_pkce=True))
+STRICT = load_settings({"fidelity": {"profile": "strict"}}, environ={})
+PLAIN_OK = load_settings({"fidelity": {"profile": "psc"}}, environ={})
 
 
 def params(**values: str | list[str]) -> dict[str, list[str]]:

@@ -81,7 +81,7 @@ test_autologin = true
     assert s.wallet_base == "https://wallet.psc.example"
     assert s.oidc.code_lifetime == 30 and s.oidc.access_token_lifetime == 300
     assert s.oidc.refresh_token_lifetime == 1800  # untouched default
-    assert s.quirks.allow_plain_pkce is True and s.quirks.logout_without_state is False
+    assert s.quirks.allow_plain_pkce is True and s.quirks.logout_without_state is None
     assert s.server.port == 8080 and s.server.host == "127.0.0.1"
     assert s.authenticators == {"persona": {"auth_mode": "MOBILE"}}
     assert s.clients == [ClientSeed(client_id="svc", client_secret="svc-secret",
@@ -219,7 +219,8 @@ def test_config_example_loads_and_holds_the_defaults():
     defaults = load_settings(environ={})
     for name in ("mode", "public_url", "wallet_url", "database_url", "database_pool_size",
                  "keys_dir", "oidc",
-                 "quirks", "session", "server", "demo_data", "demo_rp_url", "clients"):
+                 "quirks", "fidelity", "session", "server", "demo_data", "demo_rp_url",
+                 "clients"):
         assert getattr(loaded, name) == getattr(defaults, name), name
     assert set(loaded.authenticators) == set(defaults.authenticators)
 
@@ -238,3 +239,28 @@ def test_postgresql_pools_as_many_connections_as_a_worker_has_threads():
     assert Settings().engine_options() == {"pool_recycle": 1800}
     with pytest.raises(ConfigError):
         load_settings({"database_pool_size": -1}, environ={})
+
+
+def test_fidelity_profile_follows_the_mode_unless_set():
+    """Faithful by default: psc outside production, strict in production, either if set."""
+    from psc_idp.fidelity import behaves, profile_of
+
+    assert profile_of(load_settings(environ={})) == "psc"
+    assert profile_of(load_settings({"mode": "production", "authenticators": {"ecps": {}}},
+                                    environ={})) == "strict"
+    strict = load_settings(environ={"PSC_IDP_FIDELITY__PROFILE": "strict"})
+    assert profile_of(strict) == "strict" and not behaves(strict, "allow_plain_pkce")
+    assert profile_of(strict, ClientSeed(client_id="c", redirect_uris=[],
+                                         fidelity_profile="psc")) == "psc"
+    forced = load_settings(environ={"PSC_IDP_FIDELITY__PROFILE": "strict",
+                                    "PSC_IDP_QUIRKS__ALLOW_PLAIN_PKCE": "yes"})
+    assert behaves(forced, "allow_plain_pkce") and not behaves(forced, "refresh_token_reuse")
+    scopes = load_settings({"fidelity": {"default_scopes": ["profile", "email"]}}, environ={})
+    assert scopes.fidelity.default_scopes == ["profile", "email"]
+
+
+@pytest.mark.parametrize("env", [{"PSC_IDP_FIDELITY__PROFILE": "keycloak"},
+                                 {"PSC_IDP_FIDELITY__USERINFO_SHAPE": "2022"}])
+def test_fidelity_settings_are_checked(env):
+    with pytest.raises(ConfigError, match="fidelity"):
+        load_settings(environ=env)
