@@ -78,6 +78,30 @@ def userinfo_shape_of(settings: Any, client: Any = None) -> str:
     return chosen or settings.fidelity.userinfo_shape
 
 
+REALM_SCOPES = ("openid", "scope_all", "profile", "email", "offline_access", "roles",
+                "web-origins", "identity", "rpps", "eidas1", "eidas2", "acr", "basic",
+                "microprofile-jwt", "referentiel", "phone", "address", "interop", "scope_1",
+                "scope_2")
+"""The scopes PSC's realm knows (its discovery's ``scopes_supported``, reference §2)."""
+
+
+def granted_scope(client: Any, requested: str, settings: Any = None) -> str:
+    """The scope a client gets for ``requested``: known scopes it may use, in the order asked,
+    then the realm's default client scopes (psc profile). Unknown scopes are dropped in both
+    profiles, as Keycloak does (a 2023 BAS token asked ``openid scope_all`` and got
+    ``openid profile scope_all identity``)."""
+    if settings is None:
+        from flask import current_app
+
+        settings = current_app.extensions["psc_idp"].settings
+    allowed = set(client.scope.split()) if client.scope else set(REALM_SCOPES)
+    scopes = [s for s in requested.split() if s in allowed and s in REALM_SCOPES]
+    if behaves(settings, "client_default_scopes", client):
+        scopes += [s for s in settings.fidelity.default_scopes
+                   if not client.scope or s in allowed]
+    return " ".join(dict.fromkeys(scopes))
+
+
 def describe(settings: Any) -> dict[str, Any]:
     """For discovery's ``psc_idp_emulation``: the profile and each behaviour as it resolves."""
     return {"profile": profile_of(settings), "userinfo_shape": settings.fidelity.userinfo_shape,

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
@@ -318,12 +319,22 @@ def _complete(grant: Any, oauth_request: StoredRequest, result: Any, client: Cli
     return _issue_code(grant, oauth_request, ctx, session, cookie)
 
 
+def _add_session_state(response: Response, session_id: str) -> None:
+    """Keycloak adds ``session_state`` (OIDC Session Management 1.0 §2) to every successful
+    authorization response; RPs built for PSC read it, others ignore it."""
+    location = response.headers.get("Location", "")
+    if response.status_code == 302 and "code=" in location:
+        response.headers["Location"] = add_params_to_uri(location,
+                                                         [("session_state", session_id)])
+
+
 def _issue_code(grant: Any, oauth_request: StoredRequest, ctx: AuthContext,
                 session: IdpSession, cookie: str | None) -> Response:
     provider = _provider()
     oauth_request.user = ctx
     response = provider.server.create_authorization_response(
         request=oauth_request, grant_user=ctx, grant=grant)
+    _add_session_state(response, session.id)
     note_client(session, oauth_request.client.client_id)
     db.session.commit()
     dispatch_if_queued()

@@ -15,8 +15,7 @@ from ..config import Settings
 from ..fidelity import behaves
 from . import urls
 
-SCOPES = ["openid", "scope_all", "profile", "email", "offline_access", "roles", "web-origins",
-          "identity", "rpps", "eidas1"]
+SCOPES = list(fidelity.REALM_SCOPES)
 CLAIMS = ["aud", "sub", "iss", "auth_time", "acr", "amr", "sid", "given_name", "family_name",
           "preferred_username", "SubjectNameID", "SubjectOrganization",
           "SubjectOrganizationID", "SubjectRole", "Secteur_Activite", "Palier_Authentification",

@@ -64,14 +64,11 @@ class Client(db.Model, ClientMixin):
         return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        """Keycloak drops scopes a client may not use instead of failing the request."""
-        if not scope:
-            return ""
-        requested = scope.split()
-        if self.scope:
-            allowed = set(self.scope.split())
-            requested = [s for s in requested if s in allowed]
-        return " ".join(dict.fromkeys(requested))
+        """Keycloak drops scopes the realm does not know or the client may not use instead of
+        failing the request, and (psc profile) adds the realm's default client scopes."""
+        from ..fidelity import granted_scope
+
+        return granted_scope(self, scope or "")
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris  # exact string match, RFC 9700 §4.1.3

@@ -12,6 +12,8 @@ from ..config import REALM_PATH
 OIDC = REALM_PATH + "/protocol/openid-connect"
 
 WALLET_AUTHORIZE = "/auth"
+WALLET_AUTHORIZE_SLASH = "/auth/"
+"""Keycloak serves ``/auth/`` too; the Drupal PSC plugin builds ``…/auth/?acr_values=eidas1``."""
 AUTHORIZE = OIDC + "/auth"
 TOKEN = OIDC + "/token"
 USERINFO = OIDC + "/userinfo"

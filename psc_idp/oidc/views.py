@@ -32,6 +32,8 @@ def _cached_json(body: dict, max_age: int) -> Response:
 
 bp.add_url_rule(urls.WALLET_AUTHORIZE, "wallet_authorize", authorization_endpoint,
                 methods=["GET", "POST"])
+bp.add_url_rule(urls.WALLET_AUTHORIZE_SLASH, "wallet_authorize_slash", authorization_endpoint,
+                methods=["GET", "POST"], strict_slashes=True)
 bp.add_url_rule(urls.AUTHORIZE, "authorize", authorization_endpoint, methods=["GET", "POST"])
 bp.add_url_rule(urls.USERINFO, "userinfo", userinfo_endpoint, methods=["GET", "POST"])
 bp.add_url_rule(urls.LOGOUT, "logout", logout_endpoint, methods=["GET", "POST"])

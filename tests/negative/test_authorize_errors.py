@@ -177,7 +177,9 @@ def test_unsupported_response_mode_is_invalid_request(live, psc, mode):
     assert_redirect_error(answer, "invalid_request", live.issuer, params["state"])
 
 
-def test_plain_pkce_is_refused(live, psc):
+def test_plain_pkce_is_refused_in_the_strict_profile(start):
+    live = start(fidelity={"profile": "strict"})
+    psc = PscActions(live.issuer)
     params = auth_params(code_challenge="a" * 43, code_challenge_method="plain")
     answer = psc.open(authorize_url(psc, params))
     body = assert_redirect_error(answer, "invalid_request", live.issuer, params["state"])
@@ -204,8 +206,8 @@ def test_malformed_code_challenge_is_refused(live, psc, challenge):
     assert_redirect_error(answer, "invalid_request", live.issuer, params["state"])
 
 
-def test_plain_pkce_is_accepted_with_the_quirk(start):
-    live = start(quirks={"allow_plain_pkce": True})
+def test_plain_pkce_is_accepted_with_the_quirk_even_in_the_strict_profile(start):
+    live = start(quirks={"allow_plain_pkce": True}, fidelity={"profile": "strict"})
     psc = PscActions(live.issuer)
     assert psc.metadata["code_challenge_methods_supported"] == ["plain", "S256"]
     verifier = secrets.token_urlsafe(48)
