@@ -149,6 +149,19 @@ class SmtpSettings:
 
 
 @dataclass
+class OutboundSettings:
+    """psc-idp's own outgoing calls (back-channel logout, webhooks): ``outbound.py``."""
+
+    block_private_addresses: bool | None = None
+    """Refuse destinations that resolve to loopback, link-local, private or reserved
+    addresses. Unset: on in production mode, off in demo/test (demo services run on
+    127.0.0.1)."""
+    allowed_networks: list[str] = field(default_factory=list)
+    """CIDRs always allowed even with the guard on (an RP on a test set-up's private network),
+    e.g. ["10.20.0.0/16"]."""
+
+
+@dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 5000
@@ -160,6 +173,34 @@ class ServerSettings:
     threads: int = 32
     """gunicorn (workers > 0): threads per worker process (``gthread`` workers). A waiting
     e-CPS page or phone (long-poll or event stream) holds one thread while it waits."""
+
+
+@dataclass
+class TlsSettings:
+    """HTTPS served by psc-idp itself (``pki/``, docs/https.md)."""
+
+    enabled: bool = False
+    """Serve TLS (werkzeug and gunicorn). The default public_url becomes https://."""
+    cert_file: str = ""
+    """PEM certificate chain to serve. Empty: issued by the local TEST authority in
+    keys_dir/pki for the hosts of public_url and wallet_url, 127.0.0.1, ::1 and localhost."""
+    key_file: str = ""
+    """PEM private key of cert_file (required with it)."""
+    outgoing_ca_bundle: str = ""
+    """PEM file of extra CAs psc-idp trusts for its own outgoing calls (back-channel logout,
+    webhooks, jwks_uri), added to the default store. Empty: the default store only."""
+
+
+@dataclass
+class ProxySettings:
+    """A reverse proxy in front: whose X-Forwarded-* headers to believe. Default: nobody's."""
+
+    trusted_hops: int = 0
+    """Proxies in front of psc-idp; the last N X-Forwarded-For/-Proto/-Host/-Port values
+    are applied (werkzeug's ProxyFix). 0: the headers are ignored."""
+    trusted_addresses: list[str] = field(default_factory=list)
+    """If not empty: apply them only when the direct peer is one of these addresses or
+    networks (CIDR); a request from anywhere else keeps its own scheme, host and address."""
 
 
 @dataclass
@@ -226,6 +267,9 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     ecps: EcpsSettings = field(default_factory=EcpsSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    proxy: ProxySettings = field(default_factory=ProxySettings)
 
     @property
     def issuer(self) -> str:
@@ -259,7 +303,8 @@ class Settings:
         return f"sqlite:///{path}"
 
     def validate(self) -> None:
-        for check in (_check_mode, _check_urls, _check_lifetimes, _check_fidelity,
+        for check in (_check_mode, _check_urls, _check_lifetimes, _check_fidelity, _check_outbound,
+                      _check_tls_and_proxy,
                       _check_production):
             check(self)
 
@@ -300,6 +345,37 @@ def _check_lifetimes(s: Settings) -> None:
                           f"{s.server.worker_class!r}")
 
 
+def _check_outbound(s: Settings) -> None:
+    import ipaddress
+
+    for value in s.outbound.allowed_networks:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"outbound.allowed_networks: {exc}") from None
+
+
+def _check_tls_and_proxy(s: Settings) -> None:
+    import ipaddress
+
+    if bool(s.tls.cert_file) != bool(s.tls.key_file):
+        raise ConfigError("tls.cert_file and tls.key_file go together (both, or neither: "
+                          "a certificate from the local authority)")
+    for name in ("cert_file", "key_file", "outgoing_ca_bundle"):
+        path = getattr(s.tls, name)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"tls.{name}: no such file {path!r}")
+    if not 0 <= s.proxy.trusted_hops <= 10:
+        raise ConfigError("proxy.trusted_hops must be between 0 and 10")
+    if s.proxy.trusted_addresses and not s.proxy.trusted_hops:
+        raise ConfigError("proxy.trusted_addresses needs proxy.trusted_hops >= 1")
+    for value in s.proxy.trusted_addresses:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"proxy.trusted_addresses: {exc}") from None
+
+
 def _check_fidelity(s: Settings) -> None:
     if s.fidelity.profile not in ("", "psc", "strict"):
         raise ConfigError(f"fidelity.profile must be psc or strict, not {s.fidelity.profile!r}")
@@ -338,7 +414,8 @@ def load_settings(overrides: dict[str, Any] | None = None,
     _merge(data, overrides or {})
     settings = _build(Settings, data, "")
     if not settings.public_url:
-        settings.public_url = f"http://{settings.server.host}:{settings.server.port}"
+        scheme = "https" if settings.tls.enabled else "http"
+        settings.public_url = f"{scheme}://{settings.server.host}:{settings.server.port}"
     settings.validate()
     return settings
 
@@ -380,7 +457,8 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
 
 _NESTED = {"oidc": OidcSettings, "quirks": QuirkSettings, "fidelity": FidelitySettings,
            "session": SessionSettings, "server": ServerSettings, "ecps": EcpsSettings,
-           "smtp": SmtpSettings}
+           "smtp": SmtpSettings, "outbound": OutboundSettings,
+           "tls": TlsSettings, "proxy": ProxySettings}
 
 
 def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
