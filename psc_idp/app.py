@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from . import login, mobile, oidc
+from . import login, mobile, oidc, proxy
 from .admin import api as admin_api
 from .admin import pages as admin_pages
 from .authenticators import Authenticator, build_authenticators
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(session_pages.bp)
     app.register_blueprint(admin_pages.bp)
     _register_error_handlers(app)
+    proxy.install(app, settings.proxy)  # X-Forwarded-* believed from the configured hops only
 
     @app.after_request
     def echo_request_id(response: Response) -> Response:

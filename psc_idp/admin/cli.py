@@ -1,10 +1,11 @@
 """The ``psc-idp`` command line: a stable contract for relying services' scripts and CI.
 
     psc-idp init [--demo]                 schema, keys, demo data (idempotent)
-    psc-idp serve [--host H] [--port P] [--workers N]
+    psc-idp serve [--host H] [--port P] [--workers N] [--tls]
     psc-idp client add|list|show|remove
     psc-idp professional list --json | load FILE | reload-demo
     psc-idp keys show|rotate|prune
+    psc-idp pki show                      the TEST authority's certificate paths (JSON)
     psc-idp audit list [--json] [--limit N]
 """
 
@@ -56,7 +57,24 @@ def initialise(app: Flask, demo: bool | None) -> dict[str, Any]:
         report["clients"] = seed_clients(settings, include_demo=load_demo)
         db.session.commit()
     forget_cached_summaries()
+    report["pki"] = _ensure_pki(app)
     return report
+
+
+def _ensure_pki(app: Flask) -> dict[str, str]:
+    """The local TEST authority (and, with TLS on, the server certificate): made once."""
+    from ..pki import LocalPki, PkiError
+    from ..pki.server import tls_files
+
+    settings = app.extensions["psc_idp"].settings
+    try:
+        described = LocalPki.in_keys_dir(settings.keys_dir).ensure().describe()
+        if settings.tls.enabled:
+            cert, key = tls_files(settings)
+            described.update(server_cert=str(cert.resolve()), server_key=str(key.resolve()))
+    except (OSError, PkiError) as exc:
+        raise click.ClickException(f"local authority (keys_dir/pki): {exc}") from exc
+    return described
 
 
 def _redacted(url: str) -> str:
@@ -83,21 +101,37 @@ def init(demo: bool | None) -> None:
               help="Run under gunicorn with N worker processes (production style).")
 @click.option("--init/--no-init", "run_init", default=True,
               help="Run 'init' first (default: yes).")
-def serve(host: str | None, port: int | None, workers: int | None, run_init: bool) -> None:
+@click.option("--tls/--no-tls", default=None,
+              help="Serve HTTPS (default from config: [tls] enabled); the certificate is "
+                   "[tls] cert_file or issued by the local TEST authority (docs/https.md).")
+def serve(host: str | None, port: int | None, workers: int | None, run_init: bool,
+          tls: bool | None) -> None:
     """Run the provider."""
     from .serve import run
 
-    server: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
     if host:
-        server["host"] = host
+        overrides.setdefault("server", {})["host"] = host
     if port:
-        server["port"] = port
-    app = _app(server=server) if server else _app()
+        overrides.setdefault("server", {})["port"] = port
+    if tls is not None:
+        overrides["tls"] = {"enabled": tls}
+    app = _app(**overrides)
     if run_init:
         initialise(app, None)
     settings = app.extensions["psc_idp"].settings
-    run(app, host or settings.server.host, port or settings.server.port,
-        settings.server.workers if workers is None else workers)
+    _run(run, app, host or settings.server.host, port or settings.server.port,
+         settings.server.workers if workers is None else workers)
+
+
+def _run(run: Any, app: Flask, host: str, port: int, workers: int) -> None:
+    """``serve.run`` with a broken TLS certificate or key reported, not a traceback."""
+    from ..pki import PkiError
+
+    try:
+        run(app, host, port, workers)
+    except PkiError as exc:
+        raise click.ClickException(f"TLS: {exc}") from exc
 
 
 @main.command()
@@ -125,7 +159,7 @@ def demo(port: int | None) -> None:
         env = dict(os.environ, PSC_DEMO_RP_ISSUER=settings.issuer, PSC_DEMO_RP_PUBLIC_URL=url,
                    PSC_DEMO_RP_PORT=url.rsplit(":", 1)[-1].strip("/"),
                    PSC_DEMO_RP_CLIENT_ID=client_id, PSC_DEMO_RP_CLIENT_SECRET=secret,
-                   PSC_DEMO_RP_TITLE=name, PSC_DEMO_RP_ACCENT=accent)
+                   PSC_DEMO_RP_TITLE=name, PSC_DEMO_RP_ACCENT=accent, **_demo_trust(settings))
         services.append(subprocess.Popen([sys.executable, "-m", "clients.demo_rp.app"],
                                          env=env))
     # The virtual e-CPS app (a phone-sized page): its device keys live in the instance folder.
@@ -133,7 +167,7 @@ def demo(port: int | None) -> None:
     app_env = dict(os.environ, ECPS_APP_SERVER=settings.public_url.rstrip("/"),
                    ECPS_APP_HOME=os.environ.get("ECPS_APP_HOME") or str(
                        Path(settings.instance_dir).resolve() / "ecps-app"),
-                   ECPS_APP_PORT=app_port)
+                   ECPS_APP_PORT=app_port, **_demo_trust(settings))
     phone = subprocess.Popen([sys.executable, "-m", "clients.ecps_app.web"], env=app_env)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the finally below stops them
     click.echo(f"\n  Open the demo service \"Dossier patient\":      {settings.demo_rp_url}/"
@@ -141,7 +175,7 @@ def demo(port: int | None) -> None:
                f"\n  Open the virtual e-CPS app:                  http://127.0.0.1:{app_port}/"
                f"\n  Your sessions: {settings.issuer}/account/sessions\n", err=True)
     try:
-        run(app, settings.server.host, settings.server.port, settings.server.workers)
+        _run(run, app, settings.server.host, settings.server.port, settings.server.workers)
     finally:
         for child in (*services, phone):
             child.terminate()
@@ -150,6 +184,17 @@ def demo(port: int | None) -> None:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _demo_trust(settings: Any) -> dict[str, str]:
+    """Over TLS, the demo services and the e-CPS app trust the local TEST authority: the demo
+    RP through its TLS_VERIFY setting, the phone (plain requests) through REQUESTS_CA_BUNDLE."""
+    if not settings.tls.enabled or settings.tls.cert_file:
+        return {}
+    from ..pki import LocalPki
+
+    root = str(LocalPki.in_keys_dir(settings.keys_dir).root_cert_path.resolve())
+    return {"PSC_DEMO_RP_TLS_VERIFY": root, "REQUESTS_CA_BUNDLE": root}
 
 
 # ----------------------------------------------------------------------------- clients
@@ -407,6 +452,18 @@ def keys_prune() -> None:
     """Remove inactive keys from the JWKS."""
     removed = _app().extensions["psc_idp"].keys.prune()
     click.echo(f"removed {len(removed)} key(s)")
+
+
+@main.group()
+def pki() -> None:
+    """The local TEST certificate authority (TLS, signing-key certificates)."""
+
+
+@pki.command("show")
+def pki_show() -> None:
+    """The CA certificates' paths (the file to trust: root_ca) and the server certificate."""
+    app = _app()
+    click.echo(json.dumps(_ensure_pki(app), indent=2, ensure_ascii=False))
 
 
 @main.group()

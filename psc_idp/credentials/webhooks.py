@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import record
 from ..db import db
+from ..pki.outgoing import verify_setting
 from .models import EcpsChallenge, EcpsDevice
 
 log = logging.getLogger("psc_idp.webhooks")
@@ -136,6 +137,7 @@ def _deliver(app: Flask, url: str, payload: dict[str, Any], national_id: str,
     timeout = app.extensions["psc_idp"].settings.ecps.webhook_timeout
     try:
         answer = requests.post(url, json=payload, timeout=timeout, allow_redirects=False,
+                               verify=verify_setting(app),
                                headers={"User-Agent": "psc-idp e-CPS webhook"})
         if 200 <= answer.status_code < 300:
             log.info("webhook for challenge %s delivered (HTTP %s)", payload["challenge_id"],

@@ -2,11 +2,20 @@
 
 Parsing a PEM key costs ~40 ms and an RS256 signature ~0.5 ms, so the key objects are loaded
 once per process and kept here; nothing parses a key per request.
+
+Each key has a certificate from the local TEST authority (``pki/``), ``signing-<kid>.crt``,
+published as ``x5c`` / ``x5t`` / ``x5t#S256`` as Keycloak's JWKS does (some RP libraries read
+the key from ``x5c``). It is made when missing (key folders from before keep loading), when the
+authority changed, or a month before it expires; a folder that cannot be written publishes the
+key without ``x5c`` rather than refusing to start.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import logging
 import os
 import secrets
 import threading
@@ -15,12 +24,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from ..pki.authority import (
+    SERVICES_CA,
+    TOKEN_SIGNING,
+    LocalPki,
+    PkiError,
+    issue,
+    issued_by,
+    name,
+    write_pem,
+)
+
+log = logging.getLogger(__name__)
 KEYSET_FILE = "keyset.json"
+CERT_DAYS = 1095
+RENEW_BEFORE_DAYS = 30
+REALM = "esante-wallet"
+"""Keycloak's realm certificate is self-signed with CN=<realm name>; ours keeps that CN."""
 SECRET_FILE = "flask-secret.key"  # noqa: S105 (a file name)
 ALG = "RS256"
 
@@ -35,11 +61,23 @@ class SigningKey:
     key: RSAKey
     created_at: int
     active: bool
+    chain: tuple[bytes, ...] = ()
+    """DER certificates: this key's, then its issuing CA. Empty: none could be made."""
 
     def public_jwk(self) -> dict[str, Any]:
         data = self.key.as_dict(private=False)
-        return {"kid": self.kid, "kty": "RSA", "alg": ALG, "use": "sig",
-                "n": data["n"], "e": data["e"]}
+        jwk = {"kid": self.kid, "kty": "RSA", "alg": ALG, "use": "sig",
+               "n": data["n"], "e": data["e"]}
+        if self.chain:
+            leaf = self.chain[0]
+            jwk["x5c"] = [base64.b64encode(der).decode() for der in self.chain]  # not url-safe
+            jwk["x5t"] = _b64url(hashlib.sha1(leaf).digest())  # noqa: S324 - RFC 7517's x5t
+            jwk["x5t#S256"] = _b64url(hashlib.sha256(leaf).digest())
+        return jwk
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 class KeyStore:
@@ -82,6 +120,7 @@ class KeyStore:
             removed = [e["kid"] for e in entries if not e["active"]]
             for kid in removed:
                 (self.folder / f"signing-{kid}.pem").unlink(missing_ok=True)
+                (self.folder / f"signing-{kid}.crt").unlink(missing_ok=True)
             _write_index(self.folder, [e for e in entries if e["active"]])
             self._keys = _read_keys(self.folder)
             self._jwks_cache = None
@@ -163,8 +202,33 @@ def _read_keys(folder: Path) -> list[SigningKey]:
         except (OSError, ValueError) as exc:
             raise KeyStoreError(f"cannot load {pem_path}: {exc}") from exc
         keys.append(SigningKey(entry["kid"], key, int(entry.get("created_at", 0)),
-                               bool(entry.get("active", True))))
+                               bool(entry.get("active", True)),
+                               _certificate_chain(folder, entry["kid"], key)))
     return keys
+
+
+def _certificate_chain(folder: Path, kid: str, key: RSAKey) -> tuple[bytes, ...]:
+    """The key's certificate (made or renewed if needed) and its issuing CA, in DER."""
+    import datetime as dt
+
+    path = folder / f"signing-{kid}.crt"
+    public = key.get_op_key("verify")
+    try:
+        issuer = LocalPki.in_keys_dir(folder).issuing_ca(SERVICES_CA)
+        certificate = x509.load_pem_x509_certificate(path.read_bytes()) \
+            if path.exists() else None
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=RENEW_BEFORE_DAYS)
+        if (certificate is None or certificate.public_key() != public
+                or not issued_by(certificate, issuer.certificate)
+                or certificate.not_valid_after_utc < soon):
+            certificate = issue(issuer, name(REALM), public, lifetime_days=CERT_DAYS,
+                                usage=TOKEN_SIGNING)
+            write_pem(path, [certificate])
+    except (OSError, ValueError, PkiError) as exc:
+        log.warning("signing key %s published without x5c: %s", kid, exc)
+        return ()
+    return tuple(c.public_bytes(serialization.Encoding.DER)
+                 for c in (certificate, issuer.certificate))
 
 
 def load_or_create_secret(folder: str | Path) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..config import Settings
 from ..db import db
+from ..pki.outgoing import verify_setting
 from . import urls
 from .models import UsedAssertion
 
@@ -34,7 +35,7 @@ def fetch_jwks(uri: str) -> KeySet:
         if cached and now - cached[0] < _JWKS_TTL:
             return cached[1]
     try:
-        response = requests.get(uri, timeout=(3, 5))
+        response = requests.get(uri, timeout=(3, 5), verify=verify_setting())  # [tls] CAs
         response.raise_for_status()
         key_set = KeySet.import_key_set(response.json())
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:

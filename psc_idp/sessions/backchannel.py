@@ -27,6 +27,7 @@ from sqlalchemy import or_, update
 
 from ..audit import record
 from ..db import db, utcnow
+from ..pki.outgoing import verify_setting
 from .models import LogoutDelivery
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def _post(uri: str, token: str, timeout: float) -> str:
     """POST the token (§2.5); '' on success (HTTP 200 or 204), else why it failed."""
     try:
         response = requests.post(uri, data={"logout_token": token}, timeout=timeout,
-                                 allow_redirects=False,
+                                 allow_redirects=False, verify=verify_setting(),
                                  headers={"Cache-Control": "no-store",
                                           "User-Agent": "psc-idp back-channel logout"})
     except requests.RequestException as exc:

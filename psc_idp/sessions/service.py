@@ -148,5 +148,6 @@ def set_session_cookie(response: Response, cookie: str) -> None:
     response.set_cookie(
         settings.session.cookie_name, cookie, max_age=settings.session.lifetime,
         httponly=True, samesite="Lax", path="/", domain=settings.session.cookie_domain or None,
-        secure=settings.session.secure_cookie or settings.is_production,
+        # https served here, or by a trusted proxy (X-Forwarded-Proto from [proxy] hops only)
+        secure=settings.session.secure_cookie or settings.is_production or request.is_secure,
     )

@@ -220,7 +220,7 @@ def test_config_example_loads_and_holds_the_defaults():
     for name in ("mode", "public_url", "wallet_url", "database_url", "database_pool_size",
                  "keys_dir", "oidc",
                  "quirks", "fidelity", "session", "server", "demo_data", "demo_rp_url",
-                 "clients"):
+                 "clients", "tls", "proxy"):
         assert getattr(loaded, name) == getattr(defaults, name), name
     assert set(loaded.authenticators) == set(defaults.authenticators)
 

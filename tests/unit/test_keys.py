@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from psc_idp.keys import KeyStore, KeyStoreError, load_or_create_secret
 from psc_idp.keys.store import KEYSET_FILE, SECRET_FILE
+from psc_idp.pki import LocalPki
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi"}
 
@@ -29,10 +35,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def folder(seeded: Path, tmp_path: Path) -> Path:
     """A copy of a generated key folder (RSA generation is the slow part)."""
     target = tmp_path / "keys"
-    target.mkdir()
-    for item in seeded.iterdir():
-        (target / item.name).write_bytes(item.read_bytes())
-        (target / item.name).chmod(stat.S_IMODE(item.stat().st_mode))
+    shutil.copytree(seeded, target)  # modes kept (copy2); pki/ is the local authority
     return target
 
 
@@ -169,3 +172,87 @@ def test_flask_secret_is_generated_once_and_private(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_or_create_secret(tmp_path / "k") == first
     assert load_or_create_secret(tmp_path / "other") != first
+
+
+# ----------------------------------------------------------------------------- x5c
+def _x5c(published: dict) -> list[x509.Certificate]:
+    return [x509.load_der_x509_certificate(base64.b64decode(c, validate=True))
+            for c in published["x5c"]]
+
+
+def test_x5c_certificate_holds_the_jwk_key_and_chains_to_the_local_root(folder):
+    """Keycloak publishes x5c (standard base64 DER) with x5t and x5t#S256; ours chain to the
+    TEST root an RP can trust."""
+    store = KeyStore.load_or_create(folder)
+    published = store.jwks()["keys"][0]
+    leaf, issuer = _x5c(published)
+    public = leaf.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    numbers = public.public_numbers()
+    n = int.from_bytes(base64.urlsafe_b64decode(published["n"] + "=="), "big")
+    e = int.from_bytes(base64.urlsafe_b64decode(published["e"] + "=="), "big")
+    assert (numbers.n, numbers.e) == (n, e)
+    assert "-" not in "".join(published["x5c"]) and "_" not in "".join(published["x5c"])
+    der = leaf.public_bytes(serialization.Encoding.DER)
+    assert published["x5t#S256"] == base64.urlsafe_b64encode(
+        hashlib.sha256(der).digest()).rstrip(b"=").decode()
+    assert len(base64.urlsafe_b64decode(published["x5t"] + "=")) == 20
+    root = LocalPki.in_keys_dir(folder).root().certificate
+    leaf.verify_directly_issued_by(issuer)
+    issuer.verify_directly_issued_by(root)
+    assert "TEST" in root.subject.rfc4514_string()
+    assert (folder / f"signing-{store.current.kid}.crt").exists()
+    for key in ("pki/root-ca.key", "pki/services-ca.key"):
+        assert stat.S_IMODE((folder / key).stat().st_mode) == 0o600
+
+
+def test_old_key_folder_without_certificates_keeps_loading_and_gains_them(folder):
+    """A folder from before x5c: the certificate is made at load, the kid is unchanged."""
+    kid = _kid(folder)
+    before = KeyStore.load_or_create(folder).jwks()["keys"][0]
+    (folder / f"signing-{kid}.crt").unlink()
+    shutil.rmtree(folder / "pki")
+    store = KeyStore.load_or_create(folder)
+    after = store.jwks()["keys"][0]
+    assert store.current.kid == kid and (after["n"], after["e"]) == (before["n"], before["e"])
+    assert after["x5c"] != before["x5c"]  # a new authority issued it
+    assert (folder / f"signing-{kid}.crt").exists()
+    assert _x5c(after)[0].public_key().public_numbers().n == int.from_bytes(
+        base64.urlsafe_b64decode(after["n"] + "=="), "big")
+
+
+def test_a_certificate_of_another_key_is_replaced(folder, tmp_path):
+    kid = _kid(folder)
+    other = KeyStore.load_or_create(tmp_path / "other")
+    (folder / f"signing-{kid}.crt").write_bytes(
+        (tmp_path / "other" / f"signing-{other.current.kid}.crt").read_bytes())
+    published = KeyStore.load_or_create(folder).jwks()["keys"][0]
+    leaf = _x5c(published)[0]
+    assert leaf.public_key().public_numbers().n == int.from_bytes(
+        base64.urlsafe_b64decode(published["n"] + "=="), "big")
+
+
+def test_rotate_and_prune_keep_one_certificate_per_key(folder):
+    store = KeyStore.load_or_create(folder)
+    old = store.current.kid
+    new = store.rotate().kid
+    assert all("x5c" in k for k in store.jwks()["keys"])
+    assert (folder / f"signing-{new}.crt").exists()
+    store.prune()
+    assert not (folder / f"signing-{old}.crt").exists()
+    assert [k["kid"] for k in store.jwks()["keys"]] == [new]
+
+
+def test_an_unwritable_folder_publishes_the_key_without_x5c(folder, monkeypatch):
+    """x5c is an extra: a read-only secrets volume must not stop the provider."""
+    import psc_idp.keys.store as store_module
+
+    kid = _kid(folder)
+    (folder / f"signing-{kid}.crt").unlink()
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(store_module, "write_pem", refuse)
+    published = KeyStore.load_or_create(folder).jwks()["keys"][0]
+    assert "x5c" not in published and published["kid"] == kid
