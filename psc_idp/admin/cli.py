@@ -136,7 +136,10 @@ def _run(run: Any, app: Flask, host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--port", default=None, type=int, help="Provider port (default 5000).")
-def demo(port: int | None) -> None:
+@click.option("--tls/--no-tls", default=None,
+              help="The provider over HTTPS (local TEST authority); the demo services and the "
+                   "e-CPS app trust it (default from config: [tls] enabled).")
+def demo(port: int | None, tls: bool | None) -> None:
     """Init, then run the provider, the two demo relying services and the virtual e-CPS app
     together (Ctrl-C stops them all)."""
     import os
@@ -147,7 +150,10 @@ def demo(port: int | None) -> None:
     from .clients import DEMO_SERVICES
     from .serve import run
 
-    app = _app(server={"port": port}) if port else _app()
+    overrides: dict[str, Any] = {"server": {"port": port}} if port else {}
+    if tls is not None:
+        overrides["tls"] = {"enabled": tls}
+    app = _app(**overrides)
     settings = app.extensions["psc_idp"].settings
     if not settings.emulation_enabled:
         raise click.ClickException("'demo' runs in demo/test mode only")
@@ -174,6 +180,10 @@ def demo(port: int | None) -> None:
                f"\n  Open the demo service \"Messagerie sécurisée\": {settings.demo_rp2_url}/"
                f"\n  Open the virtual e-CPS app:                  http://127.0.0.1:{app_port}/"
                f"\n  Your sessions: {settings.issuer}/account/sessions\n", err=True)
+    if _demo_trust(settings):
+        click.echo(f"  HTTPS: import this TEST authority in your browser (Authorities tab) or "
+                   f"accept the warning once:\n    "
+                   f"{_demo_trust(settings)['REQUESTS_CA_BUNDLE']}\n", err=True)
     try:
         _run(run, app, settings.server.host, settings.server.port, settings.server.workers)
     finally:

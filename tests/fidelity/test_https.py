@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -295,3 +296,60 @@ def test_psc_idp_serve_with_gunicorn_speaks_tls(backend, make_app, tmp_path):
     text = log.read_text()
     assert "https://127.0.0.1" in text and "trust CA" in text, text
     assert "Traceback" not in text, text
+
+
+# ----------------------------------------------------------------------------- the demo
+def test_the_demo_over_https_signs_in_through_the_demo_service(tmp_path):
+    """``psc-idp demo --tls`` (``scripts/run --https``): the provider on https, the demo
+    service (plain http, as before) trusting the local authority for its back-channel calls
+    (discovery, token, JWKS, userinfo), a persona signed in end to end; the e-CPS app is up
+    on the https provider."""
+    port, rp1, rp2, phone = (free_port() for _ in range(4))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PSC_IDP_", "PSC_DEMO_RP_", "ECPS_APP_"))}
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    env.update({"PSC_IDP_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
+                "PSC_IDP_KEYS_DIR": str(tmp_path / "keys"), "PSC_IDP_INSTANCE_DIR": str(tmp_path),
+                "PSC_IDP_DEMO_RP_URL": f"http://127.0.0.1:{rp1}",
+                "PSC_IDP_DEMO_RP2_URL": f"http://127.0.0.1:{rp2}", "ECPS_APP_PORT": str(phone),
+                "PSC_IDP_LOG_LEVEL": "WARNING"})
+    log = tmp_path / "demo.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(PSC_IDP), "demo", "--tls", "--port", str(port)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    ca_file = str(tmp_path / "keys" / "pki" / "root-ca.crt")
+    browser = requests.Session()
+    browser.trust_env = False
+    browser.verify = ca_file
+    try:
+        for url in (f"https://127.0.0.1:{port}/auth/realms/esante-wallet/.well-known/"
+                    "openid-configuration", f"http://127.0.0.1:{rp1}/healthz",
+                    f"http://127.0.0.1:{phone}/"):
+            for _ in range(300):
+                try:
+                    if browser.get(url, timeout=2).status_code == 200:
+                        break
+                except OSError:  # not listening yet, or the CA file not written yet
+                    assert proc.poll() is None, log.read_text()
+                time.sleep(0.1)
+            else:
+                raise AssertionError(f"{url} did not come up\n{log.read_text()}")
+        to_provider = browser.get(f"http://127.0.0.1:{rp1}/login", allow_redirects=False,
+                                  timeout=10)
+        assert to_provider.status_code == 302, to_provider.text[:500]
+        assert to_provider.headers["Location"].startswith(f"https://127.0.0.1:{port}/")
+        psc = PscActions(f"https://127.0.0.1:{port}/auth/realms/esante-wallet", browser=browser)
+        done = psc.pick_persona(psc.open(to_provider.headers["Location"]))
+        assert done.status_code == 302 and "/callback?" in done.headers["Location"]
+        home = browser.get(done.headers["Location"], timeout=20)  # the RP redeems over https
+        assert home.status_code == 200, home.text[:800]
+        assert GP in home.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert "trust CA" in text and ca_file in text, text
