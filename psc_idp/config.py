@@ -60,6 +60,8 @@ class QuirkSettings:
     """Accept a client secret by Basic or in the body whatever the registered method."""
     keycloak_client_errors: bool | None = None
     """Word client-authentication and grant errors as Keycloak does."""
+    logout_empty_id_token_hint_refused: bool | None = None
+    """Answer 400 to an empty ``id_token_hint=`` at logout as Keycloak does."""
     client_default_scopes: bool | None = None
     """Add the realm's default client scopes (``fidelity.default_scopes``) to granted scopes."""
 
@@ -176,6 +178,30 @@ class ServerSettings:
 
 
 @dataclass
+class WaitSettings:
+    """Bounds on the e-CPS waits (long-polls and event streams), per server process
+    (``waits.py``): a wait that finds no room is answered at once (the long-poll with the
+    current status, the stream with 429/503), with ``Retry-After``."""
+
+    max_open: int = 0
+    """Waits held at once by one process. 0: half of ``server.threads`` (at least 1), so
+    the other half always serves discovery, token, userinfo and the login pages."""
+    per_address: int = 0
+    """Login-page waits held at once per client address (after ``[proxy]``), per process.
+    0: a quarter of ``max_open`` (at least 1). Phones are not counted per address (mobile
+    networks put many behind one address): they are counted per device."""
+    per_login: int = 2
+    """Waits held at once per login (its waiting page) and per e-CPS device (the phone)."""
+    retry_after: int = 2
+    """Seconds a client that found no room waits before asking again (``Retry-After``)."""
+
+    def resolved(self, threads: int) -> tuple[int, int, int]:
+        """(max_open, per_address, per_login) with the automatic values filled in."""
+        max_open = self.max_open or max(threads // 2, 1)
+        return max_open, self.per_address or max(max_open // 4, 1), self.per_login
+
+
+@dataclass
 class TlsSettings:
     """HTTPS served by psc-idp itself (``pki/``, docs/https.md)."""
 
@@ -265,6 +291,7 @@ class Settings:
     fidelity: FidelitySettings = field(default_factory=FidelitySettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    waits: WaitSettings = field(default_factory=WaitSettings)
     ecps: EcpsSettings = field(default_factory=EcpsSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
@@ -289,11 +316,17 @@ class Settings:
         return self.mode in ("demo", "test")
 
     def engine_options(self) -> dict[str, Any]:
-        """SQLAlchemy engine options for this database (pool sizing on PostgreSQL)."""
+        """SQLAlchemy engine options for this database (pool sizing on PostgreSQL).
+
+        ``pool_pre_ping``: a pooled connection is tested (``SELECT 1``) when checked out, so a
+        connection PostgreSQL dropped (restart, failover, ``pg_terminate_backend``, an idle
+        timeout) is replaced there instead of failing the request with a 500; the first dead
+        one found invalidates the rest of the pool too. Cost: one round trip per checkout."""
         options: dict[str, Any] = {"pool_recycle": 1800}
         if not self.resolved_database_url().startswith("sqlite"):
             options["pool_size"] = self.database_pool_size or self.server.threads
             options["max_overflow"] = 10
+            options["pool_pre_ping"] = True
         return options
 
     def resolved_database_url(self) -> str:
@@ -338,6 +371,11 @@ def _check_lifetimes(s: Settings) -> None:
             raise ConfigError(f"ecps.{name} must be positive")
     if s.server.threads <= 0:
         raise ConfigError("server.threads must be positive")
+    if s.waits.max_open < 0 or s.waits.per_address < 0 or s.waits.per_login < 1:
+        raise ConfigError("waits.max_open and waits.per_address: 0 (automatic) or positive; "
+                          "waits.per_login: at least 1")
+    if not 1 <= s.waits.retry_after <= 60:
+        raise ConfigError("waits.retry_after must be between 1 and 60 seconds")
     if s.database_pool_size < 0:
         raise ConfigError("database_pool_size must be 0 (automatic) or positive")
     if s.server.worker_class not in ("gthread", "sync"):
@@ -456,7 +494,8 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
 
 
 _NESTED = {"oidc": OidcSettings, "quirks": QuirkSettings, "fidelity": FidelitySettings,
-           "session": SessionSettings, "server": ServerSettings, "ecps": EcpsSettings,
+           "session": SessionSettings, "server": ServerSettings, "waits": WaitSettings,
+           "ecps": EcpsSettings,
            "smtp": SmtpSettings, "outbound": OutboundSettings,
            "tls": TlsSettings, "proxy": ProxySettings}
 

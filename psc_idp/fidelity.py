@@ -52,6 +52,10 @@ BEHAVIOURS: dict[str, Behaviour] = {
         "'Revoke Refresh Token' off); strict: rotation, reuse revokes the grant"),
     "client_default_scopes": Behaviour(
         True, False, "the realm's default client scopes are added to the granted scope"),
+    "logout_empty_id_token_hint_refused": Behaviour(
+        True, False, "end-session with an empty id_token_hint= answers 400 as Keycloak "
+        "(the parameter is present, so it must parse); strict: treated as absent (RFC 6749 "
+        "§3.1)"),
     "logout_without_state": Behaviour(
         False, False, "post-logout redirect without state (KEYCLOAK-7209, fixed before "
         "Keycloak 23: off in both, a quirk for older captures)"),

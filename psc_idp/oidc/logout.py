@@ -34,7 +34,7 @@ from joserfc.errors import JoseError
 
 from ..audit import record
 from ..db import db, utcnow
-from ..fidelity import BEHAVIOURS, PSC, behaves, profile_of
+from ..fidelity import behaves
 from ..html import html_page, protect
 from ..login.i18n import pick_locale, translator
 from ..secret_compare import same_secret
@@ -75,10 +75,7 @@ def _hint_claims(hint: str) -> tuple[dict[str, Any] | None, str]:
 
 def _empty_hint_refused(client: Client | None) -> bool:
     """Keycloak refuses ``id_token_hint=`` (psc); RFC 6749 §3.1 treats it as absent (strict)."""
-    settings = current_app.extensions["psc_idp"].settings
-    if EMPTY_HINT_REFUSED in BEHAVIOURS:
-        return behaves(settings, EMPTY_HINT_REFUSED, client)
-    return profile_of(settings, client) == PSC
+    return behaves(current_app.extensions["psc_idp"].settings, EMPTY_HINT_REFUSED, client)
 
 
 def _refuse(reason: str, description: str, client_id: str = "") -> Response:
