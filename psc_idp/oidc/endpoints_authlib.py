@@ -2,6 +2,9 @@
 
 Keycloak lets any confidential client of the realm introspect a token (resource servers are
 clients too), so does psc-idp; public clients cannot authenticate and so cannot introspect.
+Client authentication is the server's (``server.py``: Basic or body per fidelity profile);
+refused introspections are audited here (``token.refused`` with ``endpoint: introspection``),
+refused revocations by ``views``.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import g
@@ -94,6 +97,26 @@ class PscIntrospectionEndpoint(IntrospectionEndpoint):
         client = super().authenticate_endpoint_client(request)
         g.introspecting_client = client.client_id
         return client
+
+    def create_endpoint_response(self, request: Any) -> Any:
+        try:
+            return super().create_endpoint_response(request)
+        except OAuth2Error as error:
+            record("token.refused", "failure",
+                   client_id=g.get("introspecting_client") or _presented_client_id(request),
+                   error=error.error, description=error.description or "",
+                   endpoint="introspection")
+            raise
+
+
+def _presented_client_id(request: Any) -> str:
+    from authlib.oauth2.rfc6749.util import extract_basic_authorization
+
+    try:
+        basic_id, _ = extract_basic_authorization(request.headers)
+    except (ValueError, UnicodeDecodeError):
+        basic_id = None
+    return str(request.form.get("client_id") or basic_id or "")[:200]
 
 
 class PscRevocationEndpoint(RevocationEndpoint):

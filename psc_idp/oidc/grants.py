@@ -1,26 +1,39 @@
 """Authlib grants with psc-idp storage: the four storage methods and nothing else.
 
 Codes are single-use: redeeming one claims it with an atomic ``UPDATE … WHERE used_at IS NULL``;
-presenting it again revokes the grant (and so every token) it produced (RFC 9700 §4.2.4).
-Refresh tokens rotate; a rotated one presented again revokes its grant (RFC 9700 §4.14.2).
+presenting it again revokes the grant (and so every token) it produced (RFC 9700 §4.2.4; Keycloak
+likewise detaches the client session of a replayed code).
+
+Refresh tokens (behaviour ``refresh_token_reuse``): each refresh answers a new refresh token in
+both profiles. psc profile, Keycloak's default ("Revoke Refresh Token" off): an older refresh
+token stays usable while it is valid and its grant and session live, with no reuse detection.
+strict profile: rotation; a rotated token presented again revokes its grant (RFC 9700 §4.14.2).
+
+Refusals are worded per profile by ``refusals.grant_error`` (Keycloak's words in the psc
+profile).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
 from sqlalchemy import update
 
 from ..audit import record
 from ..db import db, utcnow
 from ..directory.lookup import get_professional
+from ..fidelity import behaves
 from ..sessions.logout import OFFLINE_SCOPE, keep_alive_for_refresh
 from .models import AuthorizationCode, Grant, IssuedToken, digest
-from .tokens import AuthContext, decode_refresh_token, revoke_grant
+from .refusals import grant_error
+from .tokens import REFRESH_ALG, AuthContext, decode_refresh_token, refresh_key, revoke_grant
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
@@ -53,17 +66,21 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             auth_time=ctx.auth_time, acr=ctx.acr, amr=ctx.amr, auth_mode=ctx.auth_mode,
             expires_at=utcnow() + timedelta(seconds=lifetime)))
 
-    def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode | None:
+    def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode:
+        """The unused code of this client, or a refusal. The redirect_uri is checked here too
+        (RFC 6749 §4.1.3), so that the refusal is worded per profile."""
         if not code or len(code) > 200:
-            return None
+            raise grant_error("code_invalid", client)
         item = db.session.get(AuthorizationCode, digest(code))
         if item is None or item.client_id != client.client_id:
-            return None
+            raise grant_error("code_invalid", client)
         if item.used_at is not None:
             self._revoke_replayed(item)
-            return None
+            raise grant_error("code_invalid", client)
         if item.is_expired():
-            return None
+            raise grant_error("code_invalid", client)
+        if item.redirect_uri and self.request.payload.redirect_uri != item.redirect_uri:
+            raise grant_error("redirect_uri", client)
         return item
 
     def _revoke_replayed(self, item: AuthorizationCode) -> None:
@@ -83,8 +100,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             .where(AuthorizationCode.code_digest == authorization_code.code_digest,
                    AuthorizationCode.used_at.is_(None))
             .values(used_at=utcnow(), grant_id=grant_id)).rowcount
-        if claimed != 1:
-            raise InvalidGrantError("Code already used.")
+        if claimed != 1:  # a concurrent redemption won
+            raise grant_error("code_invalid", self.request.client)
         grant = Grant(id=grant_id, client_id=authorization_code.client_id,
                       professional_id=authorization_code.professional_id,
                       session_id=authorization_code.session_id, scope=authorization_code.scope,
@@ -92,7 +109,10 @@ class CodeGrant(grants.AuthorizationCodeGrant):
                       acr=authorization_code.acr, amr=list(authorization_code.amr),
                       auth_mode=authorization_code.auth_mode)
         db.session.add(grant)
-        return _context_from_grant(grant)
+        ctx = _context_from_grant(grant)
+        if ctx is None:
+            raise grant_error("user_not_found", self.request.client)
+        return ctx
 
 
 class RefreshCredential:
@@ -109,46 +129,75 @@ class RefreshCredential:
         return self.grant.client_id == client.client_id
 
 
+CLIENT_SESSION_REVOCATIONS = ("code_replayed", "refresh_token_reused", "revoked_by_client")
+"""Grant revocations that end only this client's part of the session (Keycloak detaches the
+client session: "Session doesn't have required client"); other reasons end the session."""
+
+
+def _expired_refresh_token(value: str) -> bool:
+    """Ours (the signature verifies) but past its ``exp``: Keycloak's "Token is not active"."""
+    try:
+        claims = jwt.decode(value, refresh_key(), algorithms=[REFRESH_ALG]).claims
+    except (JoseError, ValueError):
+        return False
+    return isinstance(claims.get("exp"), int) and claims["exp"] < time.time()
+
+
 class RefreshGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential | None:
-        if len(refresh_token) > 8192:
-            return None
-        claims = decode_refresh_token(refresh_token)
+    def _reuse_allowed(self, client: Any) -> bool:
+        return behaves(current_app.extensions["psc_idp"].settings, "refresh_token_reuse",
+                       client)
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential:
+        """The live refresh token of the authenticated client, or a refusal, in Keycloak's
+        order (TokenManager.verifyRefreshToken, then validateToken): the token itself, its
+        client, then its session."""
+        client = self.request.client
+        claims = decode_refresh_token(refresh_token) if len(refresh_token) <= 8192 else None
         if claims is None:
-            return None
+            expired = len(refresh_token) <= 8192 and _expired_refresh_token(refresh_token)
+            raise grant_error("refresh_expired" if expired else "refresh_invalid", client)
         row = db.session.get(IssuedToken, str(claims.get("jti", "")))
-        if row is None or row.kind != "refresh":
-            return None
-        grant = db.session.get(Grant, row.grant_id)
-        if grant is None or grant.revoked_at is not None or row.revoked_at is not None:
-            return None
-        if row.used_at is not None:
+        grant = db.session.get(Grant, row.grant_id) if row is not None else None
+        if row is None or row.kind != "refresh" or grant is None:
+            raise grant_error("refresh_invalid", client)
+        if grant.client_id != client.client_id:
+            raise grant_error("refresh_client", client)
+        if grant.revoked_at is not None or row.revoked_at is not None:
+            raise grant_error("client_session_gone" if grant.revoked_reason in
+                              CLIENT_SESSION_REVOCATIONS else "session_inactive", client)
+        if row.used_at is not None and not self._reuse_allowed(client):
             revoke_grant(grant, "refresh_token_reused")
             record("token.reuse_detected", "failure", client_id=grant.client_id,
                    kind="refresh_token", grant_id=grant.id)
-            return None
+            raise grant_error("refresh_reused", client)
         if OFFLINE_SCOPE not in grant.scope.split() and \
                 not keep_alive_for_refresh(grant.session_id):
-            return None  # Keycloak: "Session not active" (the SSO session ended or ran out)
+            raise grant_error("session_inactive", client)  # SSO session ended or ran out
         return RefreshCredential(claims, grant)
 
-    def authenticate_user(self, refresh_token: RefreshCredential) -> AuthContext | None:
+    def authenticate_user(self, refresh_token: RefreshCredential) -> AuthContext:
         ctx = _context_from_grant(refresh_token.grant)
-        if ctx is not None and refresh_token.grant.professional_id and \
-                ctx.professional.means_blocked:
-            return None
+        if ctx is None:
+            raise grant_error("user_not_found", self.request.client)
+        if refresh_token.grant.professional_id and ctx.professional.means_blocked:
+            raise grant_error("user_disabled", self.request.client)
         return ctx
 
     def revoke_old_credential(self, refresh_token: RefreshCredential) -> None:
-        claimed = db.session.execute(
-            update(IssuedToken)
-            .where(IssuedToken.jti == refresh_token.claims["jti"], IssuedToken.used_at.is_(None))
-            .values(used_at=utcnow())).rowcount
-        if claimed != 1:
-            raise InvalidGrantError("Refresh token already used.")
+        """strict: the presented token is spent (claimed atomically: of two concurrent
+        refreshes with it, one wins). psc: it stays usable, as in Keycloak by default."""
+        if not self._reuse_allowed(self.request.client):
+            claimed = db.session.execute(
+                update(IssuedToken)
+                .where(IssuedToken.jti == refresh_token.claims["jti"],
+                       IssuedToken.used_at.is_(None))
+                .values(used_at=utcnow())).rowcount
+            if claimed != 1:
+                raise grant_error("refresh_reused", self.request.client)
         record("token.refreshed", client_id=refresh_token.grant.client_id,
                subject=self.request.user.professional.national_id,
                grant_id=refresh_token.grant.id)

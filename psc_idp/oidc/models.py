@@ -74,10 +74,26 @@ class Client(db.Model, ClientMixin):
         return redirect_uri in self.redirect_uris  # exact string match, RFC 9700 §4.1.3
 
     def check_client_secret(self, client_secret: str) -> bool:
+        """Public and ``private_key_jwt`` clients have no secret: nothing verifies."""
+        if self.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+            return False
         return client_secrets.verify(self.client_secret_hash, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method == self.token_endpoint_auth_method
+        """The registered method; in the psc profile a client with a secret may also send it
+        the other way (Keycloak's ClientIdAndSecretAuthenticator reads Basic and the body).
+        The server's own client authentication (``server.py``) applies the same rule."""
+        if method == self.token_endpoint_auth_method:
+            return True
+        secret_methods = ("client_secret_basic", "client_secret_post")
+        if method not in secret_methods or self.token_endpoint_auth_method not in secret_methods:
+            return False
+        from flask import current_app
+
+        from ..fidelity import behaves
+
+        return behaves(current_app.extensions["psc_idp"].settings, "client_secret_any_method",
+                       self)
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"

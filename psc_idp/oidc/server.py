@@ -2,30 +2,56 @@
 
 All Authlib glue lives in ``oidc/`` (this module, ``grants``, ``id_token``, ``client_auth``,
 ``endpoints_authlib``); the rest of psc-idp talks to it through ``authorize`` and ``views``.
+
+Client authentication (token, introspection, revocation and CIBA endpoints) is psc-idp's own,
+not Authlib's registry loop, so that it can follow the fidelity profile
+(``client_secret_any_method``): in the psc profile a client with a secret may send it by Basic
+or in the body whatever its registered method, as Keycloak's ClientIdAndSecretAuthenticator
+reads both (the body's ``client_id``/``client_secret`` win over the header's); in the strict
+profile only the registered method is accepted and two methods in one request are refused
+(RFC 6749 §2.3, ``invalid_request`` as §5.2 lists it). ``private_key_jwt`` clients must send a
+signed assertion and public clients only their ``client_id``, in both profiles. Refusals are
+worded by ``refusals`` and never list methods; each one is audited with its precise reason.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, g, has_app_context
 from flask import request as flask_request
 
 from ..config import Settings
 from ..db import db
+from ..fidelity import behaves
 from .ciba import CibaGrant
 from .client_auth import PrivateKeyJwt
 from .endpoints_authlib import PscIntrospectionEndpoint, PscRevocationEndpoint
 from .grants import CodeGrant, RefreshGrant
 from .id_token import PscOpenIDCode
 from .models import Client
+from .refusals import (
+    Refusal,
+    bad_client,
+    basic_challenge,
+    grant_error,
+    not_at_this_endpoint,
+    several_methods,
+    wrong_method,
+)
 from .tokens import generate_token, save_token
+
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+log = logging.getLogger(__name__)
 
 
 class PscCodeChallenge(CodeChallenge):
@@ -36,6 +62,31 @@ class PscCodeChallenge(CodeChallenge):
     def __init__(self, allow_plain: bool):
         super().__init__(required=True)
         self.SUPPORTED_CODE_CHALLENGE_METHOD = ["S256", "plain"] if allow_plain else ["S256"]
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        """RFC 7636 §4.6 and RFC 9700 §4.8, worded per profile (psc: Keycloak's PkceUtils, all
+        ``invalid_grant``; strict: ``invalid_request`` for a malformed request,
+        ``invalid_grant`` for a verifier that does not match)."""
+        request = grant.request
+        client = request.client
+        verifier = request.form.get("code_verifier")
+        code = request.authorization_code
+        challenge = self.get_authorization_code_challenge(code)
+        if not challenge and not verifier:
+            if self.required and request.auth_method == "none":
+                raise grant_error("pkce_missing", client)
+            return
+        if not challenge:
+            raise grant_error("pkce_unexpected", client)
+        if not verifier:
+            raise grant_error("pkce_missing", client)
+        if not CODE_VERIFIER_PATTERN.match(verifier):
+            raise grant_error("pkce_malformed", client)
+        method = self.get_authorization_code_challenge_method(code) or \
+            self.DEFAULT_CODE_CHALLENGE_METHOD
+        verify = self.CODE_CHALLENGE_METHODS.get(method)
+        if verify is None or not verify(verifier, challenge):
+            raise grant_error("pkce_mismatch", client)
 
 
 class PscIssuer(IssuerParameter):
@@ -57,6 +108,24 @@ def query_client(client_id: str) -> Client | None:
     return memo[client_id]
 
 
+class PscPrivateKeyJwt(PrivateKeyJwt):
+    def authenticate_client(self, client: Any) -> Any:
+        """Only called for clients registered for ``private_key_jwt`` (see
+        ``PscAuthorizationServer``); never names methods if that ever changes."""
+        if client.token_endpoint_auth_method == self.CLIENT_AUTH_METHOD:
+            return client
+        raise InvalidClientError(status_code=401, description="Client authentication failed.")
+
+
+class AuthFailure(Exception):
+    """A refusal and the precise reason the audit trail keeps (the answer may hide it)."""
+
+    def __init__(self, refusal: OAuth2Error, reason: str):
+        super().__init__(reason)
+        self.refusal = refusal
+        self.reason = reason
+
+
 class PscAuthorizationServer(AuthorizationServer):
     settings: Settings
 
@@ -69,8 +138,8 @@ class PscAuthorizationServer(AuthorizationServer):
                                         PscOpenIDCode(require_nonce=False)])
         self.register_grant(RefreshGrant, [PscOpenIDCode(require_nonce=False)])
         self.register_grant(CibaGrant, [PscOpenIDCode(require_nonce=False)])
-        self.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD,
-                                         PrivateKeyJwt(settings))
+        self.private_key_jwt = PscPrivateKeyJwt(settings)
+        self.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, self.private_key_jwt)
         self.register_endpoint(PscIntrospectionEndpoint)
         self.register_endpoint(PscRevocationEndpoint)
         self.register_extension(PscIssuer(settings.issuer))
@@ -79,17 +148,102 @@ class PscAuthorizationServer(AuthorizationServer):
         return None
 
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
-        """A malformed ``Authorization`` header is a failed authentication, not a crash."""
+        """The client making this request, or a refusal. The endpoints audit refusals (views,
+        ``ciba``, ``endpoints_authlib``); the precise reason, which a strict answer may hide
+        (unknown client or wrong secret), goes to the log."""
         try:
-            return super().authenticate_client(request, methods, endpoint)
-        except (ValueError, UnicodeDecodeError) as exc:
-            if isinstance(exc, OAuth2Error):
-                raise
-            raise InvalidClientError(status_code=401,
-                                     description="Malformed client credentials.") from exc
+            client, method = self._authenticate(request, list(methods))
+        except AuthFailure as failure:
+            log.info("client authentication refused at %s: client=%r reason=%s", endpoint,
+                     _claimed_client_id(request), failure.reason)
+            raise failure.refusal from None
+        request.auth_method = method
+        return client
+
+    def _authenticate(self, request: Any, methods: list[str]) -> tuple[Client, str]:
+        form = request.form
+        header = request.headers.get("Authorization")
+        try:
+            basic_id, basic_secret = extract_basic_authorization(request.headers)
+        except (ValueError, UnicodeDecodeError):
+            basic_id, basic_secret = None, None
+        form_id = form.get("client_id") or None
+        form_secret = form.get("client_secret")
+        assertion = form.get("client_assertion") or None
+        asserted_id = self._assertion_subject(assertion) if assertion else None
+        if header and basic_id is None and not form_id and not asserted_id:
+            raise AuthFailure(basic_challenge(), "unreadable Authorization header")
+
+        claimed = [i for i in (form_id, basic_id, asserted_id) if i]
+        client_id = claimed[0] if claimed else None
+        client = query_client(client_id) if client_id else None
+        if client is None:
+            raise AuthFailure(bad_client(None),
+                              "unknown client" if client_id else "no client_id")
+        lax = behaves(self.settings, "client_secret_any_method", client)
+        used = [name for name, present in (("basic", basic_id is not None),
+                                            ("post", form_secret is not None),
+                                            ("jwt", assertion is not None)) if present]
+        if not lax:
+            if len(used) > 1:
+                raise AuthFailure(several_methods(), "several methods: " + "+".join(used))
+            if len(set(claimed)) > 1:
+                raise AuthFailure(Refusal("invalid_request", "The client_id of the body "
+                                          "differs from the authenticated client."),
+                                  "client_id mismatch")
+
+        registered = client.token_endpoint_auth_method
+        if registered not in methods:
+            raise AuthFailure(not_at_this_endpoint(client), f"{registered} client refused here")
+        if registered == "none":
+            if basic_secret or form_secret or assertion:
+                raise AuthFailure(bad_client(client, known=True),
+                                  "public client sent credentials")
+            return client, "none"
+        if registered == "private_key_jwt":
+            if assertion is None:
+                raise AuthFailure(wrong_method(client, registered), "no client_assertion")
+            authenticated = self.private_key_jwt(query_client, request)
+            if authenticated is None or authenticated.client_id != client.client_id:
+                raise AuthFailure(bad_client(client, known=True), "assertion of another client")
+            return client, registered
+        # a client with a secret
+        if lax:  # Keycloak: the body's credentials override the header's
+            secret = form_secret if form_secret is not None else basic_secret
+            method = "client_secret_post" if form_secret is not None else "client_secret_basic"
+        else:
+            method = "basic" if registered == "client_secret_basic" else "post"
+            if used and used != [method]:
+                raise AuthFailure(wrong_method(client, registered), f"{used[0]} sent")
+            secret = basic_secret if method == "basic" else form_secret
+            method = registered
+        if not secret:
+            raise AuthFailure(bad_client(client, known=True), "no secret")
+        if not client.check_client_secret(secret):
+            raise AuthFailure(bad_client(client, known=True), "wrong secret")
+        return client, method
+
+    def _assertion_subject(self, assertion: str) -> str | None:
+        """The ``sub`` of a client assertion, read before it is verified: only to find the
+        client, which ``private_key_jwt`` then verifies."""
+        try:
+            _headers, claims = self.private_key_jwt.extract_assertion(assertion)
+        except OAuth2Error:
+            return None
+        sub = claims.get("sub")
+        return sub if isinstance(sub, str) and sub else None
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         """Accept an already-built request (an authorization replayed after login)."""
         if isinstance(request, OAuth2Request):
             return request
         return FlaskOAuth2Request(flask_request)
+
+
+def _claimed_client_id(request: Any) -> str:
+    """Who the caller claims to be, for the audit trail."""
+    try:
+        basic_id, _ = extract_basic_authorization(request.headers)
+    except (ValueError, UnicodeDecodeError):
+        basic_id = None
+    return str(request.form.get("client_id") or basic_id or "")[:200]

@@ -208,7 +208,7 @@ def test_ciba_end_to_end_with_authlib_client_and_phone(live, psc, rp, phone):
     assert access["azp"] == DEMO_CLIENT[0] and access["sid"] == id_token["sid"]
 
     info = rp.session.get(psc.metadata["userinfo_endpoint"], timeout=10).json()
-    assert info["SubjectNameID"] == GP and info["authMode"] == "MOBILE"
+    assert info["SubjectNameID"] == GP and "authMode" not in info  # 2024 userinfo shape
 
     # single use: the same auth_req_id again is invalid_grant
     assert rp.poll_error(ack["auth_req_id"]) == "invalid_grant"
@@ -430,14 +430,18 @@ def test_blocked_means_or_no_usable_ecps_is_access_denied(live, rp):
 
 
 # ----------------------------------------------------------------------------- client auth
-def test_bad_client_authentication_is_401_invalid_client(live, psc, rp, phone):
-    for auth in ((DEMO_CLIENT[0], "wrong-secret"), ("no-such-client", "x"), None):
-        assert_json_error(raw_backchannel(psc, PSC_REQUEST, auth=auth), 401, "invalid_client")
+def test_bad_client_authentication_is_401(live, psc, rp, phone):
+    """Keycloak's codes (the default psc profile): ``unauthorized_client`` for a known client
+    without its secret, ``invalid_client`` for an unknown one; tests/fidelity/test_client_auth.py
+    covers the strict profile's ``invalid_client`` for all."""
+    for auth, error in (((DEMO_CLIENT[0], "wrong-secret"), "unauthorized_client"),
+                        (("no-such-client", "x"), "invalid_client"), (None, "invalid_client")):
+        assert_json_error(raw_backchannel(psc, PSC_REQUEST, auth=auth), 401, error)
     ack = rp.ack()
     assert_json_error(raw_poll(psc, ack["auth_req_id"], auth=(DEMO_CLIENT[0], "wrong")), 401,
-                      "invalid_client")
+                      "unauthorized_client")
     assert_json_error(raw_poll(psc, ack["auth_req_id"], auth=None,
-                               client_id=DEMO_CLIENT[0]), 401, "invalid_client")
+                               client_id=DEMO_CLIENT[0]), 401, "unauthorized_client")
     assert phone.pending()  # the authenticated request went through; the others did not
     assert len(phone.pending()) == 1
 

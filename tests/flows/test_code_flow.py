@@ -97,7 +97,10 @@ def test_userinfo_as_signed_jwt(live):
     validate_userinfo({k: v for k, v in claims.items() if k not in ("aud", "iss", "iat", "exp")})
 
 
-def test_refresh_rotates_and_reuse_revokes_the_grant(live):
+def test_refresh_rotates_and_reuse_revokes_the_grant(make_live):
+    """The strict profile's rotation (RFC 9700 §4.14.2); the psc profile lets an older refresh
+    token be used again, as Keycloak does (tests/fidelity/test_client_auth.py)."""
+    live = make_live(fidelity={"profile": "strict"})
     psc = PscActions(live.issuer)
     rp = psc.client()
     _, first = psc.full_login(rp)

@@ -1,8 +1,10 @@
 """The token endpoint refusing bad requests, each with its RFC 6749 §5.2 error.
 
-Client authentication failures are 401 ``invalid_client`` (with ``WWW-Authenticate`` when the
-client used the Authorization header); a bad code, verifier or redirect URI is 400
-``invalid_grant``; a replayed code revokes everything the first redemption produced.
+Client authentication failures are 401 ``invalid_client`` (with ``WWW-Authenticate``); a bad
+code, verifier or redirect URI is 400 ``invalid_grant``; a replayed code revokes everything the
+first redemption produced. These are the strict fidelity profile's answers, so the provider here
+runs in it; the psc profile's Keycloak codes and wording are tested by
+``tests/fidelity/test_client_auth.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ from tests.psc_actions import PscActions, query
 
 OTHER = ("other-rp", "other-rp-secret", "http://127.0.0.1:5993/cb")
 PKJWT = ("pkjwt-neg", "http://127.0.0.1:5992/cb")
+
+
+@pytest.fixture
+def live(start):
+    return start(fidelity={"profile": "strict"})
 
 
 def _code(psc: PscActions, client_id: str = DEMO_ID, secret: str | None = DEMO_SECRET,
@@ -193,7 +200,7 @@ def test_reused_code_is_refused_and_revokes_the_first_tokens(live, psc):
 
 
 def test_expired_code_is_invalid_grant(start):
-    live = start(oidc={"code_lifetime": 1})
+    live = start(oidc={"code_lifetime": 1}, fidelity={"profile": "strict"})
     psc = PscActions(live.issuer)
     code, verifier = _code(psc)
     time.sleep(1.5)

@@ -159,9 +159,12 @@ def test_malformed_basic_header_at_introspection_and_revocation_is_401(live, psc
 
 
 def test_introspection_without_or_with_bad_client_auth_is_401(live, psc, tokens):
+    """Keycloak's answers (the default psc profile): a known client with a wrong secret is
+    ``unauthorized_client``; the strict profile's are in tests/fidelity/test_client_auth.py."""
     assert_json_error(_introspect(psc, tokens["access_token"], auth=None), 401, "invalid_client")
-    assert_json_error(_introspect(psc, tokens["access_token"], auth=(DEMO_ID, "wrong")), 401,
-                      "invalid_client")
+    body = assert_json_error(_introspect(psc, tokens["access_token"], auth=(DEMO_ID, "wrong")),
+                             401, "unauthorized_client")
+    assert body["error_description"] == "Invalid client or Invalid client credentials"
     assert_json_error(_introspect(psc, tokens["access_token"], auth=("ghost", "x")), 401,
                       "invalid_client")
 
@@ -361,7 +364,7 @@ def test_audit_trail_records_token_and_login_refusals(live, psc):
                   "token.issued"):
         assert event in events, (event, events)
     errors = {r[3].get("error") for r in rows if r[0] == "token.refused"}
-    assert errors >= {"invalid_client", "invalid_grant"}
+    assert errors >= {"unauthorized_client", "invalid_grant"}  # wrong secret: Keycloak's code
     assert all(r[1] == "failure" for r in rows if r[0] == "token.refused")
     reuse = [r for r in rows if r[0] == "token.reuse_detected"]
     assert reuse[0][1] == "failure" and reuse[0][2] == DEMO_ID
