@@ -14,6 +14,10 @@ the 200 headers are already sent, so it can never become a 500.
 
 Each open stream holds one server thread: ``psc-idp serve --workers N`` runs gunicorn's
 ``gthread`` workers (``server.threads`` per process) for that reason; see docs/architecture.md.
+So the views open a stream only with one of the process's wait slots (``waits.py``: bounded per
+process, per login or device, per address), given back by ``response.call_on_close`` when the
+stream ends; without a slot they answer 429/503 at once. No database connection is held while a
+stream sleeps: it commits (the connection goes back to the pool) before each wait.
 """
 
 from __future__ import annotations

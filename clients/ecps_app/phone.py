@@ -36,11 +36,26 @@ class PhoneError(RuntimeError):
     """The provider refused an operation; ``code`` is its ``error``, ``status`` the HTTP status
     (0 for a refusal by the phone itself: not activated, nothing pending, no codes...)."""
 
-    def __init__(self, code: str, description: str, status: int):
+    def __init__(self, code: str, description: str, status: int,
+                 retry_after: float | None = None):
         super().__init__(f"{code}: {description}" + (f" (HTTP {status})" if status else ""))
         self.code = code
         self.description = description
         self.status = status
+        self.retry_after = retry_after
+        """Seconds the provider asked to wait before trying again (429/503 ``Retry-After``)."""
+
+
+BUSY = (429, 503)
+"""The provider had no room to hold a wait (its ``[waits]`` bounds): try later, poll meanwhile."""
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        value = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return min(max(value, 0.0), 60.0) if value == value else None
 
 
 @dataclass
@@ -195,7 +210,16 @@ class EcpsPhone:
 
     # ------------------------------------------------------------------ logins
     def pending(self, wait: float = 0) -> list[dict[str, Any]]:
-        return self._call("GET", "/challenges", params={"wait": wait})["challenges"]
+        """The pending logins; ``wait`` > 0 long-polls up to that many seconds. When the
+        provider has no room to hold the long-poll it answers at once with ``retry_after``:
+        with nothing pending, the phone then waits here (up to ``wait`` seconds) instead of
+        asking again at once."""
+        started = time.monotonic()
+        body = self._call("GET", "/challenges", params={"wait": wait})
+        retry_after = body.get("retry_after")
+        if wait > 0 and not body["challenges"] and isinstance(retry_after, int | float):
+            time.sleep(min(max(retry_after, 0), max(wait - (time.monotonic() - started), 0)))
+        return body["challenges"]
 
     def stream(self, read_timeout: float = 60) -> Iterator[tuple[str, dict[str, Any]]]:
         """The pending logins as Server-Sent Events (``GET /challenges/stream``): yields
@@ -215,9 +239,15 @@ class EcpsPhone:
                                  stream=True, timeout=(10, read_timeout))
         if response.status_code != 200:
             with response:
-                body = response.json() if response.content else {}
+                try:
+                    body = response.json() if response.content else {}
+                except ValueError:
+                    body = {}
+            if not isinstance(body, dict):
+                body = {}
             raise PhoneError(str(body.get("error", "http_error")),
-                             str(body.get("error_description", "")), response.status_code)
+                             str(body.get("error_description", "")), response.status_code,
+                             _retry_after(response))
         return response
 
     def sign(self, challenge_id: str, binding_code: str, decision: str) -> str:
@@ -373,6 +403,8 @@ class AutoResponder:
         self._stream: requests.Response | None = None
         """The event stream being read (transport ``stream``), closed by ``stop``."""
         self._changed = threading.Condition()
+        self._stream_again = 0.0
+        """``time.monotonic()`` after which a refused stream (429/503) is tried again."""
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"ecps-auto-{mode}-{phone.national_id}")
 
@@ -423,9 +455,15 @@ class AutoResponder:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.transport == "stream":
-                    self._follow_stream()
-                    continue
+                if self.transport == "stream" and time.monotonic() >= self._stream_again:
+                    try:
+                        self._follow_stream()
+                        continue
+                    except PhoneError as exc:
+                        if exc.status not in BUSY:
+                            raise
+                        # no room for a stream: long-poll (or short-poll) meanwhile
+                        self._stream_again = time.monotonic() + (exc.retry_after or 2.0)
                 pending = self.phone.pending(wait=self.poll)
             except PhoneError as exc:
                 self._record_error(exc)

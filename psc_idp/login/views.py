@@ -30,6 +30,7 @@ from flask import (
     url_for,
 )
 
+from .. import waits
 from ..audit import record
 from ..authenticators import Authenticator, LoginContext, Outcome, StepResult
 from ..db import db, utcnow
@@ -197,13 +198,30 @@ def status(uid: str, auth_id: str) -> Response:
         return _json({"error": "invalid_request",
                       "error_description": "wait must be a number of seconds"}, 400)
     ctx = _context(interaction)
-    step = _provider().wakeups.long_poll(
-        authenticator.wait_topics(ctx), lambda: authenticator.poll(ctx),
-        lambda step: step.outcome is not Outcome.PENDING, min(max(wait, 0.0), MAX_WAIT),
-        _recheck_in)
+    topics = authenticator.wait_topics(ctx)
+    # A means with nothing to wait on (no push sent) answers at once; a wait takes one of the
+    # process's wait slots (waits.py), and without one it answers at once too (short poll).
+    seconds = min(max(wait, 0.0), MAX_WAIT) if topics else 0.0
+    permit = _login_wait_permit(interaction) if seconds > 0 else waits.NO_WAIT
+    try:
+        step = _provider().wakeups.long_poll(
+            topics, lambda: authenticator.poll(ctx),
+            lambda step: step.outcome is not Outcome.PENDING,
+            seconds if permit.granted else 0.0, _recheck_in)
+    finally:
+        permit.release()
     _save_data(interaction, authenticator, ctx)
     db.session.commit()
-    return _json(_status_body(_finish_url(interaction, authenticator), step))
+    body = _status_body(_finish_url(interaction, authenticator), step)
+    if seconds > 0 and not permit.granted:
+        body["retry_after"] = permit.retry_after  # the page asks again after that
+        return waits.degraded(_json(body), permit)
+    return _json(body)
+
+
+def _login_wait_permit(interaction: Interaction) -> waits.Permit:
+    """A wait slot for this login's page: per login, per client address, per process."""
+    return waits.try_wait(f"login:{interaction.uid}", request.remote_addr or "")
 
 
 def _recheck_in(step: StepResult) -> float:
@@ -238,6 +256,10 @@ def events(uid: str, auth_id: str) -> Response:
     ctx = _context(interaction)
     settings = _provider().settings.ecps
     finish_url = _finish_url(interaction, authenticator)
+    topics = authenticator.wait_topics(ctx)
+    permit = _login_wait_permit(interaction) if topics else waits.NO_WAIT
+    if topics and not permit.granted:  # 429/503 at once: the page long-polls instead
+        return waits.refused(permit)
     last: dict[str, Any] = {}
 
     def check() -> Check:
@@ -254,11 +276,18 @@ def events(uid: str, auth_id: str) -> Response:
         if last.get("key") == key:
             return Check(recheck_in=recheck_in)
         last["key"] = key
-        return Check([("status", body)], done=not pending, recheck_in=recheck_in)
+        # A means with nothing to wait on (no push sent): its status once, and the end.
+        return Check([("status", body)], done=not pending or not topics,
+                     recheck_in=recheck_in)
 
-    return event_stream(check, max_duration=settings.stream_max_duration,
-                        heartbeat=settings.stream_heartbeat,
-                        topics=authenticator.wait_topics(ctx))
+    try:
+        response = event_stream(check, max_duration=settings.stream_max_duration,
+                                heartbeat=settings.stream_heartbeat, topics=topics)
+    except BaseException:
+        permit.release()
+        raise
+    response.call_on_close(permit.release)  # the slot is held until the stream ends
+    return response
 
 
 @bp.get("/<uid>/<auth_id>/finish")

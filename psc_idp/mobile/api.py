@@ -18,6 +18,7 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from .. import waits
 from ..audit import AuditEvent
 from ..credentials import ecps
 from ..credentials.ecps import EcpsError
@@ -259,12 +260,23 @@ def challenges() -> Response:
     if not math.isfinite(wait):
         raise EcpsError("invalid_request", "wait must be a finite number of seconds")
     professional_id = g.device.professional_id
-    pending = current_app.extensions["psc_idp"].wakeups.long_poll(
-        (ecps.topic(professional_id),), lambda: ecps.pending_challenges(professional_id),
-        bool, min(max(wait, 0.0), MAX_WAIT))
+    seconds = min(max(wait, 0.0), MAX_WAIT)
+    # A wait takes one of the process's wait slots (waits.py: per device, per process);
+    # without one it answers at once with what is pending, and "retry_after".
+    permit = waits.try_wait(f"device:{g.device.id}") if seconds > 0 else waits.NO_WAIT
+    try:
+        pending = current_app.extensions["psc_idp"].wakeups.long_poll(
+            (ecps.topic(professional_id),), lambda: ecps.pending_challenges(professional_id),
+            bool, seconds if permit.granted else 0.0)
+    finally:
+        permit.release()
     db.session.commit()
-    return jsonify({"device_status": ecps.device_status(g.device),
-                    "challenges": [_challenge_json(c) for c in pending]})
+    body: dict[str, Any] = {"device_status": ecps.device_status(g.device),
+                            "challenges": [_challenge_json(c) for c in pending]}
+    if seconds > 0 and not permit.granted:
+        body["retry_after"] = permit.retry_after  # the phone asks again after that
+        return waits.degraded(jsonify(body), permit)
+    return jsonify(body)
 
 
 @bp.get("/challenges/stream")
@@ -276,6 +288,9 @@ def challenge_stream() -> Response:
     settings = current_app.extensions["psc_idp"].settings.ecps
     # The stream runs after the view returned, in a new database session: keep ids only.
     device_id, professional_id = g.device.id, g.device.professional_id
+    permit = waits.try_wait(f"device:{device_id}")
+    if not permit.granted:  # 429/503 at once: the phone long-polls, and tries again later
+        return waits.refused(permit)
     state: dict[str, Any] = {"sent": None}
 
     def check() -> Check:
@@ -295,9 +310,15 @@ def challenge_stream() -> Response:
                                       "challenges": [_challenge_json(c) for c in pending]})],
                      recheck_in=recheck_in)
 
-    return event_stream(check, max_duration=settings.stream_max_duration,
-                        heartbeat=settings.stream_heartbeat,
-                        topics=(ecps.topic(professional_id),))
+    try:
+        response = event_stream(check, max_duration=settings.stream_max_duration,
+                                heartbeat=settings.stream_heartbeat,
+                                topics=(ecps.topic(professional_id),))
+    except BaseException:
+        permit.release()
+        raise
+    response.call_on_close(permit.release)  # the slot is held until the stream ends
+    return response
 
 
 def _until_next_expiry(pending: list[EcpsChallenge]) -> float | None:

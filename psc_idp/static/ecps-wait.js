@@ -8,6 +8,10 @@
  * …/finish, which completes the login (or shows/sends the failure). An HTTP error (login gone)
  * goes to …/finish at once, so the server shows the right page; network errors retry with a
  * growing pause. Without JavaScript the page offers a "Continue" link.
+ *
+ * When the server has no room to hold a wait (psc_idp/waits.py) the stream is refused (429 or
+ * 503: EventSource closes, and the page long-polls) and the long-poll answers at once with
+ * "retry_after": the page asks again after that many seconds (data-transport="short-poll").
  */
 (function () {
   "use strict";
@@ -57,7 +61,13 @@
     }).then(function (body) {
       if (!body) { return; }
       failures = 0;
-      if (!apply(body)) { ask(); }
+      if (apply(body)) { return; }
+      if (typeof body.retry_after === "number" && body.retry_after > 0) {
+        box.setAttribute("data-transport", "short-poll");  // no room on the server: wait
+        window.setTimeout(ask, Math.min(body.retry_after, 60) * 1000);
+      } else {
+        ask();
+      }
     }).catch(function () {
       failures += 1;
       window.setTimeout(ask, Math.min(1000 * failures, 10000));
