@@ -23,12 +23,15 @@ from werkzeug.exceptions import HTTPException
 from . import login, mobile, oidc, proxy
 from .admin import api as admin_api
 from .admin import pages as admin_pages
+from .audit.logline import OneLineFormatter
 from .authenticators import Authenticator, build_authenticators
 from .authenticators.persona import PersonaAuthenticator
 from .clock import Clock
 from .config import Settings, load_settings
 from .credentials.smtp import SmtpSender
 from .db import db
+from .html import secure_headers
+from .jsonbody import LimitedJSONProvider
 from .keys import KeyStore, load_or_create_secret
 from .sessions import pages as session_pages
 from .wakeups import Wakeups
@@ -60,8 +63,9 @@ class Provider:
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     settings = settings or load_settings(overrides or None)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler()  # one line per message, whatever a client sent
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
     if not settings.is_production:
         # Authlib refuses plain-HTTP requests unless told; demo/test run on http://127.0.0.1.
         os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         MAX_FORM_MEMORY_SIZE=64 * 1024,
         JSON_SORT_KEYS=False,
     )
+    app.json = LimitedJSONProvider(app)  # request bodies: size and nesting depth bounded
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app)
@@ -105,11 +110,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     @app.after_request
     def echo_request_id(response: Response) -> Response:
-        """The id the audit rows carry, so an operator can find them from a client's log."""
+        """The id the audit rows carry, so an operator can find them from a client's log
+        (a client's own ``X-Request-Id`` only in a strict format: ``audit.trail.REQUEST_ID``);
+        and the security headers of every response (``html.secure_headers``)."""
         from .audit.trail import request_id
 
         response.headers.setdefault("X-Request-Id", request_id())
-        return response
+        return secure_headers(response)
 
     return app
 
@@ -169,6 +176,17 @@ def _register_error_handlers(app: Flask) -> None:
         if wants_protocol_json():
             return json_error("invalid_request", "Invalid characters in the request", 400)
         return error_page("invalid_request", "Invalid characters in the request", 400)
+
+    @app.errorhandler(RecursionError)
+    def too_deep(exc: RecursionError) -> Response:
+        """A value nested past Python's stack (a JWT header of 20,000 ``[``, in a token a
+        library parses before psc-idp sees it): the caller's doing, so a 400, not a 500. JSON
+        bodies are refused before parsing (``jsonbody``); this is the net under the rest."""
+        log.warning("too deeply nested input on %s %s", request.method, request.path)
+        db.session.rollback()
+        if wants_protocol_json():
+            return json_error("invalid_request", "Nested too deeply", 400)
+        return error_page("invalid_request", "Nested too deeply", 400)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

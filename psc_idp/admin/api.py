@@ -6,8 +6,11 @@ These are emulation knobs: the blueprint answers 404 in production mode.
 
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
+from .. import jsonbody
 from ..audit import record
 from ..credentials.outbox import messages_for
 from ..db import db
@@ -41,21 +44,44 @@ def clock() -> Response:
 @bp.post("/clock")
 def move_clock() -> Response:
     """``{"advance_seconds": N}`` or ``{"offset_seconds": N}``: the 48 h delay, 3-year expiry."""
-    data = request.get_json(silent=True)
+    try:
+        data = jsonbody.read_object()  # size and nesting depth bounded: 400, never a 500
+    except jsonbody.JsonBodyError as exc:
+        return _invalid(exc.description)
     c = current_app.extensions["psc_idp"].clock
-    if isinstance(data, dict) and isinstance(data.get("advance_seconds"), int | float):
-        c.advance(data["advance_seconds"])
-    elif isinstance(data, dict) and isinstance(data.get("offset_seconds"), int | float):
-        c.set_offset(data["offset_seconds"])
+    advance, offset = _seconds(data.get("advance_seconds")), _seconds(data.get("offset_seconds"))
+    if advance is not None and abs(c.offset + advance) <= MAX_CLOCK_SECONDS:
+        c.advance(advance)
+    elif offset is not None:
+        c.set_offset(offset)
     else:
-        response = jsonify({"error": "invalid_request",
-                            "error_description": "advance_seconds or offset_seconds"})
-        response.status_code = 400
-        return response
+        return _invalid("advance_seconds or offset_seconds: a number of seconds, the offset "
+                        "within a century")
     record("admin.clock_moved", "info", offset=c.offset)
     db.session.commit()
     current_app.extensions["psc_idp"].wakeups.wake_all()  # waits look at the new time now
     return clock()
+
+
+MAX_CLOCK_SECONDS = 100 * 365 * 86400
+"""A century: beyond it the clock's datetimes overflow (and no test needs more)."""
+
+
+def _seconds(value: object) -> float | None:
+    """A finite number of seconds within a century (not a boolean, NaN or 1e400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return seconds if math.isfinite(seconds) and abs(seconds) <= MAX_CLOCK_SECONDS else None
+
+
+def _invalid(description: str) -> Response:
+    response = jsonify({"error": "invalid_request", "error_description": description})
+    response.status_code = 400
+    return response
 
 
 @bp.get("/sessions")

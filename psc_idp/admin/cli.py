@@ -4,6 +4,7 @@
     psc-idp serve [--host H] [--port P] [--workers N] [--tls]
     psc-idp client add|list|show|remove
     psc-idp professional list --json | load FILE | reload-demo
+    psc-idp demo-data remove              the demo clients and personas (before production)
     psc-idp keys show|rotate|prune
     psc-idp pki show                      the TEST authority's certificate paths (JSON)
     psc-idp audit list [--json] [--limit N]
@@ -120,6 +121,7 @@ def serve(host: str | None, port: int | None, workers: int | None, run_init: boo
     if run_init:
         initialise(app, None)
     settings = app.extensions["psc_idp"].settings
+    refuse_demo_material(app)
     _run(run, app, host or settings.server.host, port or settings.server.port,
          settings.server.workers if workers is None else workers)
 
@@ -438,6 +440,40 @@ def professional_reload_demo() -> None:
     click.echo(json.dumps(counts))
 
 
+# ----------------------------------------------------------------------------- demo data
+def refuse_demo_material(app: Flask) -> None:
+    """Production mode: stop if the database holds the demo clients or personas (their
+    secrets and contact data are public), naming the command that removes them."""
+    from .demo_material import find
+
+    if not app.extensions["psc_idp"].settings.is_production:
+        return
+    with app.app_context():
+        found = find(db.session)
+        db.session.rollback()
+    if found:
+        raise click.ClickException(found.refusal())
+
+
+@main.group("demo-data")
+def demo_data() -> None:
+    """The demo clients and personas (``init --demo``): remove them before production."""
+
+
+@demo_data.command("remove")
+def demo_data_remove() -> None:
+    """Remove the demo clients (psc-demo-rp, psc-demo-mss) and the demo personas, with their
+    e-CPS, sessions, grants and tokens (the audit trail stays). Any mode; idempotent."""
+    from .clients import dumps
+    from .demo_material import remove
+
+    app = _app()
+    with app.app_context():
+        removed = remove(db.session)
+        db.session.commit()
+    click.echo(dumps(removed))
+
+
 # ----------------------------------------------------------------------------- keys, audit
 @main.group()
 def keys() -> None:
@@ -499,9 +535,11 @@ def audit_list(limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(dumps(data))
         return
-    for r in data:
-        click.echo(f"{r['at']} {r['event']:22} {r['outcome']:8} {r['subject']:13} "
-                   f"{r['client_id']}")
+    from ..audit.logline import escape
+
+    for r in data:  # one line per event: a client_id holding a newline is shown escaped
+        click.echo(f"{r['at']} {r['event']:22} {r['outcome']:8} {escape(r['subject']):13} "
+                   f"{escape(r['client_id'])}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ EVENTS: dict[str, str] = {
     "client.updated": "a client registration changed",
     "client.removed": "a client was removed",
     "directory.loaded": "professionals were loaded into the directory",
+    "directory.demo_removed": "the demo personas (and what refers to them) were removed",
     "session.ended": "an IdP session ended (logout, expiry)",
     "session.grants_revoked": "tokens tied to an ended IdP session were revoked (not offline)",
     "logout.backchannel_delivered": "an RP acknowledged a back-channel logout token",

@@ -1,13 +1,17 @@
 """Append-only audit rows: who, what, which client, when, outcome, request id.
 
 Rows are added to the caller's database session so they commit (or roll back) with the work they
-describe; nothing in the code updates or deletes them.
+describe; nothing in the code updates or deletes them. Each row is also logged on one line: the
+values a client chooses (``client_id``, a Basic user name, details) are escaped (``logline``), so
+a newline in them cannot forge a second event in the log. ``X-Request-Id`` is taken from the
+request only in a strict format (``REQUEST_ID``), else generated.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -18,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db, utcnow
 from .events import EVENTS
+from .logline import escape
 
 log = logging.getLogger("psc_idp.audit")
 
@@ -38,13 +43,19 @@ class AuditEvent(db.Model):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,40}")
+"""A client's ``X-Request-Id`` kept as is: 8 to 40 (the column) of ``A-Z a-z 0-9 . _ -``
+(UUIDs, hex ids, ULIDs); anything else is replaced by a fresh id."""
+
+
 def request_id() -> str:
-    """The id of the current HTTP request (``X-Request-Id`` if sent, else generated)."""
+    """The id of the current HTTP request: ``X-Request-Id`` if sent in the ``REQUEST_ID``
+    format, else generated (32 hex digits)."""
     if not has_request_context():
         return ""
     if "request_id" not in g:
-        sent = request.headers.get("X-Request-Id", "")[:40]
-        g.request_id = sent or uuid.uuid4().hex
+        sent = request.headers.get("X-Request-Id", "")
+        g.request_id = sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
     return g.request_id
 
 
@@ -55,8 +66,13 @@ def record(event: str, outcome: str = "success", *, subject: str = "", client_id
         raise KeyError(f"unknown audit event {event!r}: add it to audit/events.py")
     ip = request.remote_addr or "" if has_request_context() else ""
     safe = json.loads(json.dumps(details, default=str))
-    row = AuditEvent(event=event, outcome=outcome, subject=subject or "",
-                     client_id=client_id or "", request_id=request_id(), ip=ip, details=safe)
+    # Cut to the columns: an over-long client_id from a Basic header must not make the
+    # database refuse the row (and the request with it).
+    subject, client_id = str(subject or "")[:40], str(client_id or "")[:200]
+    row = AuditEvent(event=event, outcome=outcome, subject=subject, client_id=client_id,
+                     request_id=request_id(), ip=ip[:64], details=safe)
     db.session.add(row)
-    log.info("%s %s subject=%s client=%s %s", event, outcome, subject, client_id, safe)
+    log.info("%s %s subject=%s client=%s request=%s %s", event, outcome, escape(subject),
+             escape(client_id), row.request_id,
+             escape(json.dumps(safe, ensure_ascii=False, separators=(",", ":"))))
     return row

@@ -15,7 +15,6 @@ authenticator's ``wait_topics``, see ``wakeups.py``), where the login is complet
 from __future__ import annotations
 
 import math
-import secrets
 from typing import Any
 
 from flask import (
@@ -39,6 +38,7 @@ from ..oidc import fail_interaction, finish_interaction, interaction_belongs_to_
 from ..oidc.errors import error_page
 from ..oidc.models import Interaction
 from ..oidc.server import query_client
+from ..secret_compare import same_secret
 from ..sessions.assurance import means_fits
 from ..sse import Check, event_stream
 from .i18n import pick_locale, translator
@@ -123,7 +123,7 @@ def _authenticator(auth_id: str, interaction: Interaction) -> Authenticator:
 
 def _check_csrf(interaction: Interaction) -> bool:
     sent = request.form.get("csrf", "")
-    return bool(sent) and secrets.compare_digest(sent, interaction.csrf_token)
+    return same_secret(sent, interaction.csrf_token)  # bytes: a non-ASCII csrf is no 500
 
 
 @bp.get("/<uid>")

@@ -18,7 +18,7 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from .. import waits
+from .. import jsonbody, waits
 from ..audit import AuditEvent
 from ..credentials import ecps
 from ..credentials.ecps import EcpsError
@@ -51,10 +51,10 @@ def ecps_error(exc: EcpsError) -> Response:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise EcpsError("invalid_request", "A JSON object body is required.")
-    return data
+    try:
+        return jsonbody.read_object()  # size and nesting depth bounded: 400, never a 500
+    except jsonbody.JsonBodyError as exc:
+        raise EcpsError("invalid_request", exc.description) from exc
 
 
 def _field(data: dict[str, Any], name: str, max_length: int = 2000) -> str:

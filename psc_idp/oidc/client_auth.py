@@ -1,7 +1,9 @@
 """``private_key_jwt`` (RFC 7523 §2.2, OIDC Core §9): the client signs an assertion with its key.
 
 The public key comes from the client's registered ``jwks`` or ``jwks_uri`` (fetched with short
-timeouts and cached a few minutes). Each assertion ``jti`` is accepted once.
+timeouts and cached a few minutes). Each assertion ``jti`` is accepted once, and an assertion
+lives ``MAX_ASSERTION_LIFETIME`` (5 min) at most: ``exp - iat``, or ``exp - now`` without ``iat``
+(one valid for ten years was accepted, and replayable once its ``jti`` row was gone).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from . import urls
 from .models import UsedAssertion
 
 _JWKS_TTL = 300
+MAX_ASSERTION_LIFETIME = 300
+"""Seconds from ``iat`` (or from now, without ``iat``) to ``exp`` that an assertion may span."""
 _jwks_cache: dict[str, tuple[float, KeySet]] = {}
 _cache_lock = threading.Lock()
 
@@ -51,6 +55,24 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
     def __init__(self, settings: Settings):
         super().__init__(validate_jti=True, leeway=60)
         self.settings = settings
+
+    def extract_assertion(self, assertion: str) -> tuple[Any, dict[str, Any]]:
+        try:
+            return super().extract_assertion(assertion)
+        except RecursionError as exc:  # a header or payload of 20,000 nested arrays
+            raise InvalidClientError(description="Invalid JWT assertion.") from exc
+
+    def verify_claims(self, claims: Any) -> None:
+        """Authlib's checks (iss = sub, aud, exp, iat not in the future, jti once), with the
+        lifetime bound first, so that an over-long assertion does not even use up its jti."""
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):  # else Authlib refuses
+            start = iat if _number(iat) else time.time()
+            if not _number(exp) or exp - start > MAX_ASSERTION_LIFETIME:
+                raise InvalidClientError(
+                    description=f"The client assertion lives longer than "
+                                f"{MAX_ASSERTION_LIFETIME} seconds (exp - iat).")
+        super().verify_claims(claims)
 
     def get_audiences(self) -> list[str]:
         """The token endpoint URL or the issuer, as OIDC Core §9 and RFC 7523 allow."""
@@ -81,3 +103,9 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         except IntegrityError:
             return False
         return True
+
+
+def _number(value: Any) -> bool:
+    """A JSON number (not a boolean; NaN and infinities are refused by Authlib's checks)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and value == value and abs(value) < 1e15

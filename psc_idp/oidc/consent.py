@@ -8,14 +8,13 @@ scopes once per client; ``prompt=consent`` asks again; ``prompt=none`` answers
 
 from __future__ import annotations
 
-import secrets
-
 from flask import Response, request
 
 from ..audit import record
 from ..db import db, utcnow
 from ..html import html_page
 from ..login.i18n import pick_locale, translator
+from ..secret_compare import same_secret
 from .models import Client, Consent, Interaction
 
 CONSENT_STATE = "consent"
@@ -63,7 +62,7 @@ def consent_answer(uid: str) -> Response:
         return error_page("invalid_request", "Unknown or expired consent request.", 400)
     client = db.session.get(Client, interaction.client_id)
     sent = request.form.get("csrf", "")
-    if client is None or not sent or not secrets.compare_digest(sent, interaction.csrf_token):
+    if client is None or not same_secret(sent, interaction.csrf_token):
         record("consent.refused", "failure", client_id=interaction.client_id, reason="csrf")
         db.session.commit()
         return error_page("invalid_request", "Invalid consent form.", 400)

@@ -13,6 +13,7 @@ from ..db import db
 from ..html import html_page
 from ..login.i18n import pick_locale, translator
 from ..oidc import urls
+from ..secret_compare import same_secret
 from .backchannel import dispatch
 from .logout import end_by_id
 from .queries import live_sessions
@@ -46,8 +47,7 @@ def end_one() -> Response:
     locale = pick_locale(request.form.get("ui_locales", ""))
     current = current_session()
     sent = request.form.get("csrf", "")
-    if current is None or not sent or \
-            not secrets.compare_digest(sent, request.cookies.get(CSRF_COOKIE, "")):
+    if current is None or not same_secret(sent, request.cookies.get(CSRF_COOKIE, "")):
         record("logout.refused", "failure", reason="account_page_csrf_or_no_session")
         db.session.commit()
         return error_page("invalid_request", "Invalid form: reload the sessions page.", 400)
