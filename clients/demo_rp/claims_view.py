@@ -65,8 +65,8 @@ TYPES_VOIE = {
 
 # Top-level userinfo claims shown in the identity section (the rest go to "other attributes").
 _IDENTITY_KEYS = (
-    "given_name", "family_name", "SubjectNameID", "preferred_username", "sub", "authMode",
-    "otherIds", "SubjectOrganization", "SubjectOrganizationID", "SubjectRole",
+    "codeCivilite", "given_name", "family_name", "SubjectNameID", "preferred_username", "sub",
+    "authMode", "otherIds", "SubjectOrganization", "SubjectOrganizationID", "SubjectRole",
     "Secteur_Activite", "SubjectRefPro", "email", "email_verified",
 )
 
@@ -191,7 +191,8 @@ def id_token_rows(claims: dict[str, Any], header: dict[str, Any], nonce_ok: bool
 def identity_rows(userinfo: dict[str, Any]) -> list[Field]:
     ref = userinfo.get("SubjectRefPro") if isinstance(userinfo.get("SubjectRefPro"), dict) else {}
     rows = [
-        Field("Civilité", _text(ref.get("codeCivilite"))),
+        # PSC's current userinfo has codeCivilite at the top; the Feb-2023 one in SubjectRefPro.
+        Field("Civilité", _text(userinfo.get("codeCivilite") or ref.get("codeCivilite"))),
         Field("Prénom", _text(userinfo.get("given_name"))),
         Field("Nom", _text(userinfo.get("family_name"))),
         Field("Identifiant national (SubjectNameID)", _text(userinfo.get("SubjectNameID"))),

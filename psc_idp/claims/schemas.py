@@ -1,8 +1,8 @@
 """JSON Schema validation of what psc-idp issues: userinfo documents and access-token claims.
 
-The schemas live in the repository's ``docs/`` folder (``psc-userinfo.schema.json``,
-``psc-access-token.schema.json``) so RP developers can read and reuse them; they are loaded once
-and the compiled validators cached.
+The schemas live in the repository's ``docs/`` folder (``psc-userinfo.schema.json``, holding both
+userinfo shapes, and ``psc-access-token.schema.json``) so RP developers can read and reuse them;
+they are loaded once and the compiled validators cached.
 """
 
 from __future__ import annotations
@@ -20,23 +20,31 @@ ACCESS_TOKEN_SCHEMA = DOCS_DIR / "psc-access-token.schema.json"
 
 
 @cache
-def _validator(path: Path) -> Draft202012Validator:
+def _validator(path: Path, definition: str = "") -> Draft202012Validator:
+    """The schema at ``path``, or only its ``$defs/<definition>`` (refs still resolve)."""
     schema = json.loads(path.read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
+    if definition:
+        if definition not in schema.get("$defs", {}):
+            raise ValueError(f"{path.name} has no $defs/{definition}")
+        schema = {key: value for key, value in schema.items() if key != "anyOf"}
+        schema["$ref"] = f"#/$defs/{definition}"
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
-def userinfo_validator() -> Draft202012Validator:
-    return _validator(USERINFO_SCHEMA)
+def userinfo_validator(shape: str = "") -> Draft202012Validator:
+    """Either shape (``shape`` empty), or exactly the ``2024`` or ``2023`` one."""
+    return _validator(USERINFO_SCHEMA, f"userinfo-{shape}" if shape else "")
 
 
 def access_token_validator() -> Draft202012Validator:
     return _validator(ACCESS_TOKEN_SCHEMA)
 
 
-def validate_userinfo(doc: dict[str, Any]) -> None:
-    """Raise ``jsonschema.ValidationError`` if ``doc`` is not a PSC-shaped userinfo."""
-    userinfo_validator().validate(doc)
+def validate_userinfo(doc: dict[str, Any], shape: str = "") -> None:
+    """Raise ``jsonschema.ValidationError`` if ``doc`` is not a PSC-shaped userinfo (of
+    ``shape``, ``2024`` or ``2023``, when given)."""
+    userinfo_validator(shape).validate(doc)
 
 
 def validate_access_token_claims(doc: dict[str, Any]) -> None:

@@ -1,12 +1,25 @@
-"""PSC's userinfo claims, built from a directory ``Professional`` (reference §4.1–4.2).
+"""PSC's userinfo claims, built from a directory ``Professional`` (reference §4.1–4.2, §10).
 
 Pure functions: no database writes, no Flask; the caller passes the professional (with its
 practices loaded) and the facts of the authentication.
 
 Choices, each what a relying party written against the real PSC expects:
 
+- Two shapes (``fidelity.userinfo_shape``, per client ``userinfo_shape``):
+
+  ``2024`` (the default), PSC's current userinfo as in the sandbox sample of a BAS identity created
+  2023-11-22 (``ad2ien/prosante-connect-synapse-module:tests/test_mapping.py``): top-level
+  ``codeCivilite`` and ``codeGenreActivite``, ``SubjectRefPro`` holding only ``exercices``, no
+  ``authMode``. The keys come in the sample's order, which is the iteration order of the Java
+  ``HashMap`` Keycloak's UserInfoEndpoint fills (32 buckets; computed from ``String.hashCode``,
+  it reproduces the sample exactly). Top-level ``codeGenreActivite`` is the genre of the same
+  first active activity that gives ``SubjectOrganization`` (inferred: the sample has one
+  activity, whose own ``codeGenreActivite`` is kept and equal).
+
+  ``2023``: the Feb-2023 BAS capture (§4.2): ``SubjectRefPro.codeCivilite``, ``authMode``, keys
+  in the capture's order.
 - ``scope_all`` is the scope that makes PSC return the sector identity (reference §3). With it
-  the document has exactly the keys of the 2023 BAS capture (§4.2). Without it psc-idp returns a
+  the document has exactly the keys of the chosen shape's sample. Without it psc-idp returns a
   minimal identity: ``sub``, ``SubjectNameID``, ``preferred_username``, ``given_name`` and
   ``family_name`` (what PSC's Keycloak sends for its default ``profile``-like scopes; RPs that
   forget ``scope_all`` see at once that exercices are missing).
@@ -42,6 +55,19 @@ if TYPE_CHECKING:
 
 SCOPE_ALL = "scope_all"
 RPPS_ORIGIN = "RPPS"
+SHAPE_2024 = "2024"
+SHAPE_2023 = "2023"
+SHAPES = (SHAPE_2024, SHAPE_2023)
+
+KEY_ORDER_2024 = (
+    "Secteur_Activite", "sub", "codeGenreActivite", "SubjectOrganization", "Mode_Acces_Raison",
+    "preferred_username", "codeCivilite", "given_name", "Acces_Regulation_Medicale",
+    "UITVersion", "Palier_Authentification", "SubjectRefPro", "SubjectOrganizationID",
+    "SubjectRole", "PSI_Locale", "otherIds", "SubjectNameID", "family_name",
+)
+"""The 2024 sample's key order: Keycloak's claims ``HashMap`` iterated (see the module doc).
+Without ``scope_all`` the five identity claims fit a 16-bucket map, whose order is the one
+``minimal_identity`` already uses."""
 
 
 def subject(professional: Professional, federation_id: str) -> str:
@@ -54,7 +80,10 @@ def subject(professional: Professional, federation_id: str) -> str:
 
 
 def other_ids(professional: Professional) -> list[dict[str, Any]]:
-    """``otherIds``: the national id with its origin; ``qualite`` is an integer (capture)."""
+    """``otherIds``: the national id with its origin; ``qualite`` is an integer (capture).
+
+    The origin is the identity's source, not a matter of shape: the 2024 sample's ``EDIT`` goes
+    with its ``ANS…`` test identity; psc-idp's professionals are RPPS ones."""
     return [{"identifiant": professional.national_id, "origine": RPPS_ORIGIN, "qualite": 1}]
 
 
@@ -141,12 +170,15 @@ def minimal_identity(professional: Professional, *, sub: str) -> dict[str, Any]:
 
 
 def build_userinfo(professional: Professional, *, sub: str, auth_mode: str,
-                   scopes: Iterable[str]) -> dict[str, Any]:
-    """PSC's userinfo document for ``professional`` (key order follows the 2023 capture).
+                   scopes: Iterable[str], shape: str = SHAPE_2024) -> dict[str, Any]:
+    """PSC's userinfo document for ``professional`` in ``shape`` (``2024`` or ``2023``).
 
     ``scopes`` is the granted scope set; a space-separated scope string is split, so passing a
-    token's ``scope`` claim as is cannot silently drop ``scope_all``.
+    token's ``scope`` claim as is cannot silently drop ``scope_all``. ``auth_mode`` is only
+    published by the 2023 shape.
     """
+    if shape not in SHAPES:
+        raise ValueError(f"unknown userinfo shape {shape!r}")
     userinfo = minimal_identity(professional, sub=sub)
     granted = set(scopes.split()) if isinstance(scopes, str) else set(scopes)
     if SCOPE_ALL not in granted:
@@ -156,8 +188,27 @@ def build_userinfo(professional: Professional, *, sub: str, auth_mode: str,
         sector = first.sector_code or first.structure.sector_code
         organization = _text(first.structure.name)
         organization_id = _text(first.structure.technical_id)
+        genre = _text(first.activity_kind_code)
     else:
-        sector = organization = organization_id = ""
+        sector = organization = organization_id = genre = ""
+    exercices = [_practice_claims(professional, p) for p in professional.practices]
+    if shape == SHAPE_2024:
+        userinfo.update({
+            "Secteur_Activite": sector_claim(_text(sector)),
+            "SubjectOrganization": organization,
+            "SubjectOrganizationID": organization_id,
+            "SubjectRole": _subject_roles(professional),
+            "Mode_Acces_Raison": "",
+            "Acces_Regulation_Medicale": "FAUX",
+            "UITVersion": "1.0",
+            "Palier_Authentification": PALIER_AUTHENTIFICATION,
+            "PSI_Locale": PSI_LOCALE,
+            "otherIds": other_ids(professional),
+            "codeCivilite": _text(professional.civility_code),
+            "codeGenreActivite": genre,
+            "SubjectRefPro": {"exercices": exercices},
+        })
+        return {key: userinfo[key] for key in KEY_ORDER_2024}
     userinfo.update({
         "Secteur_Activite": sector_claim(_text(sector)),
         "SubjectOrganization": organization,
@@ -172,7 +223,7 @@ def build_userinfo(professional: Professional, *, sub: str, auth_mode: str,
         "otherIds": other_ids(professional),
         "SubjectRefPro": {
             "codeCivilite": _text(professional.civility_code),
-            "exercices": [_practice_claims(professional, p) for p in professional.practices],
+            "exercices": exercices,
         },
     })
     return userinfo

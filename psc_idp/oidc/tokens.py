@@ -23,6 +23,7 @@ from joserfc.jwk import OctKey
 from ..audit import record
 from ..claims import other_ids, subject
 from ..db import db, utcnow
+from ..fidelity import behaves
 from .models import Grant, IssuedToken
 
 REFRESH_ALG = "HS512"
@@ -61,21 +62,33 @@ def refresh_key() -> OctKey:
     return key
 
 
-def access_token_claims(ctx: AuthContext, client_id: str, scope: str, jti: str,
+def access_token_claims(ctx: AuthContext, client: Any, scope: str, jti: str,
                         now: int, lifetime: int) -> dict[str, Any]:
+    """The access token's claims, in the order of the 2023 BAS token (reference §4.3).
+
+    ``client`` resolves the fidelity profile (``fidelity.behaves``). psc profile, as every real
+    BAS token shows: ``acr`` ``eidas3`` after a card login whatever was asked
+    (``card_access_token_acr_eidas3``), ``nonce`` ``""`` whatever the RP sent
+    (``access_token_empty_nonce``). strict: ``acr`` is the granted one, as in the ID token, and
+    there is no ``nonce`` (RFC 9068 defines none; the nonce binds the ID token to the RP's
+    browser session and has nothing to tell a resource server).
+    """
     settings = _provider().settings
     professional = ctx.professional
     acr = ctx.acr
-    if settings.quirks.card_access_token_acr_eidas3 and ctx.auth_mode == "CARD":
+    if ctx.auth_mode == "CARD" and behaves(settings, "card_access_token_acr_eidas3", client):
         acr = "eidas3"
-    return {
+    claims: dict[str, Any] = {
         "exp": now + lifetime, "iat": now, "auth_time": ctx.auth_time, "jti": jti,
         "iss": settings.issuer, "sub": subject(professional, settings.oidc.federation_id),
-        "typ": "Bearer", "azp": client_id, "nonce": ctx.nonce or "",
+        "typ": "Bearer", "azp": client.client_id, "nonce": "",
         "session_state": ctx.session_id, "acr": acr, "scope": scope, "sid": ctx.session_id,
         "authMode": ctx.auth_mode, "otherIds": other_ids(professional),
         "preferred_username": professional.national_id,
     }
+    if not behaves(settings, "access_token_empty_nonce", client):
+        del claims["nonce"]
+    return claims
 
 
 def generate_token(grant_type: str, client: Any, user: AuthContext | None = None,
@@ -90,8 +103,7 @@ def generate_token(grant_type: str, client: Any, user: AuthContext | None = None
     scope = scope or ""
     lifetime = expires_in or settings.oidc.access_token_lifetime
     access_jti = str(uuid.uuid4())
-    access = keys.sign(access_token_claims(user, client.client_id, scope, access_jti, now,
-                                           lifetime))
+    access = keys.sign(access_token_claims(user, client, scope, access_jti, now, lifetime))
     token: dict[str, Any] = {
         "access_token": access, "expires_in": lifetime, "token_type": "Bearer",
         "not-before-policy": 0, "session_state": user.session_id, "scope": scope,

@@ -1,5 +1,10 @@
 """The userinfo endpoint: PSC's claims as JSON, or as a signed JWT for clients registered with
-``userinfo_signed_response_alg`` (reference §4.1, quirk 10)."""
+``userinfo_signed_response_alg`` (reference §4.1, quirk 10), in the client's userinfo shape
+(``fidelity.userinfo_shape_of``: ``2024`` by default, ``2023`` by setting or per client).
+
+A token granted without ``openid`` is refused as Keycloak ≥ 19.0.2 does (UserInfoEndpoint,
+in both profiles, as OIDC Core §5.3 wants): 403 ``insufficient_scope`` "Missing openid scope",
+checked right after the signature and expiry, before the token's liveness (reference §10)."""
 
 from __future__ import annotations
 
@@ -11,11 +16,13 @@ from ..audit import record
 from ..claims import build_userinfo, subject
 from ..db import db
 from ..directory.lookup import get_professional
+from ..fidelity import userinfo_shape_of
 from .errors import json_error
 from .models import Client
 from .tokens import decode_access_token, token_is_live
 
 _CHALLENGE = 'Bearer realm="esante-wallet", error="invalid_token"'
+_MISSING_OPENID = "Missing openid scope"
 
 
 def _bearer_token() -> str:
@@ -44,6 +51,13 @@ def userinfo_endpoint() -> Response:
     claims = decode_access_token(token)
     if claims is None:
         return _refuse("Token verification failed")
+    if "openid" not in str(claims.get("scope", "")).split():
+        record("userinfo.refused", "failure", reason=_MISSING_OPENID,
+               client_id=str(claims.get("azp", "")))
+        db.session.commit()
+        return json_error("insufficient_scope", _MISSING_OPENID, 403, {
+            "WWW-Authenticate": f'Bearer realm="esante-wallet", error="insufficient_scope", '
+                                f'error_description="{_MISSING_OPENID}"'})
     live = token_is_live(str(claims.get("jti", "")))
     if live is None:
         return _refuse("Token is not active")
@@ -52,10 +66,11 @@ def userinfo_endpoint() -> Response:
     if professional is None or professional.means_blocked:
         return _refuse("User not found or disabled")
     settings = provider.settings
-    body = build_userinfo(professional, sub=subject(professional, settings.oidc.federation_id),
-                          auth_mode=grant.auth_mode, scopes=frozenset(grant.scope.split()))
-    record("userinfo.served", subject=professional.national_id, client_id=grant.client_id)
     client = db.session.get(Client, grant.client_id)
+    body = build_userinfo(professional, sub=subject(professional, settings.oidc.federation_id),
+                          auth_mode=grant.auth_mode, scopes=frozenset(grant.scope.split()),
+                          shape=userinfo_shape_of(settings, client))
+    record("userinfo.served", subject=professional.national_id, client_id=grant.client_id)
     db.session.commit()
     if client is not None and client.userinfo_signed_response_alg == "RS256":
         now = int(time.time())

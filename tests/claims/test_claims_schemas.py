@@ -1,4 +1,5 @@
-"""The JSON Schemas in docs/: the real capture passes, near misses fail."""
+"""The JSON Schemas in docs/: the real captures pass (userinfo: the 2024 sample and the 2023
+capture, each against its own shape), near misses fail."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from psc_idp.claims import schemas
 from psc_idp.claims.schemas import validate_access_token_claims, validate_userinfo
 
 REFERENCE = json.loads((Path(__file__).parent / "reference_userinfo.json").read_text("utf-8"))
+REFERENCE_2024 = json.loads(
+    (Path(__file__).parent / "reference_userinfo_2024.json").read_text("utf-8"))
+REFERENCES = {"2023": REFERENCE, "2024": REFERENCE_2024}
 SESSION = str(uuid.uuid4())
 ACCESS_TOKEN: dict[str, Any] = {
     # The claims of the real BAS access token (reference §4.3), with our own values.
@@ -40,16 +44,35 @@ def test_schema_files_are_valid_draft_2020_12() -> None:
 
 def test_validators_are_loaded_once() -> None:
     assert schemas.userinfo_validator() is schemas.userinfo_validator()
+    assert schemas.userinfo_validator("2024") is schemas.userinfo_validator("2024")
+    assert schemas.userinfo_validator("2024") is not schemas.userinfo_validator("2023")
     assert schemas.access_token_validator() is schemas.access_token_validator()
     assert schemas.DOCS_DIR.name == "docs" and schemas.USERINFO_SCHEMA.is_file()
 
 
 def test_reference_capture_validates() -> None:
     validate_userinfo(REFERENCE)
+    validate_userinfo(REFERENCE, "2023")
+
+
+def test_reference_2024_sample_validates_as_2024_only() -> None:
+    validate_userinfo(REFERENCE_2024)
+    validate_userinfo(REFERENCE_2024, "2024")
+    with pytest.raises(ValidationError):
+        validate_userinfo(REFERENCE_2024, "2023")
+    with pytest.raises(ValidationError):
+        validate_userinfo(REFERENCE, "2024")
+
+
+def test_unknown_shape_is_a_programming_error() -> None:
+    with pytest.raises(ValueError):
+        validate_userinfo(REFERENCE, "2025")
 
 
 def test_older_sample_email_verified_is_allowed() -> None:
     validate_userinfo({**REFERENCE, "email_verified": False})
+    with pytest.raises(ValidationError):  # only in the older samples, not in 2024's
+        validate_userinfo({**REFERENCE_2024, "email_verified": False})
 
 
 def _activity(doc: dict[str, Any]) -> dict[str, Any]:
@@ -105,24 +128,55 @@ def _extra_practice_key(doc: dict[str, Any]) -> None:
     doc["SubjectRefPro"]["exercices"][0]["codeRole"] = ""
 
 
+def _hybrid_civility(doc: dict[str, Any]) -> None:
+    """The 2023 doc with 2024's top-level codeCivilite, or the 2024 doc with 2023's."""
+    if "codeCivilite" in doc:
+        doc["SubjectRefPro"]["codeCivilite"] = doc["codeCivilite"]
+    else:
+        doc["codeCivilite"] = doc["SubjectRefPro"]["codeCivilite"]
+
+
+def _other_shape_claim(doc: dict[str, Any]) -> None:
+    """authMode in the 2024 doc; codeGenreActivite in the 2023 one."""
+    if "authMode" in doc:
+        doc["codeGenreActivite"] = "GENR01"
+    else:
+        doc["authMode"] = "CARD"
+
+
+def _missing_civility(doc: dict[str, Any]) -> None:
+    if "codeCivilite" in doc:
+        del doc["codeCivilite"]
+    else:
+        del doc["SubjectRefPro"]["codeCivilite"]
+
+
 MUTATIONS = [_set_null, _extra_activity_key, _misspelled_activities, _missing_activity_key,
              _bad_sub, _bad_national_id, _qualite_as_string, _partial_scope_all,
              _missing_scope_all_claim, _subject_role_without_oid, _unknown_top_level,
-             _extra_practice_key]
+             _extra_practice_key, _hybrid_civility, _other_shape_claim, _missing_civility]
 
 
+@pytest.mark.parametrize("shape", ["2024", "2023"])
 @pytest.mark.parametrize("mutate", MUTATIONS, ids=[m.__name__ for m in MUTATIONS])
-def test_userinfo_near_misses_are_rejected(mutate: Callable[[dict[str, Any]], None]) -> None:
-    doc = copy.deepcopy(REFERENCE)
+def test_userinfo_near_misses_are_rejected(mutate: Callable[[dict[str, Any]], None],
+                                           shape: str) -> None:
+    doc = copy.deepcopy(REFERENCES[shape])
     mutate(doc)
     with pytest.raises(ValidationError):
-        validate_userinfo(doc)
+        validate_userinfo(doc, shape)
+    with pytest.raises(ValidationError):
+        validate_userinfo(doc)  # nor as the other shape
 
 
-def test_minimal_identity_validates_but_not_without_names() -> None:
-    minimal = {k: REFERENCE[k] for k in ("sub", "SubjectNameID", "preferred_username",
+@pytest.mark.parametrize("shape", ["2024", "2023"])
+def test_minimal_identity_validates_but_not_without_names(shape: str) -> None:
+    reference = REFERENCES[shape]
+    minimal = {k: reference[k] for k in ("sub", "SubjectNameID", "preferred_username",
                                          "given_name", "family_name")}
     validate_userinfo(minimal)
+    validate_userinfo(minimal, "2024")
+    validate_userinfo(minimal, "2023")
     del minimal["family_name"]
     with pytest.raises(ValidationError):
         validate_userinfo(minimal)
@@ -132,6 +186,8 @@ def test_access_token_claims_validate() -> None:
     validate_access_token_claims(ACCESS_TOKEN)
     validate_access_token_claims({**ACCESS_TOKEN, "SubjectNameID": "899700427885"})
     validate_access_token_claims({**ACCESS_TOKEN, "nonce": "a" * 64, "acr": "eidas1"})
+    # strict profile: no nonce (RFC 9068 defines none)
+    validate_access_token_claims({k: v for k, v in ACCESS_TOKEN.items() if k != "nonce"})
     validate_access_token_claims({**ACCESS_TOKEN, "cnf": {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESs"}})
 
 
@@ -154,7 +210,7 @@ def test_access_token_near_misses_are_rejected(change: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "auth_time", "jti", "iss", "sub", "typ", "azp",
-                                   "nonce", "session_state", "sid", "acr", "scope", "authMode",
+                                   "session_state", "sid", "acr", "scope", "authMode",
                                    "otherIds", "preferred_username"])
 def test_every_access_token_claim_is_required(claim: str) -> None:
     token = dict(ACCESS_TOKEN)

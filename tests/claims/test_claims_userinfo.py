@@ -1,4 +1,5 @@
-"""PSC userinfo built from demo personas, checked against the schema and the 2023 capture."""
+"""PSC userinfo built from demo personas, in both shapes: checked against the schema, the 2024
+sandbox sample (the default shape) and the 2023 capture."""
 
 from __future__ import annotations
 
@@ -25,13 +26,16 @@ from psc_idp.directory.national_id import make_rpps
 
 FEDERATION_ID = "550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd"
 REFERENCE = json.loads((Path(__file__).parent / "reference_userinfo.json").read_text("utf-8"))
+REFERENCE_2024 = json.loads(
+    (Path(__file__).parent / "reference_userinfo_2024.json").read_text("utf-8"))
 FULL = frozenset({"openid", SCOPE_ALL})
 Persona = Callable[[str], Professional]
 
 
-def _userinfo(professional: Professional, scopes: Any = FULL) -> dict[str, Any]:
+def _userinfo(professional: Professional, scopes: Any = FULL, shape: str = "2024"
+              ) -> dict[str, Any]:
     return build_userinfo(professional, sub=subject(professional, FEDERATION_ID),
-                          auth_mode="CARD", scopes=scopes)
+                          auth_mode="CARD", scopes=scopes, shape=shape)
 
 
 def _walk(value: Any) -> Iterator[Any]:
@@ -60,12 +64,14 @@ def test_subject_and_other_ids(persona: Persona) -> None:
         {"identifiant": "8" + demo_data.GP_RPPS, "origine": "RPPS", "qualite": 1}]
 
 
-def test_every_persona_gives_a_valid_userinfo_without_contact_data(session: Session) -> None:
+@pytest.mark.parametrize("shape", ["2024", "2023"])
+def test_every_persona_gives_a_valid_userinfo_without_contact_data(session: Session,
+                                                                    shape: str) -> None:
     professionals = list(session.scalars(select(Professional)))
     assert len(professionals) == len(demo_data.DEMO_PROFESSIONALS)
     for professional in professionals:
-        userinfo = _userinfo(professional)
-        validate_userinfo(userinfo)
+        userinfo = _userinfo(professional, shape=shape)
+        validate_userinfo(userinfo, shape)
         dump = json.dumps(userinfo, ensure_ascii=False)
         assert professional.contact_email not in dump
         assert professional.contact_mobile not in dump
@@ -78,7 +84,7 @@ def test_every_persona_gives_a_valid_userinfo_without_contact_data(session: Sess
 
 def test_capture_mirror_persona_has_the_reference_shape_and_values(persona: Persona) -> None:
     professional = persona(demo_data.TWO_SITUATIONS_RPPS)
-    userinfo = _userinfo(professional)
+    userinfo = _userinfo(professional, shape="2023")
     assert _shape(userinfo) == _shape(REFERENCE)
     assert list(userinfo) == list(REFERENCE)  # same key order as the capture
     for key in ("Secteur_Activite", "SubjectRole", "Mode_Acces_Raison",
@@ -107,14 +113,58 @@ def test_capture_mirror_persona_has_the_reference_shape_and_values(persona: Pers
     assert hospital["autoriteDenregistrement"] == "CNOM/CNOM/ARS"
 
 
+def test_2024_shape_has_the_sample_keys_in_the_sample_order(persona: Persona) -> None:
+    professional = persona(demo_data.TWO_SITUATIONS_RPPS)
+    userinfo = _userinfo(professional)
+    assert _shape(userinfo) == _shape(REFERENCE_2024)
+    assert list(userinfo) == list(REFERENCE_2024)  # Keycloak's HashMap order, as the sample
+    validate_userinfo(userinfo, "2024")
+    assert "authMode" not in userinfo and set(userinfo["SubjectRefPro"]) == {"exercices"}
+    assert userinfo["codeCivilite"] == professional.civility_code == "M"
+    [practice] = userinfo["SubjectRefPro"]["exercices"]
+    cabinet = practice["activities"][0]
+    # top-level codeGenreActivite: the first activity's (the one giving SubjectOrganization),
+    # which keeps its own codeGenreActivite as in the sample
+    # ("" for this persona, which mirrors the 2023 capture's empty one; GENR01 for the GP)
+    assert userinfo["codeGenreActivite"] == cabinet["codeGenreActivite"] == ""
+    assert _userinfo(persona(demo_data.GP_RPPS))["codeGenreActivite"] == "GENR01"
+    assert userinfo["SubjectOrganizationID"] == cabinet["identifiantTechniqueDeLaStructure"]
+    # everything else is the 2023 shape's content
+    old = _userinfo(professional, shape="2023")
+    assert old["SubjectRefPro"]["codeCivilite"] == userinfo["codeCivilite"]
+    assert old["SubjectRefPro"]["exercices"] == userinfo["SubjectRefPro"]["exercices"]
+    common = set(old) - {"authMode", "SubjectRefPro"}
+    assert {k: old[k] for k in common} == {k: userinfo[k] for k in common}
+    assert set(userinfo) == common | {"codeCivilite", "codeGenreActivite", "SubjectRefPro"}
+
+
+def test_2024_genre_is_empty_without_an_active_activity(persona: Persona) -> None:
+    userinfo = _userinfo(persona(demo_data.NO_SITUATION_RPPS))
+    validate_userinfo(userinfo, "2024")
+    assert userinfo["codeGenreActivite"] == "" and userinfo["SubjectOrganization"] == ""
+
+
+def test_rpps_plus_genre_reaches_the_top_level(persona: Persona) -> None:
+    userinfo = _userinfo(persona(demo_data.RPPS_PLUS_COORDINATION_RPPS))
+    assert userinfo["codeGenreActivite"] == "GENR08"
+
+
+def test_unknown_shape_is_refused(persona: Persona) -> None:
+    with pytest.raises(ValueError):
+        _userinfo(persona(demo_data.GP_RPPS), shape="2022")
+
+
 def test_no_email_verified_claim(persona: Persona) -> None:
     assert "email_verified" not in _userinfo(persona(demo_data.GP_RPPS))
     assert "email" not in _userinfo(persona(demo_data.GP_RPPS))
 
 
-def test_without_scope_all_only_the_identity_is_sent(persona: Persona) -> None:
+@pytest.mark.parametrize("shape", ["2024", "2023"])
+def test_without_scope_all_only_the_identity_is_sent(persona: Persona, shape: str) -> None:
     professional = persona(demo_data.GP_RPPS)
-    userinfo = _userinfo(professional, scopes={"openid", "profile"})
+    userinfo = _userinfo(professional, scopes={"openid", "profile"}, shape=shape)
+    assert list(userinfo) == ["sub", "SubjectNameID", "preferred_username", "given_name",
+                              "family_name"]
     assert userinfo == {
         "sub": f"f:{FEDERATION_ID}:8{demo_data.GP_RPPS}",
         "SubjectNameID": "8" + demo_data.GP_RPPS,
@@ -131,12 +181,14 @@ def test_a_scope_string_is_split_not_iterated(persona: Persona) -> None:
     assert "SubjectRefPro" not in _userinfo(persona(demo_data.GP_RPPS), scopes="openid")
 
 
-def test_auth_mode_is_passed_through(persona: Persona) -> None:
+def test_auth_mode_is_passed_through_in_the_2023_shape_only(persona: Persona) -> None:
     professional = persona(demo_data.GP_RPPS)
     userinfo = build_userinfo(professional, sub=subject(professional, FEDERATION_ID),
-                              auth_mode="MOBILE", scopes=FULL)
+                              auth_mode="MOBILE", scopes=FULL, shape="2023")
     assert userinfo["authMode"] == "MOBILE"
-    validate_userinfo(userinfo)
+    validate_userinfo(userinfo, "2023")
+    assert "authMode" not in build_userinfo(professional, sub=userinfo["sub"],
+                                            auth_mode="MOBILE", scopes=FULL)
 
 
 def test_no_situation_persona(persona: Persona) -> None:
