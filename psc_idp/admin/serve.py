@@ -58,14 +58,14 @@ def tls_files(app: Flask) -> tuple[Path, Path]:
 
 
 def run(app: Flask, host: str, port: int, workers: int) -> None:
+    from ..pki.server import ssl_context
+
     tls = tls_files(app) if app.extensions["psc_idp"].settings.tls.enabled else None
+    context = ssl_context(*tls) if tls else None  # a bad certificate or key stops us here
     click.echo(banner(app, host, port), err=True)
     if workers and workers > 0:
         _run_gunicorn(app, host, port, workers, tls)
     else:
-        from ..pki.server import ssl_context
-
-        context = ssl_context(*tls) if tls else None
         app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False,
                 ssl_context=context)
 
