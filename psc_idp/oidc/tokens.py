@@ -118,9 +118,12 @@ def generate_token(grant_type: str, client: Any, user: AuthContext | None = None
             "iss": settings.issuer, "aud": settings.issuer,
             "sub": subject(user.professional, settings.oidc.federation_id),
             "typ": "Offline" if offline else "Refresh", "azp": client.client_id,
-            "nonce": user.nonce or "", "session_state": user.session_id, "scope": scope,
+            "nonce": "", "session_state": user.session_id, "scope": scope,
             "sid": user.session_id,
         }
+        # Keycloak builds the refresh token from the access token (its nonce included)
+        if not behaves(settings, "access_token_empty_nonce", client):
+            del claims["nonce"]
         token["refresh_token"] = jwt.encode({"alg": REFRESH_ALG, "typ": "JWT"}, claims,
                                             refresh_key(), algorithms=[REFRESH_ALG])
         token["refresh_expires_in"] = refresh_lifetime

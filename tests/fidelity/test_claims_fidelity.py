@@ -145,6 +145,12 @@ def test_access_token_acr_and_nonce_follow_the_profile(fidelity_live, profile):
     _expect_access(introspected, profile, "eidas1")
     assert {k: introspected[k] for k in access} == access  # every access-token claim as is
 
+    # the refresh token is built from the access token, as Keycloak's (introspection shows it)
+    refresh = _introspect(psc, token["refresh_token"])
+    assert refresh["active"] is True and refresh["token_type"] == "Refresh"
+    assert refresh.get("nonce", None) == ("" if profile == "psc" else None)
+    assert start.nonce not in json.dumps(refresh)
+
     # a refreshed access token says the same
     refreshed = psc.client().refresh_token(psc.metadata["token_endpoint"],
                                            refresh_token=token["refresh_token"])
