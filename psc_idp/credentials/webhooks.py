@@ -21,10 +21,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from .. import outbound
 from ..audit import record
 from ..db import db
 from ..pki.outgoing import verify_setting
@@ -68,7 +69,23 @@ def validate_url(url: Any, *, https_only: bool) -> str:
         raise WebhookError("url must not carry credentials")
     if parts.fragment or url.endswith("#"):
         raise WebhookError("url must not have a fragment")
+    _check_destination(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     return url
+
+
+def _check_destination(host: str, port: int) -> None:
+    """With the outbound guard on (production), a URL whose host is or resolves to an
+    internal address is refused now, with a reason; sending re-checks it (``outbound.py``)."""
+    if not has_app_context():
+        return  # a bare syntax check (no deployment to ask): sending still checks
+    settings = current_app.extensions["psc_idp"].settings
+    if not outbound.guard_enabled(settings):
+        return
+    try:
+        outbound.resolve_checked(host, port, outbound.parse_networks(
+            settings.outbound.allowed_networks))
+    except outbound.DestinationRefused as exc:
+        raise WebhookError(f"url is not reachable from the provider: {exc}") from None
 
 
 def notification(challenge: EcpsChallenge, device: EcpsDevice) -> dict[str, Any]:
@@ -136,8 +153,8 @@ def _deliver(app: Flask, url: str, payload: dict[str, Any], national_id: str,
              client_id: str) -> None:
     timeout = app.extensions["psc_idp"].settings.ecps.webhook_timeout
     try:
-        answer = requests.post(url, json=payload, timeout=timeout, allow_redirects=False,
-                               verify=verify_setting(app),
+        answer = outbound.post(app.extensions["psc_idp"].settings, url, json=payload,
+                               timeout=timeout, verify=verify_setting(app),
                                headers={"User-Agent": "psc-idp e-CPS webhook"})
         if 200 <= answer.status_code < 300:
             log.info("webhook for challenge %s delivered (HTTP %s)", payload["challenge_id"],

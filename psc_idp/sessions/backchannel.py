@@ -25,6 +25,7 @@ import requests
 from flask import Flask, current_app
 from sqlalchemy import or_, update
 
+from .. import outbound
 from ..audit import record
 from ..db import db, utcnow
 from ..pki.outgoing import verify_setting
@@ -83,8 +84,9 @@ def _claim_due(limit: int = 50, *, session_id: str | None = None) -> list[Logout
 def _post(uri: str, token: str, timeout: float) -> str:
     """POST the token (§2.5); '' on success (HTTP 200 or 204), else why it failed."""
     try:
-        response = requests.post(uri, data={"logout_token": token}, timeout=timeout,
-                                 allow_redirects=False, verify=verify_setting(),
+        response = outbound.post(current_app.extensions["psc_idp"].settings, uri,
+                                 data={"logout_token": token}, timeout=timeout,
+                                 verify=verify_setting(),
                                  headers={"Cache-Control": "no-store",
                                           "User-Agent": "psc-idp back-channel logout"})
     except requests.RequestException as exc:

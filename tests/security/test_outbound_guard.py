@@ -8,9 +8,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
+import requests
 
 from psc_idp import outbound
 from psc_idp.config import load_settings
+from psc_idp.db import db
+from tests.sso.conftest import (
+    receivers,  # noqa: F401 (a fixture, used by name)
+    wait_until,
+)
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -116,3 +122,46 @@ def test_settings_hold_the_guard_and_check_the_networks():
     assert not outbound.guard_enabled(settings)
     with pytest.raises(ConfigError, match="allowed_networks"):
         load_settings({"outbound": {"allowed_networks": ["not-a-network"]}}, environ={})
+
+
+# ----------------------------------------------------------------------------- wired in
+def test_a_device_cannot_register_an_internal_webhook_when_the_guard_is_on(make_live, tmp_path):
+    from clients.ecps_app.phone import EcpsPhone
+    from tests.ecps.test_mobile_api import GP, PIN
+
+    live = make_live(outbound={"block_private_addresses": True})
+    phone = EcpsPhone(live.base_url, tmp_path / "phone", GP)
+    phone.activate(PIN)
+    for url in ("http://127.0.0.1:5432/", "http://localhost:6379/x", "http://0x7f000001/",
+                "http://[::1]:8080/", "https://127.0.0.1/push"):
+        answer = requests.put(live.base_url + "/api/mobile/v1/device/push-webhook",
+                              json={"url": url}, timeout=10, headers={
+                                  "Authorization": "Bearer " + phone._load()["device_token"]})
+        assert answer.status_code == 400, (url, answer.text)
+        assert "internal address" in answer.json()["error_description"]
+    assert phone.device()["push_webhook"] in (None, "")
+
+
+def test_back_channel_logout_to_an_internal_address_is_refused_unless_allowed(make_live,
+                                                                              receivers):  # noqa: F811
+    from psc_idp.sessions.models import LogoutDelivery
+    from tests.sso.test_single_logout import FAST_RETRIES, _logout, _two_rps
+
+    for allowed, expected in (([], "refused"), (["127.0.0.0/8"], "delivered")):
+        live = make_live(outbound={"block_private_addresses": True,
+                                   "allowed_networks": allowed}, **FAST_RETRIES)
+        psc, rps, tokens = _two_rps(live, receivers)
+        _logout(psc, tokens[0]["id_token"])
+        with live.app.app_context():
+            def finished():
+                db.session.commit()
+                rows = db.session.scalars(db.select(LogoutDelivery)).all()
+                return rows if rows and all(r.status != "pending" for r in rows) else None
+
+            rows = wait_until(finished, timeout=30)
+        if expected == "refused":
+            assert {r.status for r in rows} == {"failed"}
+            assert all("internal address" in r.last_error for r in rows)
+            assert all(receiver.received == [] for _, receiver in rps)
+        else:
+            assert {r.status for r in rows} == {"delivered"}
