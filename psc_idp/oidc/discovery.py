@@ -20,7 +20,7 @@ CLAIMS = ["aud", "sub", "iss", "auth_time", "acr", "amr", "sid", "given_name", "
           "preferred_username", "SubjectNameID", "SubjectOrganization",
           "SubjectOrganizationID", "SubjectRole", "Secteur_Activite", "Palier_Authentification",
           "PSI_Locale", "Acces_Regulation_Medicale", "Mode_Acces_Raison", "UITVersion",
-          "authMode", "otherIds", "SubjectRefPro"]
+          "authMode", "otherIds", "SubjectRefPro", "codeCivilite", "codeGenreActivite"]
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
                   "ES512"]

@@ -34,7 +34,8 @@ def test_discovery_has_psc_layout_under_both_names(live):
     assert psc["authorization_endpoint"] == live.base_url + "/auth"
     assert psc["token_endpoint"] == live.issuer + "/protocol/openid-connect/token"
     assert psc["jwks_uri"] == live.issuer + "/protocol/openid-connect/certs"
-    assert psc["code_challenge_methods_supported"] == ["S256"]
+    # the psc profile (default outside production) advertises plain as PSC does
+    assert psc["code_challenge_methods_supported"] == ["plain", "S256"]
     assert psc["authorization_response_iss_parameter_supported"] is True
     assert psc["psc_idp_emulation"]["test_personas"] is True
 
