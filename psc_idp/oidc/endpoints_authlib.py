@@ -4,7 +4,10 @@ Keycloak lets any confidential client of the realm introspect a token (resource 
 clients too), so does psc-idp; public clients cannot authenticate and so cannot introspect.
 Client authentication is the server's (``server.py``: Basic or body per fidelity profile);
 refused introspections are audited here (``token.refused`` with ``endpoint: introspection``),
-refused revocations by ``views``.
+refused revocations by ``views``. In the psc profile a refused client authentication at the
+introspection endpoint is answered as Keycloak's TokenIntrospectionEndpoint does (it wraps the
+authenticator's answer): 401 ``invalid_request`` "Authentication failed.", and a public client
+403 ``invalid_request`` "Client not allowed.".
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..audit import record
 from ..db import db, utcnow
 from .grants import TOKEN_AUTH_METHODS
 from .models import Grant, IssuedToken
+from .refusals import Refusal, keycloak_wording
 from .tokens import decode_access_token, decode_refresh_token, revoke_grant
 
 CONFIDENTIAL_METHODS = [m for m in TOKEN_AUTH_METHODS if m != "none"]
@@ -94,7 +98,10 @@ class PscIntrospectionEndpoint(IntrospectionEndpoint):
         return payload
 
     def authenticate_endpoint_client(self, request: Any) -> Any:
-        client = super().authenticate_endpoint_client(request)
+        try:
+            client = super().authenticate_endpoint_client(request)
+        except OAuth2Error as error:
+            raise _introspection_refusal(request, error) from None
         g.introspecting_client = client.client_id
         return client
 
@@ -107,6 +114,17 @@ class PscIntrospectionEndpoint(IntrospectionEndpoint):
                    error=error.error, description=error.description or "",
                    endpoint="introspection")
             raise
+
+
+def _introspection_refusal(request: Any, error: OAuth2Error) -> OAuth2Error:
+    from .server import query_client
+
+    claimed = query_client(_presented_client_id(request))
+    if not keycloak_wording(claimed):
+        return error
+    if claimed is not None and claimed.is_public:
+        return Refusal("invalid_request", "Client not allowed.", 403)
+    return Refusal("invalid_request", "Authentication failed.", 401)
 
 
 def _presented_client_id(request: Any) -> str:

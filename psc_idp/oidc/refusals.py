@@ -88,8 +88,8 @@ def several_methods() -> Refusal:
 def not_at_this_endpoint(client: Any) -> Refusal:
     """A client whose method this endpoint does not accept (public clients at introspection
     and CIBA). Keycloak's own answers here are not verified: the same words in both."""
-    return Refusal("invalid_client", "This client cannot authenticate at this endpoint: "
-                   "it is a public client.", 401, challenge=True)
+    return Refusal("invalid_client", "Public clients may not use this endpoint.", 401,
+                   challenge=True)
 
 
 # ----------------------------------------------------------------------------- grants

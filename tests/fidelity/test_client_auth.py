@@ -257,13 +257,18 @@ def test_introspection_and_revocation_secret_by_basic_body_or_both(live, psc, pr
         else:
             assert_refused(revoked, profile, how)
             assert check["active"] is True
-    # a wrong secret at introspection: Keycloak's words, or strict's invalid_client
+    # a wrong secret: Keycloak's introspection endpoint wraps any client-authentication
+    # failure into its own answer; its revocation endpoint passes the authenticator's on
     wrong = _post(psc.metadata["introspection_endpoint"], {"token": tokens["access_token"]},
                   client, registered_how, secret="wrong")
+    wrong_revoke = _post(psc.metadata["revocation_endpoint"], {"token": tokens["access_token"]},
+                         client, registered_how, secret="wrong")
     if profile == "psc":
-        assert_error(wrong, 401, "unauthorized_client", KEYCLOAK_BAD_CLIENT)
+        assert_error(wrong, 401, "invalid_request", "Authentication failed.")
+        assert_error(wrong_revoke, 401, "unauthorized_client", KEYCLOAK_BAD_CLIENT)
     else:
-        assert_error(wrong, 401, "invalid_client", "Client authentication failed.")
+        for answer in (wrong, wrong_revoke):
+            assert_error(answer, 401, "invalid_client", "Client authentication failed.")
     with live.app.app_context():
         from psc_idp.audit import AuditEvent
 
@@ -271,6 +276,21 @@ def test_introspection_and_revocation_secret_by_basic_body_or_both(live, psc, pr
             AuditEvent.event == "token.refused")).all()
         assert any(r.details.get("endpoint") == "introspection" and r.client_id == client[0]
                    for r in refused)
+
+
+def test_public_client_at_introspection(live, psc, profile):
+    with live.app.app_context():
+        upsert_client(ClientSeed(client_id="public-rp", redirect_uris=["http://127.0.0.1:5983/cb"],
+                                 auth_method="none"),
+                      live.app.extensions["psc_idp"].settings, source="test")
+        db.session.commit()
+    answer = requests.post(psc.metadata["introspection_endpoint"], timeout=10,
+                           data={"token": "x", "client_id": "public-rp"})
+    if profile == "psc":  # TokenIntrospectionEndpoint.authorizeClient
+        assert_error(answer, 403, "invalid_request", "Client not allowed.")
+    else:
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+        _no_method_list(answer)
 
 
 # ----------------------------------------------------------------------------- CIBA
