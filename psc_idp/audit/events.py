@@ -37,6 +37,8 @@ EVENTS: dict[str, str] = {
     "ecps.challenge_answered": "a login pushed to an e-CPS was approved or denied",
     "ecps.otp_replayed": "an e-CPS TOTP code was presented twice",
     "ecps.otp_refused": "a wrong e-CPS TOTP code was entered",
+    "ecps.attempt_refused": "an e-CPS attempt (PIN, TOTP code, activation code, card proof) was"
+                            " refused unchecked: its limit was reached or it was throttled",
     "ecps.push_sent": "a browser login was pushed to a professional's e-CPS devices",
     "ecps.push_expired": "a browser login pushed to an e-CPS expired unanswered",
     "ecps.push_cancelled": "a pending e-CPS push was withdrawn (login cancelled or resent)",

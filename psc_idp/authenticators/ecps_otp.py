@@ -8,17 +8,20 @@ showing the code, but nothing the provider receives proves it was entered. Hence
 either: the provider verified one factor, possession. ``authMode`` stays ``MOBILE`` (PSC's
 value for the e-CPS, whatever the channel).
 
-The rules are the service's (``credentials.ecps.verify_otp``): a code is accepted once (replay
-refused), ``ecps.otp_drift_steps`` steps of drift either way, and after ``ecps.otp_attempts``
-wrong codes in a row the device's OTP login is blocked (even a right code is refused). Every
-refusal shows the form again (retryable: the push login or another means stay available); a
-professional whose means are blocked in the directory ends the request with ``access_denied``.
-No state is kept between requests: ``ctx.data`` is left empty.
+The rules are the service's (``credentials.ecps.verify_otp``): a code (a 30 s step) is
+accepted once, ever, per device (replay refused), ``ecps.otp_drift_steps`` steps of drift
+either way. A code is typed next to a public national id, so a wrong one is anonymous: it never
+blocks the device's OTP, it is throttled: ``ecps.otp_attempts`` wrong codes per login
+(``otp_locked`` for this login), and twice that per professional per window (``otp_throttled``
+for everyone until the window ends; 15 min, doubling up to 24 h). Every refusal shows the form
+again (retryable: the push login or another means stay available); a professional whose means
+are blocked in the directory ends the request with ``access_denied``. No state is kept in
+``ctx.data``: the budgets are counted in the database (``credentials/attempts.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from werkzeug.datastructures import MultiDict
 
@@ -27,7 +30,8 @@ from .ecps_push import MEANS_BLOCKED, device_problem, refuse_device
 
 # The service's error codes → the login page's messages (login/i18n.py).
 _MESSAGES = {"invalid_otp": "otp_wrong", "otp_replayed": "otp_replayed",
-             "otp_unavailable": "otp_unavailable"}
+             "otp_unavailable": "otp_unavailable", "otp_locked": "otp_locked",
+             "otp_throttled": "otp_throttled"}
 
 
 class EcpsOtpAuthenticator(Authenticator):
@@ -61,23 +65,10 @@ class EcpsOtpAuthenticator(Authenticator):
         if problem is not None:
             return refuse_device(professional, self.id, problem[0], problem[1], typed)
         try:
-            device = ecps.verify_otp(professional, code)
-        except ecps.EcpsError as error:  # counters and audit rows commit with the retry page
-            message = _MESSAGES.get(error.code, "otp_wrong")
-            if error.code == "invalid_otp" and self._locked(professional.id):
-                message = "otp_locked"
-            return StepResult(Outcome.FAILURE, message=message, context=kept)
+            device = ecps.verify_otp(professional, code, source=ctx.interaction_uid)
+        except ecps.EcpsError as error:  # audit rows commit with the retry page
+            return StepResult(Outcome.FAILURE, message=_MESSAGES.get(error.code, "otp_wrong"),
+                              context=kept)
         record("ecps.otp_accepted", subject=professional.national_id,
                client_id=ctx.client_id, device_id=device.id)
         return self.success(professional.id, professional.national_id)
-
-    @staticmethod
-    def _locked(professional_id: int) -> bool:
-        """Every usable device has used up its wrong-code allowance."""
-        from flask import current_app
-
-        from ..credentials import ecps
-
-        limit: Any = current_app.extensions["psc_idp"].settings.ecps.otp_attempts
-        devices = ecps.usable_devices(professional_id)
-        return bool(devices) and all(d.otp_failures >= limit for d in devices)

@@ -11,10 +11,12 @@ id and the professional it was sent to, so any server process can finish the log
 
 Outcomes (documented in docs/ecps-login.md):
 
-- unknown or malformed identifier, ``MAX_PENDING`` pushes already waiting, no e-CPS activated,
-  e-CPS blocked (wrong PINs), still in its activation delay, expired or revoked → the form
-  again with a message (retryable: the professional can fix it, pick another means, or
-  cancel, which sends ``access_denied``);
+- unknown or malformed identifier, no e-CPS activated, e-CPS blocked (wrong PINs), still in
+  its activation delay, expired or revoked → the form again with a message (retryable: the
+  professional can fix it, pick another means, or cancel, which sends ``access_denied``);
+- at most ``credentials.ecps.MAX_PENDING`` logins wait per professional: a new push withdraws
+  the oldest beyond it (a stranger typing the owner's public RPPS number neither floods the
+  phone nor keeps the owner's own login from being pushed);
 - means of identification blocked in the directory → ``access_denied`` to the RP (final);
 - the phone denies, or nobody answers before ``ecps.challenge_lifetime`` → ``access_denied``
   to the RP (final: the RP always hears back from a login left waiting).
@@ -32,9 +34,6 @@ from .base import Authenticator, LoginContext, Outcome, StepResult
 DENIED = "The professional denied the request"
 EXPIRED = "The e-CPS request expired before the professional answered"
 MEANS_BLOCKED = "The professional's means of identification are blocked"
-MAX_PENDING = 3
-"""Pending pushes per professional (all logins): typing someone's public RPPS number must not
-flood their phone (push fatigue)."""
 
 
 def _provider() -> Any:
@@ -111,9 +110,7 @@ class EcpsPushAuthenticator(Authenticator):
         if problem is not None:
             return refuse_device(professional, self.id, problem[0], problem[1], typed)
         self.abandon(ctx)  # a second submission replaces the first push
-        if len(ecps.pending_challenges(professional.id)) >= MAX_PENDING:
-            return StepResult(Outcome.FAILURE, message="ecps_too_many",
-                              context={"national_id": typed})
+        # At most MAX_PENDING wait per professional: the oldest others are withdrawn.
         challenge = ecps.create_challenge(professional, ctx.client_id, ctx.client_name,
                                           origin="browser",
                                           data={"interaction": ctx.interaction_uid},

@@ -29,7 +29,7 @@ from ..db import db
 from ..directory.models import Professional
 from ..hashing import ARGON2ID
 from ..wakeups import announce
-from . import card, outbox, webhooks
+from . import attempts, card, outbox, webhooks
 from .models import EcpsActivation, EcpsChallenge, EcpsDevice
 
 _pins = ARGON2ID
@@ -40,6 +40,16 @@ what protects it is that it is checked only after the device signature verifies,
 wrong PINs block the e-CPS. PINs hashed with other parameters still verify, and are re-hashed
 with these at their next successful check."""
 PIN_LENGTHS = range(4, 9)
+MAX_PENDING = 3
+"""Pending logins (browser pushes and CIBA requests together) per professional. A new one
+withdraws the oldest beyond this: typing someone's public RPPS number must not flood their
+phone (push fatigue), nor keep the owner from signing in (a refused push would)."""
+OTP_WINDOW = timedelta(minutes=15)
+"""First window of the professional-wide budget of wrong one-time codes; each later window
+is twice as long, up to ``OTP_MAX_WINDOW``, until a code is accepted."""
+OTP_MAX_WINDOW = timedelta(hours=24)
+OTP_LOGIN_WINDOW = timedelta(hours=1)
+"""A login's own budget (``ecps.otp_attempts`` wrong codes) lasts longer than the login."""
 
 
 class EcpsError(Exception):
@@ -128,6 +138,8 @@ def verify_card_proof(activation_id: str, certificate_pem: str, signature_b64: s
         raise EcpsError("unsupported_method", "Activation with a CPx card is not available on "
                         "this server (no card verifier is installed).")
     professional = db.session.get(Professional, activation.professional_id)
+    limit = _settings().ecps.code_attempts
+    used = _reserve_activation_attempt(activation, professional, "card_proof")
     try:
         signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
         verifier.verify(card.CardProof(
@@ -135,18 +147,38 @@ def verify_card_proof(activation_id: str, certificate_pem: str, signature_b64: s
             challenge=card.activation_challenge(activation.id).encode(),
             certificate_pem=certificate_pem, signature=signature))
     except (card.CardProofRejected, ValueError, TypeError) as exc:
-        activation.failed_attempts += 1
-        if activation.failed_attempts >= _settings().ecps.code_attempts:
-            activation.state = "failed"
+        if used >= limit:
+            attempts.transition(activation, {"state": "pending"}, state="failed")
         reason = str(exc) if isinstance(exc, card.CardProofRejected) else "malformed proof"
         record("ecps.card_proof_refused", "failure", subject=professional.national_id,
-               activation_id=activation.id, reason=reason[:200],
-               attempts=activation.failed_attempts, state=activation.state)
+               activation_id=activation.id, reason=reason[:200], attempts=used,
+               state=activation.state)
         raise EcpsError("invalid_card_proof", f"The card proof was refused: {reason}",
                         403) from None
+    return _verified(activation)
+
+
+def _reserve_activation_attempt(activation: EcpsActivation, professional: Professional,
+                                means: str) -> int:
+    """One of the activation's ``ecps.code_attempts`` attempts, counted before the check
+    (``attempts.reserve``); none left → ``activation_closed``, unchecked."""
+    used = attempts.reserve(activation, "failed_attempts", _settings().ecps.code_attempts,
+                            EcpsActivation.state == "pending")
+    if used is None:
+        record("ecps.attempt_refused", "failure", subject=professional.national_id,
+               means=means, activation_id=activation.id, reason="limit")
+        raise EcpsError("activation_closed", "This activation is failed.", 409)
+    return used
+
+
+def _verified(activation: EcpsActivation) -> str:
+    """The right codes or card proof: the attempt is given back, and one request only (the
+    first) gets the completion token."""
+    attempts.release(activation, "failed_attempts")
     token = secrets.token_urlsafe(32)
-    activation.state = "verified"
-    activation.completion_digest = _digest(token)
+    if not attempts.transition(activation, {"state": "pending"}, state="verified",
+                               completion_digest=_digest(token)):
+        raise EcpsError("activation_closed", "The activation was already verified.", 409)
     return token
 
 
@@ -169,20 +201,17 @@ def verify_activation_codes(activation_id: str, email_code: str, sms_code: str) 
         raise EcpsError("wrong_method", "This activation uses a CPx card.", 409)
     if activation.state != "pending":
         raise EcpsError("activation_closed", "The codes were already verified.", 409)
+    professional = db.session.get(Professional, activation.professional_id)
+    used = _reserve_activation_attempt(activation, professional, "activation_code")
     ok_email = secrets.compare_digest(_digest(str(email_code)[:12]), activation.email_code_digest)
     ok_sms = secrets.compare_digest(_digest(str(sms_code)[:12]), activation.sms_code_digest)
-    professional = db.session.get(Professional, activation.professional_id)
     if not (ok_email and ok_sms):
-        activation.failed_attempts += 1
-        if activation.failed_attempts >= _settings().ecps.code_attempts:
-            activation.state = "failed"
+        if used >= _settings().ecps.code_attempts:
+            attempts.transition(activation, {"state": "pending"}, state="failed")
         record("ecps.activation_code_refused", "failure", subject=professional.national_id,
-               attempts=activation.failed_attempts, state=activation.state)
+               attempts=used, state=activation.state)
         raise EcpsError("invalid_code", "Wrong activation code(s).", 400)
-    token = secrets.token_urlsafe(32)
-    activation.state = "verified"
-    activation.completion_digest = _digest(token)
-    return token
+    return _verified(activation)
 
 
 @dataclass
@@ -293,8 +322,15 @@ def create_challenge(professional: Professional, client_id: str, service_name: s
                      data: dict | None = None,
                      devices: list[EcpsDevice] | None = None) -> EcpsChallenge:
     """``devices``: the professional's devices when the caller has just read them (their
-    usable ones get the push-gateway notice), else they are read here."""
+    usable ones get the push-gateway notice), else they are read here.
+
+    At most ``MAX_PENDING`` logins wait per professional, browser pushes and CIBA requests
+    together: the professional's row is locked (``attempts.serialise``) until the caller
+    commits, the pending ones are counted, and the oldest beyond ``MAX_PENDING - 1`` are
+    withdrawn before this one is added. Concurrent creations for one professional queue on
+    that lock, on every process and instance."""
     settings = _settings().ecps
+    supersede_pending(professional)
     challenge = EcpsChallenge(
         id=str(uuid.uuid4()), professional_id=professional.id, client_id=client_id,
         service_name=service_name[:200], origin=origin,
@@ -330,12 +366,30 @@ def challenge_status(challenge: EcpsChallenge) -> str:
 
 
 def withdraw_challenge(challenge: EcpsChallenge) -> bool:
-    """A pending push is withdrawn (its login cancelled or replaced): the phone drops it."""
-    if challenge.status != "pending":
+    """A pending push is withdrawn (its login cancelled or replaced): the phone drops it.
+    False if it was answered (or withdrawn) first: one conditional update decides."""
+    if not attempts.transition(challenge, {"status": "pending"}, status="cancelled"):
         return False
-    challenge.status = "cancelled"
     announce(topic(challenge.professional_id))
     return True
+
+
+def supersede_pending(professional: Professional) -> None:
+    """Make room for one more pending login: lock the professional's row, then withdraw the
+    oldest pending logins beyond ``MAX_PENDING - 1`` (audited ``ecps.push_cancelled``,
+    reason ``superseded``). The caller adds the new one before it commits."""
+    attempts.serialise(professional)
+    pending = list(db.session.scalars(
+        db.select(EcpsChallenge).where(EcpsChallenge.professional_id == professional.id,
+                                       EcpsChallenge.status == "pending",
+                                       EcpsChallenge.expires_at > _now())
+        .order_by(EcpsChallenge.created_at, EcpsChallenge.id)
+        .execution_options(populate_existing=True)))
+    for old in pending[:max(len(pending) - (MAX_PENDING - 1), 0)]:
+        if withdraw_challenge(old):
+            record("ecps.push_cancelled", subject=professional.national_id,
+                   client_id=old.client_id, challenge_id=old.id, origin=old.origin,
+                   reason="superseded")
 
 
 def pending_challenges(professional_id: int) -> list[EcpsChallenge]:
@@ -351,20 +405,30 @@ def signed_message(challenge: EcpsChallenge, decision: str) -> bytes:
 
 
 def _check_pin(device: EcpsDevice, pin: str) -> None:
+    """The PIN, after the device signature verified (an authenticated attempt): counted
+    before argon2 runs (``attempts.reserve``), so ``ecps.pin_attempts`` wrong PINs block the
+    e-CPS however many arrive at once, and no PIN is checked beyond the limit."""
+    limit = _settings().ecps.pin_attempts
+    used = attempts.reserve(device, "pin_failures", limit, EcpsDevice.blocked_at.is_(None),
+                            EcpsDevice.revoked_at.is_(None))
+    if used is None:
+        professional = db.session.get(Professional, device.professional_id)
+        record("ecps.attempt_refused", "failure", subject=professional.national_id,
+               means="pin", device_id=device.id, reason="limit")
+        raise EcpsError("device_blocked", "This e-CPS is blocked.", 403)
     try:
         _pins.verify(device.pin_hash, str(pin)[:16])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        device.pin_failures += 1
         professional = db.session.get(Professional, device.professional_id)
-        if device.pin_failures >= _settings().ecps.pin_attempts:
-            device.blocked_at = _now()
+        if used >= limit and attempts.transition(device, {"blocked_at": None},
+                                                 blocked_at=_now()):
             announce(topic(device.professional_id))
             record("ecps.blocked", "failure", subject=professional.national_id,
                    device_id=device.id, reason="pin_attempts")
         record("ecps.pin_refused", "failure", subject=professional.national_id,
-               device_id=device.id, failures=device.pin_failures)
+               device_id=device.id, failures=used)
         raise EcpsError("invalid_pin", "Wrong PIN.", 403) from None
-    device.pin_failures = 0
+    attempts.reset(device, "pin_failures")
     if _pins.check_needs_rehash(device.pin_hash):
         device.pin_hash = _pins.hash(str(pin)[:16])
 
@@ -392,10 +456,14 @@ def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: 
         raise EcpsError("invalid_signature", "The device signature does not verify.",
                         403) from exc
     _check_pin(device, pin)
-    challenge.status = "approved" if decision == "approve" else "denied"
+    # The first answer wins: one conditional update (a parallel answer, or the login
+    # withdrawing it, finds it no longer pending).
+    if not attempts.transition(challenge, {"status": "pending"},
+                               status="approved" if decision == "approve" else "denied",
+                               device_id=device.id, answered_at=_now()):
+        raise EcpsError("challenge_closed", "This request was already answered or withdrawn.",
+                        409)
     announce(topic(challenge.professional_id))
-    challenge.device_id = device.id
-    challenge.answered_at = _now()
     professional = db.session.get(Professional, device.professional_id)
     record("ecps.challenge_answered", subject=professional.national_id, device_id=device.id,
            challenge_id=challenge.id, decision=challenge.status, client_id=challenge.client_id)
@@ -410,30 +478,57 @@ def otp_secret(device: EcpsDevice) -> str:
         raise EcpsError("otp_unavailable", "Re-activate this e-CPS.", 409) from exc
 
 
-def verify_otp(professional: Professional, code: str) -> EcpsDevice:
-    """A TOTP code (6 digits, 30 s) from any usable device; each time step is accepted once."""
+def verify_otp(professional: Professional, code: str, source: str = "") -> EcpsDevice:
+    """A TOTP code (6 digits, 30 s) from any usable device; each time step is accepted once,
+    ever, per device (``attempts.claim``).
+
+    Codes are typed next to a public national id: a wrong one proves nothing about who typed
+    it, so it never blocks the device's OTP. It is throttled instead (``attempts.take``,
+    counted before the check): ``ecps.otp_attempts`` wrong codes per login (``source``, the
+    login's id) → ``otp_locked`` for that login; twice that per professional per window
+    (15 min, doubling up to 24 h) → ``otp_throttled`` until the window ends. An accepted code
+    clears both."""
     if not (isinstance(code, str) and code.isascii() and code.isdigit() and len(code) == 6):
         raise EcpsError("invalid_otp", "The code has 6 digits.")
     devices = usable_devices(professional.id)
     if not devices:
         raise EcpsError("no_usable_device", "No usable e-CPS for this professional.", 403)
     settings = _settings().ecps
-    now = _provider().clock.timestamp()
+    now = _now()
+    login_key = f"otp.login.{source}" if source else ""
+    professional_key = f"otp.professional.{professional.id}"
+    in_login = attempts.take(login_key, settings.otp_attempts, OTP_LOGIN_WINDOW, now) \
+        if login_key else 0
+    if in_login is None:
+        record("ecps.attempt_refused", "failure", subject=professional.national_id,
+               means="otp", reason="login_limit")
+        raise EcpsError("otp_locked", "Too many wrong codes in this login.", 429)
+    if attempts.take(professional_key, 2 * settings.otp_attempts, OTP_WINDOW, now,
+                     OTP_MAX_WINDOW) is None:
+        if login_key:
+            attempts.give_back(login_key)
+        ends = attempts.window_ends(professional_key)
+        record("ecps.attempt_refused", "failure", subject=professional.national_id,
+               means="otp", reason="throttled", until=ends.isoformat() if ends else None)
+        raise EcpsError("otp_throttled", "Too many wrong codes for this professional: "
+                        "try again later.", 429)
+    timestamp = _provider().clock.timestamp()
     for device in devices:
-        if device.otp_failures >= settings.otp_attempts:
-            continue
         totp = pyotp.TOTP(otp_secret(device))
         for drift in range(-settings.otp_drift_steps, settings.otp_drift_steps + 1):
-            step = int(now // 30) + drift
+            step = int(timestamp // 30) + drift
             if secrets.compare_digest(totp.at(step * 30), code):
-                if step <= device.last_otp_step:
+                if not attempts.claim(device, "last_otp_step", step):
                     record("ecps.otp_replayed", "failure", subject=professional.national_id,
                            device_id=device.id)
                     raise EcpsError("otp_replayed", "This code was already used.", 403)
-                device.last_otp_step = step
-                device.otp_failures = 0
+                attempts.reset(device, "otp_failures")
+                attempts.forget(professional_key)
+                if login_key:
+                    attempts.forget(login_key)
                 return device
-    for device in devices:
-        device.otp_failures += 1
+    attempts.bump(devices, "otp_failures")  # wrong codes since the last accepted one
     record("ecps.otp_refused", "failure", subject=professional.national_id)
+    if login_key and in_login >= settings.otp_attempts:
+        raise EcpsError("otp_locked", "Wrong code, and the last one this login may try.", 403)
     raise EcpsError("invalid_otp", "Wrong or expired code.", 403)

@@ -100,3 +100,18 @@ class OutboxMessage(db.Model):
     national_id: Mapped[str] = mapped_column(String(20), default="", index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     delivered: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AttemptBudget(db.Model):
+    """A keyed budget of attempts (``attempts.take``): anonymous one-time codes per login and
+    per professional. Rows are small and short-lived: a success deletes its row, and a row
+    whose window ended long ago is deleted when a new budget opens."""
+
+    __tablename__ = "attempt_budget"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    """Attempts taken in the current window."""
+    rounds: Mapped[int] = mapped_column(Integer, default=0)
+    """Windows opened since the budget started: each is twice as long as the previous."""
+    window_ends: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -78,8 +78,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "otp_wrong": "Code erroné ou expiré.",
         "otp_replayed": "Ce code a déjà été utilisé : attendez le code suivant dans"
                         " l'application.",
-        "otp_locked": "Trop de codes erronés : la connexion par code est bloquée pour votre"
-                      " e-CPS. Utilisez la notification sur votre téléphone ou un autre moyen.",
+        "otp_locked": "Trop de codes erronés : cette connexion n'accepte plus de code."
+                      " Utilisez la notification sur votre téléphone ou un autre moyen.",
+        "otp_throttled": "Trop de codes erronés ont été saisis pour cet identifiant : la"
+                         " connexion par code est suspendue quelques minutes. Utilisez la"
+                         " notification sur votre téléphone ou un autre moyen.",
         "otp_unavailable": "Le code de votre e-CPS ne peut pas être vérifié : réactivez-la dans"
                            " l'application.",
     },
@@ -150,8 +153,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "otp_malformed": "The code has 6 digits.",
         "otp_wrong": "Wrong or expired code.",
         "otp_replayed": "This code was already used: wait for the next code in the app.",
-        "otp_locked": "Too many wrong codes: sign-in by code is blocked for your e-CPS. Use the"
+        "otp_locked": "Too many wrong codes: this login accepts no more codes. Use the"
                       " notification on your phone or another means.",
+        "otp_throttled": "Too many wrong codes were entered for this identifier: sign-in by"
+                         " code is suspended for a few minutes. Use the notification on your"
+                         " phone or another means.",
         "otp_unavailable": "Your e-CPS code cannot be checked: activate it again in the app.",
     },
 }

@@ -517,11 +517,17 @@ def test_without_persona_the_ecps_form_opens_the_login(make_live, tmp_path):
 
 
 def test_pending_pushes_per_professional_are_capped(live, phone):
+    """At most 3 wait; a fourth push withdraws the oldest (the owner is never refused)."""
     logins = [ecps_login(live) for _ in range(4)]
     for login in logins[:3]:
         login.push(GP)
-    page = logins[3].send(GP)
-    assert page.status_code == 400 and reason(page) == "ecps_too_many"
-    assert len(phone.pending()) == 3
-    phone.answer(phone.pending()[0], "deny", PIN)
-    assert logins[3].send(GP).status_code == 303  # one answered: room again
+    first = phone.pending()[0]
+    logins[3].push(GP)
+    pending = phone.pending()
+    assert len(pending) == 3 and first["challenge_id"] not in {c["challenge_id"] for c in pending}
+    assert pending[-1]["binding_code"] == binding_code(logins[3].page)
+    page = logins[0].finish()  # the withdrawn login: send again
+    assert page.status_code == 400 and reason(page) == "ecps_no_request"
+    [superseded] = audit(live, "ecps.push_cancelled")
+    assert superseded.details["reason"] == "superseded"
+    assert superseded.details["challenge_id"] == first["challenge_id"]
