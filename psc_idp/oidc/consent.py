@@ -71,7 +71,8 @@ def consent_answer(uid: str) -> Response:
         record("consent.refused", subject=result.get("national_id", ""),
                client_id=client.client_id)
         return fail_interaction(interaction, "access_denied", "Consent refused")
-    scope = interaction.params.get("scope", "")
+    # what the client is granted (the realm's default scopes included), as needs_consent asks
+    scope = client.get_allowed_scope(interaction.params.get("scope", ""))
     remember_consent(client.client_id, result["professional_id"], scope)
     record("consent.granted", subject=result.get("national_id", ""), client_id=client.client_id,
            scope=scope)
