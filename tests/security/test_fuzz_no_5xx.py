@@ -23,8 +23,8 @@ from psc_idp.oidc import urls
 from tests.negative import register
 from tests.security.flows import DEMO_ID, DEMO_SECRET, GP, open_login, path, persona_login, tokens
 
-EXAMPLES = int(os.environ.get("PSC_FUZZ_EXAMPLES", "50"))
-"""Examples per endpoint: 50 keeps the module near 15 s a database; set 1000 for a long run."""
+EXAMPLES = int(os.environ.get("PSC_FUZZ_EXAMPLES", "100"))
+"""Examples per endpoint: 100 keeps the module near 10-20 s a database; 1000 for a long run."""
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
 
