@@ -122,7 +122,8 @@ class EcpsSettings:
     otp_drift_steps: int = 1
     """TOTP codes accepted this many 30 s steps before or after now."""
     otp_attempts: int = 5
-    """Wrong TOTP codes in a row before OTP login is blocked for the device."""
+    """Wrong one-time codes per login; a professional gets twice that per window (15 min,
+    doubling up to 24 h until a code is accepted). Anonymous codes throttle, never lock."""
     stream_max_duration: int = 60
     """Seconds a Server-Sent Events stream (phone, login page) stays open; clients reconnect."""
     stream_heartbeat: int = 15
@@ -190,8 +191,10 @@ class WaitSettings:
     """Login-page waits held at once per client address (after ``[proxy]``), per process.
     0: a quarter of ``max_open`` (at least 1). Phones are not counted per address (mobile
     networks put many behind one address): they are counted per device."""
-    per_login: int = 2
-    """Waits held at once per login (its waiting page) and per e-CPS device (the phone)."""
+    per_login: int = 4
+    """Waits held at once per login (its waiting page) and per e-CPS device (the phone).
+    A client that left is noticed at the next heartbeat (``ecps.stream_heartbeat``): a page
+    reloaded or a phone reconnecting several times within it keeps its stream."""
     retry_after: int = 2
     """Seconds a client that found no room waits before asking again (``Retry-After``)."""
 
