@@ -187,13 +187,21 @@ def ecps_flow(s: requests.Session, base: str, national_id: str) -> None:
             raise FlowError("waiting page: no binding code")
         status_url = finish_url.rsplit("/", 1)[0] + "/status"
         deadline = time.monotonic() + ECPS_FLOW_TIMEOUT
+        wait = 20
         while True:
-            body = _expect(s.get(status_url, params={"wait": 20}, timeout=TIMEOUT + 25),
-                           200, "status").json()
+            answer = s.get(status_url, params={"wait": wait}, timeout=TIMEOUT + 25)
+            wait = 20
+            if answer.status_code in (429, 503):  # no room to hold the wait (waits.py)
+                time.sleep(min(float(answer.headers.get("Retry-After", 2)), 10))
+                wait = 0  # status without waiting next, as ecps-wait.js does
+                continue
+            body = _expect(answer, 200, "status").json()
             if body.get("status") != "pending":
                 break
             if time.monotonic() > deadline:
                 raise FlowError("status: the phone did not answer in time")
+            if isinstance(body.get("retry_after"), int | float):  # no room to hold the wait:
+                time.sleep(min(body["retry_after"], 10))  # ask again later (psc_idp/waits.py)
         if body.get("status") != "success":
             raise FlowError(f"status: {body}")
         done = _expect(s.get(finish_url, allow_redirects=False, timeout=TIMEOUT), 302, "finish")

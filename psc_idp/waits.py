@@ -11,11 +11,15 @@ once (half of ``server.threads`` by default: the other half always serves everyt
 at most ``per_login`` per login or per e-CPS device, at most ``per_address`` login-page waits
 per client address. Taking a slot never blocks. A wait that gets none is answered **at once**:
 
-- a long-poll answers with the current status (a short poll) and ``"retry_after": N``; the
-  page and the phone ask again after N seconds;
-- an event stream answers ``429`` (its login, device or address has its share) or ``503``
-  (the process is full), with ``Retry-After``; the page falls back to the long-poll, the
-  phone to its long-poll, and they try the stream again later.
+- when the process is full or the client's address has its share, a login page's wait
+  (stream or long-poll) answers ``503`` (full) or ``429`` (the address) with ``Retry-After``
+  before any database work (``early_refusal``: a flood of refused waits costs little more
+  than routing); the page asks again after that many seconds;
+- a long-poll refused after its login was read (its login or device has its share; the
+  phone's, which are counted after the device token) answers with the current status (a
+  short poll) and ``"retry_after": N``; the page and the phone ask again after N seconds;
+- an event stream refused answers ``429`` or ``503`` with ``Retry-After``; the page falls
+  back to the long-poll, the phone to its long-poll, and they try the stream again later.
 
 So an attacker holding every slot delays a real login by a few seconds (its page and phone
 poll every ``retry_after`` seconds) and stops nothing else. Phones are not counted per address
@@ -115,6 +119,20 @@ class WaitBudget:
                         open_now, self.max_open)
         return Permit(False, reason=reason, retry_after=self.retry_after)
 
+    def precheck(self, address: str | None) -> Permit | None:
+        """The refusal a wait from ``address`` would get now because the process is full or
+        the address has its share (None: it may try). No slot is taken: for answering a
+        flood before any database work; ``try_acquire`` decides."""
+        with self._lock:
+            if address is not None and self._addresses.get(address, 0) >= self.per_address:
+                reason = "address"
+            elif self._open >= self.max_open:
+                reason = "busy"
+            else:
+                return None
+            self._refused += 1
+        return Permit(False, reason=reason, retry_after=self.retry_after)
+
     def _release(self, key: str, address: str | None) -> None:
         with self._lock:
             self._open -= 1
@@ -154,6 +172,13 @@ def budget() -> WaitBudget:
 def try_wait(key: str, address: str | None = None) -> Permit:
     """``budget().try_acquire``: a slot to hold this request while it waits, or a refusal."""
     return budget().try_acquire(key, address)
+
+
+def early_refusal(address: str | None) -> Response | None:
+    """429/503 at once, before any database work, when a wait from ``address`` cannot get
+    a slot now (the process is full, or the address has its share); else None."""
+    permit = budget().precheck(address)
+    return refused(permit) if permit is not None else None
 
 
 _DESCRIPTIONS = {

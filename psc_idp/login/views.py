@@ -188,12 +188,14 @@ def status(uid: str, auth_id: str) -> Response:
     longer pending, or after N seconds. Nothing is completed here: the page then goes to
     ``next`` (…/finish), which does. ``challenge`` is the e-CPS request's own status.
     """
-    interaction = _load(uid)
-    authenticator = _authenticator(auth_id, interaction)
     try:
         wait = float(request.args.get("wait", "0") or 0)
     except ValueError:
         wait = math.nan
+    if wait > 0 and (early := waits.early_refusal(request.remote_addr or "")) is not None:
+        return early  # no room to wait: 429/503 before any database work (waits.py)
+    interaction = _load(uid)
+    authenticator = _authenticator(auth_id, interaction)
     if math.isnan(wait):
         return _json({"error": "invalid_request",
                       "error_description": "wait must be a number of seconds"}, 400)
@@ -251,6 +253,9 @@ def events(uid: str, auth_id: str) -> Response:
     seconds (an ``end`` event: EventSource reconnects by itself). Heartbeat comments keep it
     open. Like the status endpoint, it completes nothing: the page then goes to ``next``.
     """
+    early = waits.early_refusal(request.remote_addr or "")
+    if early is not None:
+        return early  # no room to wait: 429/503 before any database work (waits.py)
     interaction = _load(uid)
     authenticator = _authenticator(auth_id, interaction)
     ctx = _context(interaction)

@@ -10,8 +10,10 @@
  * growing pause. Without JavaScript the page offers a "Continue" link.
  *
  * When the server has no room to hold a wait (psc_idp/waits.py) the stream is refused (429 or
- * 503: EventSource closes, and the page long-polls) and the long-poll answers at once with
- * "retry_after": the page asks again after that many seconds (data-transport="short-poll").
+ * 503: EventSource closes, and the page long-polls). A long-poll is refused too (429 or 503
+ * with Retry-After: the page then asks for the status without waiting, which needs no room,
+ * after that many seconds) or answers at once with "retry_after" (the page asks again after
+ * that many seconds): data-transport="short-poll".
  */
 (function () {
   "use strict";
@@ -50,28 +52,40 @@
     return true;
   }
 
-  function ask() {
+  function ask(wait) {
     if (done || !window.fetch) { return; }
-    box.setAttribute("data-transport", "long-poll");
-    fetch(statusUrl + "?wait=" + WAIT_SECONDS, {
+    if (wait === undefined) { wait = WAIT_SECONDS; }
+    if (wait > 0) { box.setAttribute("data-transport", "long-poll"); }
+    fetch(statusUrl + "?wait=" + wait, {
       credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" }
     }).then(function (response) {
+      if (response.status === 429 || response.status === 503) {
+        // no room to wait: later, the status without waiting (always answered)
+        later(parseInt(response.headers.get("Retry-After"), 10), 0);
+        return null;
+      }
       if (!response.ok) { finish(); return null; }
       return response.json();
     }).then(function (body) {
       if (!body) { return; }
       failures = 0;
       if (apply(body)) { return; }
-      if (typeof body.retry_after === "number" && body.retry_after > 0) {
-        box.setAttribute("data-transport", "short-poll");  // no room on the server: wait
-        window.setTimeout(ask, Math.min(body.retry_after, 60) * 1000);
+      if (typeof body.retry_after === "number") {
+        later(body.retry_after, WAIT_SECONDS);
       } else {
         ask();
       }
     }).catch(function () {
       failures += 1;
-      window.setTimeout(ask, Math.min(1000 * failures, 10000));
+      window.setTimeout(function () { ask(); }, Math.min(1000 * failures, 10000));
     });
+  }
+
+  /* the server had no room to hold the wait: ask again (waiting N s) after that many s */
+  function later(seconds, wait) {
+    box.setAttribute("data-transport", "short-poll");
+    var delay = isFinite(seconds) && seconds > 0 ? Math.min(seconds, 60) : 2;
+    window.setTimeout(function () { ask(wait); }, delay * 1000);
   }
 
   function listen() {

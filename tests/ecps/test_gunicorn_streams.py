@@ -49,7 +49,10 @@ def gunicorn(backend: tuple[str, str], make_app: Any, tmp_path: Path) -> Iterato
                 "PSC_IDP_INSTANCE_DIR": str(tmp_path), "PSC_IDP_MODE": "test",
                 "PSC_IDP_LOG_LEVEL": "WARNING", "PSC_IDP_PUBLIC_URL": f"http://127.0.0.1:{port}",
                 "PSC_IDP_SERVER__THREADS": "8", "XDG_RUNTIME_DIR": str(tmp_path),
-                "PSC_IDP_ECPS__STREAM_HEARTBEAT": "1"})
+                "PSC_IDP_ECPS__STREAM_HEARTBEAT": "1",
+                # all seven waits below held (by default half of the threads may wait and the
+                # rest answer at once: tests/security/test_wait_starvation.py)
+                "PSC_IDP_WAITS__MAX_OPEN": "7", "PSC_IDP_WAITS__PER_LOGIN": "6"})
     init = subprocess.run([str(PSC_IDP), "init"], env=env, capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert init.returncode == 0, init.stderr

@@ -302,10 +302,17 @@ def _ecps_login(base: str, issuer: str, phone: EcpsPhone, timeout: float = 40) -
         else:
             assert stream.status_code in (429, 503), stream.status_code
             assert stream.headers["Retry-After"]
+        wait = 20
         while status == "pending":
             assert time.monotonic() - started < timeout, f"phone: {responder.errors}"
-            body = psc.browser.get(f"{base}/login/{uid}/ecps/status", params={"wait": 20},
-                                   timeout=30).json()
+            answer = psc.browser.get(f"{base}/login/{uid}/ecps/status", params={"wait": wait},
+                                     timeout=30)
+            wait = 20
+            if answer.status_code in (429, 503):  # no room: after Retry-After, the status
+                time.sleep(float(answer.headers["Retry-After"]))  # without waiting (always
+                wait = 0  # answered), as ecps-wait.js does
+                continue
+            body = answer.json()
             status = body["status"]
             if status == "pending" and "retry_after" in body:
                 time.sleep(body["retry_after"])
@@ -416,8 +423,11 @@ def test_open_waits_leave_the_server_answering(gunicorn: Served, tmp_path: Path)
         assert fifth.status_code == 503, fifth.text
         assert fifth.json()["error"] == "temporarily_unavailable"
         assert fifth.headers["Retry-After"] == "2"
-        short = browser.get(f"{base}/login/{uid}/ecps/status", params={"wait": 20}, timeout=5)
-        assert short.json()["status"] == "pending" and short.json()["retry_after"] == 2
+        refused = browser.get(f"{base}/login/{uid}/ecps/status", params={"wait": 20},
+                              timeout=5)  # before any database work
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "2"
+        now = browser.get(f"{base}/login/{uid}/ecps/status", timeout=5)  # no wait: no slot
+        assert now.status_code == 200 and now.json()["status"] == "pending"
     finally:
         for response in held:
             response.close()
@@ -473,8 +483,8 @@ def test_the_budget_holds_in_the_threaded_server(make_live: Any, tmp_path: Path)
 
 
 def test_a_long_poll_without_room_answers_at_once(make_live: Any, tmp_path: Path) -> None:
-    """The phone's long-poll and stream without a slot: the pending list at once with
-    ``retry_after``, and 429 with ``Retry-After`` (French description)."""
+    """A long-poll refused for its login's or device's share answers at once with the status
+    and ``retry_after``; a stream 429 with ``Retry-After`` (French description)."""
     live = make_live(waits={"per_login": 1, "retry_after": 3})
     phone = EcpsPhone(live.base_url, tmp_path / "gp", GP)
     phone.activate(PIN)
@@ -497,6 +507,21 @@ def test_a_long_poll_without_room_answers_at_once(make_live: Any, tmp_path: Path
         started = time.monotonic()
         assert phone.pending(wait=2) == []
         assert time.monotonic() - started >= 1.9
+    finally:
+        held.close()
+
+    browser, uid = _pending_login(live.base_url, live.issuer, GP)
+    page_url = f"{live.base_url}/login/{uid}/ecps"
+    held = browser.get(page_url + "/events", stream=True, timeout=(5, 30))
+    try:
+        assert held.status_code == 200
+        started = time.monotonic()
+        short = browser.get(page_url + "/status", params={"wait": 20}, timeout=10)
+        assert time.monotonic() - started < FAST
+        assert short.status_code == 200 and short.headers["Retry-After"] == "3"
+        assert short.json()["status"] == "pending" and short.json()["retry_after"] == 3
+        refused = browser.get(page_url + "/events", timeout=10)
+        assert refused.status_code == 429 and refused.json()["error"] == "too_many_waits"
     finally:
         held.close()
     assert live.app.extensions["psc_idp"].settings.waits.resolved(32) == (16, 4, 1)
