@@ -14,8 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, RSAKey
 
 DEMO_CLIENT = ("psc-demo-rp", "demo-rp-secret", "http://127.0.0.1:5001/callback")
 GP = "810099900010"  # a demo persona (médecin généraliste); see psc_idp/directory/demo_data.py
@@ -103,3 +104,13 @@ class PscActions:
 
 def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+class ShortLivedPrivateKeyJWT(PrivateKeyJWT):
+    """Authlib's ``private_key_jwt`` with two-minute assertions: psc-idp refuses assertions
+    living longer than 300 s (issue 11), and Authlib signs them for 3600 s by default."""
+
+    def sign(self, auth: Any, token_endpoint: str) -> str:
+        key = RSAKey.import_key(auth.client_secret)
+        return private_key_jwt_sign(key, client_id=auth.client_id, token_endpoint=token_endpoint,
+                                    alg=self.alg, expires_in=120)

@@ -19,7 +19,6 @@ import pytest
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc.jwk import RSAKey
 
 from clients.ecps_app.phone import EcpsPhone
@@ -28,7 +27,7 @@ from psc_idp.db import db
 from psc_idp.oidc.models import Client
 from psc_idp.sessions.models import IdpSession
 from tests.negative import assert_json_error, guarded_live, register
-from tests.psc_actions import DEMO_CLIENT, GP, PscActions
+from tests.psc_actions import DEMO_CLIENT, GP, PscActions, ShortLivedPrivateKeyJWT
 
 CIBA = "urn:openid:params:grant-type:ciba"
 NURSE = "810099900119"  # a demo professional without an e-CPS in these tests
@@ -474,7 +473,7 @@ def test_private_key_jwt_client(live, psc, phone):
     register(live.app, client_id="pkjwt-ciba", redirect_uris=["http://127.0.0.1:5993/cb"],
              auth_method="private_key_jwt", jwks=public, name="Service à clé")
     session = OAuth2Session("pkjwt-ciba", key.as_pem(private=True).decode(),
-                            token_endpoint_auth_method=PrivateKeyJWT(
+                            token_endpoint_auth_method=ShortLivedPrivateKeyJWT(
                                 psc.metadata["token_endpoint"], alg="RS256"))
     rp = CibaRp(psc, session)
     ack = rp.ack(binding_message="13")

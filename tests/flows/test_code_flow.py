@@ -130,10 +130,10 @@ def test_private_key_jwt_client(make_live):
     _register(live.app, client_id="pkjwt-rp", redirect_uris=["http://127.0.0.1:5998/cb"],
               auth_method="private_key_jwt", jwks=public)
     psc = PscActions(live.issuer)
-    from authlib.oauth2.rfc7523 import PrivateKeyJWT
+    from tests.psc_actions import ShortLivedPrivateKeyJWT
 
     rp = psc.client("pkjwt-rp", key.as_pem(private=True).decode(), "http://127.0.0.1:5998/cb",
-                    token_endpoint_auth_method=PrivateKeyJWT(
+                    token_endpoint_auth_method=ShortLivedPrivateKeyJWT(
                         psc.metadata["token_endpoint"], alg="RS256"))
     _, token = psc.full_login(rp)
     assert psc.verify(token["id_token"])["aud"] == "pkjwt-rp"
