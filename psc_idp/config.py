@@ -386,19 +386,21 @@ def _check_lifetimes(s: Settings) -> None:
                           f"{s.server.worker_class!r}")
 
 
-def _check_outbound(s: Settings) -> None:
+def _check_networks(name: str, values: list[str]) -> None:
     import ipaddress
 
-    for value in s.outbound.allowed_networks:
+    for value in values:
         try:
             ipaddress.ip_network(value, strict=False)
         except ValueError as exc:
-            raise ConfigError(f"outbound.allowed_networks: {exc}") from None
+            raise ConfigError(f"{name}: {exc}") from None
+
+
+def _check_outbound(s: Settings) -> None:
+    _check_networks("outbound.allowed_networks", s.outbound.allowed_networks)
 
 
 def _check_tls_and_proxy(s: Settings) -> None:
-    import ipaddress
-
     if bool(s.tls.cert_file) != bool(s.tls.key_file):
         raise ConfigError("tls.cert_file and tls.key_file go together (both, or neither: "
                           "a certificate from the local authority)")
@@ -410,11 +412,7 @@ def _check_tls_and_proxy(s: Settings) -> None:
         raise ConfigError("proxy.trusted_hops must be between 0 and 10")
     if s.proxy.trusted_addresses and not s.proxy.trusted_hops:
         raise ConfigError("proxy.trusted_addresses needs proxy.trusted_hops >= 1")
-    for value in s.proxy.trusted_addresses:
-        try:
-            ipaddress.ip_network(value, strict=False)
-        except ValueError as exc:
-            raise ConfigError(f"proxy.trusted_addresses: {exc}") from None
+    _check_networks("proxy.trusted_addresses", s.proxy.trusted_addresses)
 
 
 def _check_fidelity(s: Settings) -> None:

@@ -192,23 +192,7 @@ def build_userinfo(professional: Professional, *, sub: str, auth_mode: str,
     else:
         sector = organization = organization_id = genre = ""
     exercices = [_practice_claims(professional, p) for p in professional.practices]
-    if shape == SHAPE_2024:
-        userinfo.update({
-            "Secteur_Activite": sector_claim(_text(sector)),
-            "SubjectOrganization": organization,
-            "SubjectOrganizationID": organization_id,
-            "SubjectRole": _subject_roles(professional),
-            "Mode_Acces_Raison": "",
-            "Acces_Regulation_Medicale": "FAUX",
-            "UITVersion": "1.0",
-            "Palier_Authentification": PALIER_AUTHENTIFICATION,
-            "PSI_Locale": PSI_LOCALE,
-            "otherIds": other_ids(professional),
-            "codeCivilite": _text(professional.civility_code),
-            "codeGenreActivite": genre,
-            "SubjectRefPro": {"exercices": exercices},
-        })
-        return {key: userinfo[key] for key in KEY_ORDER_2024}
+    # the sector claims both shapes share, in the 2023 capture's order
     userinfo.update({
         "Secteur_Activite": sector_claim(_text(sector)),
         "SubjectOrganization": organization,
@@ -217,13 +201,20 @@ def build_userinfo(professional: Professional, *, sub: str, auth_mode: str,
         "Mode_Acces_Raison": "",
         "Acces_Regulation_Medicale": "FAUX",
         "UITVersion": "1.0",
+    })
+    if shape == SHAPE_2024:
+        userinfo.update({
+            "Palier_Authentification": PALIER_AUTHENTIFICATION, "PSI_Locale": PSI_LOCALE,
+            "otherIds": other_ids(professional),
+            "codeCivilite": _text(professional.civility_code), "codeGenreActivite": genre,
+            "SubjectRefPro": {"exercices": exercices},
+        })
+        return {key: userinfo[key] for key in KEY_ORDER_2024}
+    userinfo.update({
         "authMode": auth_mode,
-        "Palier_Authentification": PALIER_AUTHENTIFICATION,
-        "PSI_Locale": PSI_LOCALE,
+        "Palier_Authentification": PALIER_AUTHENTIFICATION, "PSI_Locale": PSI_LOCALE,
         "otherIds": other_ids(professional),
-        "SubjectRefPro": {
-            "codeCivilite": _text(professional.civility_code),
-            "exercices": exercices,
-        },
+        "SubjectRefPro": {"codeCivilite": _text(professional.civility_code),
+                          "exercices": exercices},
     })
     return userinfo
