@@ -525,3 +525,63 @@ def test_a_long_poll_without_room_answers_at_once(make_live: Any, tmp_path: Path
     finally:
         held.close()
     assert live.app.extensions["psc_idp"].settings.waits.resolved(32) == (16, 4, 1)
+
+
+# ----------------------------------------------------------------------------- the page's script
+@pytest.mark.browser
+def test_the_waiting_page_polls_while_an_attacker_holds_the_slots(make_live: Any, chromium: Any,
+                                                                  tmp_path: Path) -> None:
+    """One wait slot, held by an attacker's stream: the page's stream is refused (503), its
+    long-poll too, so ecps-wait.js asks for the status every ``Retry-After`` seconds
+    (``short-poll``) and still takes the browser to the RP once the phone approves."""
+    from psc_idp.admin.clients import upsert_client
+    from psc_idp.config import ClientSeed
+
+    live = make_live(waits={"max_open": 1, "retry_after": 1})
+    callback = live.base_url + "/rp-callback"  # not served: the URL is what matters
+    with live.app.app_context():
+        upsert_client(ClientSeed(client_id="js-rp", client_secret="js-rp-secret-1",
+                                 name="Service JS", redirect_uris=[callback]),
+                      live.app.extensions["psc_idp"].settings, source="test")
+        db.session.commit()
+    gp = EcpsPhone(live.base_url, tmp_path / "gp", GP)
+    gp.activate(PIN)
+    EcpsPhone(live.base_url, tmp_path / "nurse", NURSE).activate(PIN)
+    browser, uid = _pending_login(live.base_url, live.issuer, NURSE)
+    attack = Attack("127.0.0.1", live.port, [(f"/login/{uid}/ecps/events",
+                                              _cookie_header(browser))],
+                    connections=1, addresses=1).start()
+    seen: dict[str, Any] = {}
+
+    def approve() -> None:
+        try:
+            seen["phone"] = gp.answer_next("approve", PIN, wait=30)["binding_code"]
+        except Exception as exc:  # reported by the assertions below
+            seen["phone_error"] = repr(exc)
+
+    psc = PscActions(live.issuer)
+    start = psc.start(psc.client("js-rp", "js-rp-secret-1", callback))
+    context = chromium.new_context(locale="fr-FR")
+    phone_thread = threading.Thread(target=approve)
+    try:
+        deadline = time.monotonic() + 10
+        while attack.max_streams_open < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert attack.max_streams_open == 1  # the attacker holds the only slot
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(start.url)
+        page.click("#means-ecps")
+        page.fill("#ecps-national-id", GP)
+        page.click("#ecps-send")
+        page.wait_for_selector("#binding-code")
+        page.wait_for_selector("#ecps-wait[data-transport='short-poll']")
+        phone_thread.start()
+        page.wait_for_url(re.compile(re.escape(callback) + r"\?.*code="))
+    finally:
+        context.close()
+        attack.stop()
+        if phone_thread.is_alive() or phone_thread.ident:
+            phone_thread.join(30)
+    assert "phone_error" not in seen, seen
+    assert attack.count("refused") == 0  # the attacker kept its slot; the page did without
