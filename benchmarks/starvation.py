@@ -37,6 +37,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import signal
 import socket
@@ -465,8 +466,11 @@ def main(argv: list[str] | None = None) -> int:
         })
     finally:
         log = server.stop()
-    bad = [line for line in log.splitlines()
+    lines = log.splitlines()
+    bad = [line for line in lines
            if any(word in line for word in ("ERROR", "Traceback", "CRITICAL", "WORKER TIMEOUT"))]
+    result["server_log_exceptions"] = sorted({  # the last line of each traceback, once
+        line[:200] for line in lines if re.match(r"^[\w.]+(Error|Exception|Timeout)\b", line)})
     result["server_log_errors"] = len(bad)
     result["server_log_sample"] = bad[:10]
     result["revision"] = load._revision()
