@@ -205,6 +205,47 @@ class WaitSettings:
 
 
 @dataclass
+class RateLimitSettings:
+    """Abuse limits (``ratelimit/``), shared by every process and instance: counted in the
+    database, or in Redis when ``storage`` names one. Each limit is written in the ``limits``
+    notation, ``"3/hour"`` or ``"3 per hour; 10 per day"`` (fixed windows opening at the first
+    hit); an empty string turns that limit off."""
+
+    storage: str = ""
+    """Empty: the database (SQLite or PostgreSQL, one counter row per window).
+    ``redis://host:port/N`` (or ``rediss://``): Redis, with ``pip install psc-idp[redis]``;
+    when Redis does not answer, the database counts instead (and the log says so)."""
+    key_prefix: str = "psc-idp"
+    """Prefix of the Redis keys (several deployments may share one Redis)."""
+    activation_per_professional: str = "3/hour"
+    """e-CPS activations with the contact codes started per professional (each one sends an
+    e-mail and an SMS to them): anyone may start one with a public national id."""
+    activation_per_address: str = "20/hour"
+    """e-CPS activations (contact or card) started per client address (IPv6: per /64)."""
+    client_auth_failures_per_client: str = "30/minute"
+    """Wrong client secrets per client. Once spent, a secret is still checked for an address
+    that has no wrong secret for this client in its window (the client's own servers), and
+    refused unchecked for the others, until the window ends."""
+    client_auth_failures_per_client_address: str = "10/minute"
+    """Wrong client secrets per client and client address: beyond, refused unchecked."""
+    client_auth_failures_per_address: str = "60/minute"
+    """Wrong client secrets per client address, whatever the client: beyond, refused
+    unchecked."""
+    token_refusals_per_address: str = "120/minute"  # noqa: S105 (a limit, not a token)
+    """Refused token requests (bad codes, refresh tokens, clients...; not the CIBA polls that
+    find a request pending) per client address: beyond, every token request from that
+    address is answered 429 until the window ends."""
+    token_per_address: str = ""
+    """All token requests per client address (off by default: one relying service's servers
+    may make many)."""
+
+    LIMITS = ("activation_per_professional", "activation_per_address",
+              "client_auth_failures_per_client", "client_auth_failures_per_client_address",
+              "client_auth_failures_per_address", "token_refusals_per_address",
+              "token_per_address")
+
+
+@dataclass
 class TlsSettings:
     """HTTPS served by psc-idp itself (``pki/``, docs/https.md)."""
 
@@ -295,6 +336,7 @@ class Settings:
     session: SessionSettings = field(default_factory=SessionSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     waits: WaitSettings = field(default_factory=WaitSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     ecps: EcpsSettings = field(default_factory=EcpsSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
@@ -340,7 +382,7 @@ class Settings:
 
     def validate(self) -> None:
         for check in (_check_mode, _check_urls, _check_lifetimes, _check_fidelity, _check_outbound,
-                      _check_tls_and_proxy,
+                      _check_tls_and_proxy, _check_rate_limits,
                       _check_production):
             check(self)
 
@@ -413,6 +455,30 @@ def _check_tls_and_proxy(s: Settings) -> None:
     if s.proxy.trusted_addresses and not s.proxy.trusted_hops:
         raise ConfigError("proxy.trusted_addresses needs proxy.trusted_hops >= 1")
     _check_networks("proxy.trusted_addresses", s.proxy.trusted_addresses)
+
+
+def _check_rate_limits(s: Settings) -> None:
+    import importlib.util
+
+    from limits import parse_many
+
+    r = s.rate_limits
+    for name in RateLimitSettings.LIMITS:
+        value = getattr(r, name)
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ConfigError(f"rate_limits.{name}: {value!r} is not a limit such as "
+                                  "'3/hour' or '3 per hour; 10 per day'") from None
+    if r.storage:
+        if not r.storage.startswith(("redis://", "rediss://", "redis+unix://")):
+            raise ConfigError("rate_limits.storage: empty (the database) or a redis:// URL")
+        if importlib.util.find_spec("redis") is None:
+            raise ConfigError("rate_limits.storage names Redis but the redis client is not "
+                              "installed: pip install 'psc-idp[redis]'")
+    if not r.key_prefix or len(r.key_prefix) > 60:
+        raise ConfigError("rate_limits.key_prefix: 1 to 60 characters")
 
 
 def _check_fidelity(s: Settings) -> None:
@@ -496,7 +562,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
 
 _NESTED = {"oidc": OidcSettings, "quirks": QuirkSettings, "fidelity": FidelitySettings,
            "session": SessionSettings, "server": ServerSettings, "waits": WaitSettings,
-           "ecps": EcpsSettings,
+           "rate_limits": RateLimitSettings, "ecps": EcpsSettings,
            "smtp": SmtpSettings, "outbound": OutboundSettings,
            "tls": TlsSettings, "proxy": ProxySettings}
 

@@ -51,4 +51,6 @@ EVENTS: dict[str, str] = {
     "ciba.requested": "a CIBA backchannel authentication request was accepted (e-CPS asked)",
     "ciba.refused": "a CIBA backchannel authentication request was refused",
     "ciba.pending": "a CIBA token poll found the request still pending (or polled too fast)",
+    "ratelimit.refused": "a request was refused by an abuse limit (activations, client secret"
+                         " failures, token requests): see ratelimit/ and [rate_limits]",
 }

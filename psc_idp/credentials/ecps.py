@@ -17,28 +17,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.exceptions import InvalidSignature
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
 
+from .. import hashing
 from ..audit import record
 from ..db import db
 from ..directory.models import Professional
-from ..hashing import ARGON2ID
 from ..wakeups import announce
 from . import attempts, card, outbox, webhooks
 from .models import EcpsActivation, EcpsChallenge, EcpsDevice
 
-_pins = ARGON2ID
-"""argon2id at OWASP's recommended minimum (``hashing.py``): about 30 ms of CPU per PIN check
-here, where argon2-cffi's default (64 MiB, 3 passes, 4 lanes) took about 230 ms on every
-approval. A PIN has 4 to 8 digits, so no hash cost makes a leaked hash safe on its own;
-what protects it is that it is checked only after the device signature verifies, and that 3
-wrong PINs block the e-CPS. PINs hashed with other parameters still verify, and are re-hashed
-with these at their next successful check."""
+CODE_PURPOSE = "ecps-activation-code"
+"""Activation codes and PINs are kept as keyed hashes (HMAC-SHA-256 under the at-rest key in
+``keys_dir``, ``hashing.py``): 6 digits or a 4-to-8-digit PIN have too few values for any
+unkeyed hash, fast or slow, to hide them from whoever reads the database. A PIN is checked only
+after the device signature verifies, and 3 wrong PINs block the e-CPS; argon2id PIN hashes
+made before still verify and are replaced by the keyed hash at their next right PIN."""
 PIN_LENGTHS = range(4, 9)
 MAX_PENDING = 3
 """Pending logins (browser pushes and CIBA requests together) per professional. A new one
@@ -78,6 +76,15 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def _keyed() -> hashing.KeyedHash:
+    return hashing.keyed_hash(_settings().keys_dir)
+
+
+def _code_digest(activation_id: str, channel: str, code: str) -> str:
+    """The keyed digest of one activation code, bound to its activation and channel."""
+    return _keyed().digest(CODE_PURPOSE, activation_id, channel, code)
+
+
 def _fernet() -> Fernet:
     key = hashlib.sha256(("otp-seed:" + current_app.secret_key).encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
@@ -93,17 +100,21 @@ def start_contact_activation(professional: Professional) -> EcpsActivation:
     settings = _settings().ecps
     email_code = f"{secrets.randbelow(10**6):06d}"
     sms_code = f"{secrets.randbelow(10**6):06d}"
+    activation_id = str(uuid.uuid4())
     activation = EcpsActivation(
-        id=str(uuid.uuid4()), professional_id=professional.id, method="contact",
-        email_code_digest=_digest(email_code), sms_code_digest=_digest(sms_code),
+        id=activation_id, professional_id=professional.id, method="contact",
+        email_code_digest=_code_digest(activation_id, "email", email_code),
+        sms_code_digest=_code_digest(activation_id, "sms", sms_code),
         created_at=_now(), expires_at=_now() + timedelta(seconds=settings.code_lifetime))
     db.session.add(activation)
+    # The messages carry the codes to the professional; what the outbox keeps of them is
+    # masked outside demo/test (``outbox.send``).
     outbox.send("email", professional.contact_email, "Activation de votre e-CPS",
                 f"Votre code d'activation e-CPS (e-mail) : {email_code}",
-                professional.national_id)
+                professional.national_id, secret=email_code)
     outbox.send("sms", professional.contact_mobile, "",
                 f"e-CPS : votre code d'activation (SMS) est {sms_code}",
-                professional.national_id)
+                professional.national_id, secret=sms_code)
     record("ecps.activation_started", subject=professional.national_id, method="contact",
            activation_id=activation.id)
     return activation
@@ -203,8 +214,11 @@ def verify_activation_codes(activation_id: str, email_code: str, sms_code: str) 
         raise EcpsError("activation_closed", "The codes were already verified.", 409)
     professional = db.session.get(Professional, activation.professional_id)
     used = _reserve_activation_attempt(activation, professional, "activation_code")
-    ok_email = secrets.compare_digest(_digest(str(email_code)[:12]), activation.email_code_digest)
-    ok_sms = secrets.compare_digest(_digest(str(sms_code)[:12]), activation.sms_code_digest)
+    keyed = _keyed()
+    ok_email = keyed.matches(activation.email_code_digest, CODE_PURPOSE, activation.id, "email",
+                             str(email_code)[:12])
+    ok_sms = keyed.matches(activation.sms_code_digest, CODE_PURPOSE, activation.id, "sms",
+                           str(sms_code)[:12])
     if not (ok_email and ok_sms):
         if used >= _settings().ecps.code_attempts:
             attempts.transition(activation, {"state": "pending"}, state="failed")
@@ -245,10 +259,11 @@ def complete_activation(activation_id: str, completion_token: str, pin: str,
     token = secrets.token_urlsafe(32)
     seed = pyotp.random_base32()
     delay = settings.ecps.resolved_activation_delay(settings.emulation_enabled)
+    device_id = str(uuid.uuid4())
     device = EcpsDevice(
-        id=str(uuid.uuid4()), professional_id=activation.professional_id,
+        id=device_id, professional_id=activation.professional_id,
         name=(device_name or "e-CPS")[:100], public_key_pem=public_key_pem,
-        token_digest=_digest(token), pin_hash=_pins.hash(pin),
+        token_digest=_digest(token), pin_hash=hashing.hash_pin(_keyed(), device_id, pin),
         otp_secret_encrypted=_fernet().encrypt(seed.encode()).decode(), activated_at=now,
         usable_from=now + timedelta(seconds=delay),
         expires_at=now + timedelta(days=settings.ecps.validity_days))
@@ -406,7 +421,7 @@ def signed_message(challenge: EcpsChallenge, decision: str) -> bytes:
 
 def _check_pin(device: EcpsDevice, pin: str) -> None:
     """The PIN, after the device signature verified (an authenticated attempt): counted
-    before argon2 runs (``attempts.reserve``), so ``ecps.pin_attempts`` wrong PINs block the
+    before it is checked (``attempts.reserve``), so ``ecps.pin_attempts`` wrong PINs block the
     e-CPS however many arrive at once, and no PIN is checked beyond the limit."""
     limit = _settings().ecps.pin_attempts
     used = attempts.reserve(device, "pin_failures", limit, EcpsDevice.blocked_at.is_(None),
@@ -416,9 +431,9 @@ def _check_pin(device: EcpsDevice, pin: str) -> None:
         record("ecps.attempt_refused", "failure", subject=professional.national_id,
                means="pin", device_id=device.id, reason="limit")
         raise EcpsError("device_blocked", "This e-CPS is blocked.", 403)
-    try:
-        _pins.verify(device.pin_hash, str(pin)[:16])
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    keyed = _keyed()
+    right, rehash = hashing.verify_pin(keyed, device.pin_hash, device.id, str(pin)[:16])
+    if not right:
         professional = db.session.get(Professional, device.professional_id)
         if used >= limit and attempts.transition(device, {"blocked_at": None},
                                                  blocked_at=_now()):
@@ -427,10 +442,10 @@ def _check_pin(device: EcpsDevice, pin: str) -> None:
                    device_id=device.id, reason="pin_attempts")
         record("ecps.pin_refused", "failure", subject=professional.national_id,
                device_id=device.id, failures=used)
-        raise EcpsError("invalid_pin", "Wrong PIN.", 403) from None
+        raise EcpsError("invalid_pin", "Wrong PIN.", 403)
     attempts.reset(device, "pin_failures")
-    if _pins.check_needs_rehash(device.pin_hash):
-        device.pin_hash = _pins.hash(str(pin)[:16])
+    if rehash:  # an argon2id hash from before: the keyed hash replaces it
+        device.pin_hash = hashing.hash_pin(keyed, device.id, str(pin)[:16])
 
 
 def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: str,

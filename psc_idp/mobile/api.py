@@ -18,7 +18,7 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from .. import jsonbody, waits
+from .. import jsonbody, ratelimit, waits
 from ..audit import AuditEvent
 from ..credentials import ecps
 from ..credentials.ecps import EcpsError
@@ -127,6 +127,14 @@ def start_activation() -> Response:
     if professional is None:
         raise EcpsError("unknown_professional", "Unknown national identifier.", 404)
     method = data.get("method", "contact")
+    try:  # abuse limits (ratelimit): per address, and per professional for the contact codes
+        ratelimit.activation_start(professional.national_id, method == "contact")
+    except ratelimit.RateLimited as limited:
+        db.session.commit()  # the refusal's audit row
+        response = _error("too_many_requests", ratelimit.ACTIVATION_MESSAGES[limited.name]
+                          .format(minutes=math.ceil(limited.retry_after / 60)), 429)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
     settings = current_app.extensions["psc_idp"].settings.ecps
     if method == "card":
         activation, challenge = ecps.start_card_activation(professional)

@@ -75,6 +75,9 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "paths": {
             "/activations": {"post": {
                 "operationId": "startActivation",
+                "description": "429 too_many_requests (with Retry-After, in seconds) beyond "
+                               "the abuse limits: activations per professional (contact "
+                               "codes) and per client address ([rate_limits]).",
                 "requestBody": _body(["national_id"], {
                     "national_id": {"type": "string", "maxLength": 40},
                     "method": {"enum": ["contact", "card"],
@@ -95,7 +98,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                                     "description": "card: the card signs "
                                                                    "these UTF-8 bytes"}}},
                                            "Created"),
-                              **_errors(400, 403, 404, 409)}}},
+                              **_errors(400, 403, 404, 409, 429)}}},
             "/activations/{activation_id}/verify": {"post": {
                 "operationId": "verifyActivation",
                 "parameters": [{"name": "activation_id", "in": "path", "required": True,

@@ -119,6 +119,8 @@ class PscIntrospectionEndpoint(IntrospectionEndpoint):
 def _introspection_refusal(request: Any, error: OAuth2Error) -> OAuth2Error:
     from .server import query_client
 
+    if error.status_code == 429:  # an abuse limit (ratelimit): its own answer, Retry-After
+        return error
     claimed = query_client(_presented_client_id(request))
     if not keycloak_wording(claimed):
         return error

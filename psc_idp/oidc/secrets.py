@@ -24,6 +24,14 @@ def hash_secret(secret: str) -> str:
     return _hasher.hash(secret)
 
 
+def remembered(stored_hash: str, presented: str | None) -> bool:
+    """True if this process already verified ``presented`` against ``stored_hash``: the
+    right secret, known without argon2 (nor any throttling: ``server.py``)."""
+    if not stored_hash or not presented:
+        return False
+    return (stored_hash, hashlib.sha256(presented.encode()).hexdigest()) in _verified
+
+
 def verify(stored_hash: str, presented: str | None) -> bool:
     if not stored_hash or not presented:
         return False

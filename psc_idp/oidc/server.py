@@ -12,6 +12,11 @@ profile only the registered method is accepted and two methods in one request ar
 (RFC 6749 §2.3, ``invalid_request`` as §5.2 lists it). ``private_key_jwt`` clients must send a
 signed assertion and public clients only their ``client_id``, in both profiles. Refusals are
 worded by ``refusals`` and never list methods; each one is audited with its precise reason.
+
+Wrong secrets are throttled (``ratelimit.guard_secret_check``): a secret this process has not
+verified before is counted against the address's, the (client, address)'s and the client's
+budget of failures before argon2id runs; once one is spent the request is answered
+``429 slow_down`` with ``Retry-After``, unchecked (``too_many``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, g, has_app_context
 from flask import request as flask_request
 
+from .. import ratelimit
 from ..config import Settings
 from ..db import db
 from ..fidelity import behaves
@@ -48,6 +54,7 @@ from .refusals import (
     several_methods,
     wrong_method,
 )
+from .secrets import remembered
 from .tokens import generate_token, save_token
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
@@ -115,6 +122,26 @@ class PscPrivateKeyJwt(PrivateKeyJwt):
         if client.token_endpoint_auth_method == self.CLIENT_AUTH_METHOD:
             return client
         raise InvalidClientError(status_code=401, description="Client authentication failed.")
+
+
+class TooManyRequests(Refusal):
+    """429 with ``Retry-After``: an abuse limit (``ratelimit``) refused the request. Worded
+    in English as the endpoint's other refusals: RFC 6749 §5.2 allows only ASCII in an
+    ``error_description`` (Authlib refuses accents)."""
+
+    def __init__(self, limited: ratelimit.RateLimited):
+        super().__init__("slow_down", f"Too many refused requests: retry in "
+                         f"{limited.retry_after} s.", 429)
+        self.retry_after = limited.retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
+def too_many(limited: ratelimit.RateLimited, client_id: str = "") -> TooManyRequests:
+    """Audit the refusal (``ratelimit.refused``) and build its answer."""
+    ratelimit.refuse(limited, client_id=client_id)
+    return TooManyRequests(limited)
 
 
 class AuthFailure(Exception):
@@ -219,9 +246,22 @@ class PscAuthorizationServer(AuthorizationServer):
             method = registered
         if not secret:
             raise AuthFailure(bad_client(client, known=True), "no secret")
-        if not client.check_client_secret(secret):
+        if not self._secret_matches(client, secret):
             raise AuthFailure(bad_client(client, known=True), "wrong secret")
         return client, method
+
+    @staticmethod
+    def _secret_matches(client: Client, secret: str) -> bool:
+        """A secret this process verified before costs nothing and is never throttled; any
+        other goes through the failure budgets before argon2id (``ratelimit``)."""
+        if remembered(client.client_secret_hash, secret):
+            return True
+        try:
+            return ratelimit.guard_secret_check(client.client_id,
+                                                lambda: client.check_client_secret(secret))
+        except ratelimit.RateLimited as limited:
+            raise AuthFailure(too_many(limited, client.client_id),
+                              f"refused unchecked: {limited.name}") from None
 
     def _assertion_subject(self, assertion: str) -> str | None:
         """The ``sub`` of a client assertion, read before it is verified: only to find the

@@ -7,6 +7,7 @@ import json
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from .. import ratelimit
 from ..audit import record
 from ..db import db
 from . import ciba, consent, urls
@@ -14,6 +15,7 @@ from .authorize import authorization_endpoint
 from .discovery import discovery_document
 from .errors import json_error
 from .logout import logout_endpoint
+from .server import too_many
 from .userinfo import userinfo_endpoint
 
 bp = Blueprint("oidc", __name__)
@@ -55,15 +57,45 @@ def certs() -> Response:
 
 @bp.post(urls.TOKEN)
 def token() -> Response:
+    limited = _token_limit()
+    if limited is not None:
+        return limited
     if not request.form.get("grant_type"):
         _audit_refusal_reason("invalid_request", "Missing parameter: grant_type")
         db.session.commit()
+        _count_refusal()
         return json_error("invalid_request", "Missing parameter: grant_type", 400)
     response = _provider().server.create_token_response()
-    if response.status_code != 200:
-        _audit_refusal("token.refused", response)
+    # a 429 is an abuse limit's answer, already audited (ratelimit.refused)
+    refused = response.status_code not in (200, 429) and _audit_refusal("token.refused",
+                                                                         response)
     db.session.commit()
+    if refused:  # counted after the commit (a count in the database commits the session)
+        _count_refusal()
     return response
+
+
+def _token_limit() -> Response | None:
+    """Refuse at once (429 ``slow_down``, ``Retry-After``) an address that made too many
+    refused token requests in its window, or too many token requests (``[rate_limits]``)."""
+    rl = ratelimit.limits()
+    address = ratelimit.source_address()
+    for name, wait in (("token_refusals_per_address",
+                        rl.blocked("token_refusals_per_address", address)),
+                       ("token_per_address", rl.take("token_per_address", address))):
+        if wait is not None:
+            refusal = too_many(ratelimit.RateLimited(name, wait), _presented_client_id())
+            db.session.commit()
+            status, body, headers = refusal()
+            response = jsonify(body)
+            response.status_code = status
+            response.headers.update(dict(headers))
+            return response
+    return None
+
+
+def _count_refusal() -> None:
+    ratelimit.limits().take("token_refusals_per_address", ratelimit.source_address())
 
 
 @bp.post(urls.INTROSPECT)
@@ -82,12 +114,16 @@ def revoke() -> Response:
     return response
 
 
-def _audit_refusal(event: str, response: Response) -> None:
+def _audit_refusal(event: str, response: Response) -> bool:
+    """Audit a refused answer; False for a CIBA poll that found its request pending (the
+    protocol working, not a refusal)."""
     try:
         body = json.loads(response.get_data(as_text=True) or "{}")
     except ValueError:
         body = {}
     _audit_refusal_reason(body.get("error", ""), body.get("error_description", ""), event)
+    return not (str(request.form.get("grant_type", "")) == ciba.GRANT_TYPE
+                and body.get("error") in ("authorization_pending", "slow_down"))
 
 
 def _presented_client_id() -> str:

@@ -241,7 +241,9 @@ def test_openapi_describes_every_route(live):
 
 
 
-def test_pins_hashed_with_older_parameters_are_rehashed_at_their_next_check(live, phone):
+def test_argon2id_pins_from_before_are_rehashed_keyed_at_their_next_check(live, phone):
+    """PINs are keyed hashes now (``hashing.py``); an argon2id hash made before still
+    verifies, and the right PIN replaces it with the keyed hash."""
     from argon2 import PasswordHasher
 
     from psc_idp.credentials.models import EcpsDevice
@@ -249,10 +251,10 @@ def test_pins_hashed_with_older_parameters_are_rehashed_at_their_next_check(live
     device_id = phone.device()["device_id"]
     with live.app.app_context():
         device = db.session.get(EcpsDevice, device_id)
-        assert "m=19456,t=2,p=1" in device.pin_hash  # OWASP's argon2id minimum
+        assert device.pin_hash.startswith("k1$") and len(device.pin_hash) == 46
         device.pin_hash = PasswordHasher().hash(PIN)  # argon2-cffi's default profile
         db.session.commit()
     push_login(live, GP)
     assert phone.answer_next("approve", PIN, wait=1)["status"] == "approved"
     with live.app.app_context():
-        assert "m=19456,t=2,p=1" in db.session.get(EcpsDevice, device_id).pin_hash
+        assert db.session.get(EcpsDevice, device_id).pin_hash.startswith("k1$")
