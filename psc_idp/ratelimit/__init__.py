@@ -9,7 +9,8 @@ day"``) and its fixed-window strategy, over one of two storages:
   session (as ``credentials/attempts.py`` does): callers count before writing anything;
 - Redis (``rate_limits.storage = "redis://…"``, the optional ``psc-idp[redis]`` extra):
   ``limits``' own Redis storage (an INCR and EXPIRE in one Lua script). When Redis fails, the
-  database counts instead, and the log says so once a minute.
+  database counts instead for the next ``REDIS_PAUSE`` seconds (no request waits for a dead
+  Redis each time), and the log says so once a minute.
 
 What is limited, and how each refusal is answered (always with ``Retry-After`` and audited
 ``ratelimit.refused``; the numbers are settings):
@@ -65,12 +66,17 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
+REDIS_PAUSE = 15.0
+"""Seconds the database counts alone after Redis failed, before Redis is tried again."""
+
+
 @dataclass
 class _Fallback:
     """The database storage standing in for Redis while Redis fails."""
 
     limiter: FixedWindowRateLimiter
     last_warning: float = 0.0
+    redis_again: float = 0.0
 
 
 class RateLimits:
@@ -97,12 +103,13 @@ class RateLimits:
 
     # ------------------------------------------------------------------ storage calls
     def _run(self, call: Callable[[FixedWindowRateLimiter], object]) -> object:
-        if self.redis is not None:
+        if self.redis is not None and time.monotonic() >= self._fallback.redis_again:
             try:
                 return call(self.redis)
             except StorageError as exc:
                 with self._lock:
                     now = time.monotonic()
+                    self._fallback.redis_again = now + REDIS_PAUSE
                     if now - self._fallback.last_warning > 60:
                         self._fallback.last_warning = now
                         log.warning("rate-limit storage %s failed (%s): counting in the "
@@ -203,14 +210,21 @@ def guard_secret_check(client_id: str, check: Callable[[], bool]) -> bool:
     """Run ``check`` (an argon2id verification) unless this source or client has spent its
     budget of wrong secrets; raise ``RateLimited`` (refused unchecked) otherwise.
 
-    The attempt is counted *before* the check, in the address's, the (client, address)'s and
-    the client's windows, so parallel guesses cannot all slip in before the first failure is
-    counted; a right secret gives the three back. When only the client's budget is spent, an
-    address with no wrong secret for this client in its window is still checked: the
-    client's own servers keep getting tokens while strangers spray from elsewhere (each new
-    address costs one check per window, then is refused unchecked)."""
+    A source whose budget is already spent is refused after two reads, writing nothing but
+    the refusal's audit row. Otherwise the attempt is counted *before* the check, in the
+    address's, the (client, address)'s and the client's windows, so parallel guesses cannot
+    all slip in before the first failure is counted; a right secret gives the three back.
+    When only the client's budget is spent, an address with no wrong secret for this client
+    in its window is still checked: the client's own servers keep getting tokens while
+    strangers spray from elsewhere (each new address costs one check per window, then is
+    refused unchecked)."""
     rl = limits()
     address = source_address()
+    for name, identifiers in ((PER_ADDRESS, (address,)),
+                              (PER_CLIENT_ADDRESS, (client_id, address))):
+        wait = rl.blocked(name, *identifiers)
+        if wait is not None:
+            raise RateLimited(name, wait)
     taken: list[tuple[str, tuple[str, ...]]] = []
 
     def take(name: str, *identifiers: str) -> int | None:

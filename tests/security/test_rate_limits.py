@@ -27,6 +27,7 @@ from psc_idp.config import ConfigError, load_settings
 from psc_idp.credentials.models import OutboxMessage
 from psc_idp.db import db
 from psc_idp.oidc import secrets as client_secrets
+from psc_idp.ratelimit import RateLimitCounter
 from tests.psc_actions import DEMO_CLIENT, PscActions
 
 GP = "810099900010"
@@ -59,6 +60,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     if keys:
         connection.delete(*keys)
     connection.close()
+    assert keys, "the counters were not kept in Redis"
 
 
 @pytest.fixture
@@ -122,7 +124,7 @@ def test_activation_starts_beyond_the_professional_limit_are_refused(pair):
     assert start(a, method="card").json()["error"] == "unsupported_method"
 
 
-def test_ten_starts_at_once_send_at_most_the_allowed_messages(pair):
+def test_ten_starts_at_once_send_at_most_the_allowed_messages(pair, store):
     """The finding: 10 starts in 0.2 s sent 20 e-mails/SMS to one professional."""
     a, b = pair(activation_per_professional="3/hour")
     began = time.monotonic()
@@ -131,6 +133,8 @@ def test_ten_starts_at_once_send_at_most_the_allowed_messages(pair):
     assert Counter(r.status_code for r in answers) == {201: 3, 429: 7}, elapsed
     assert len(rows(a, OutboxMessage, national_id=GP)) == 6
     assert len(rows(a, AuditEvent, event="ecps.activation_started")) == 3
+    # counted where configured: the database's table, or Redis alone
+    assert bool(rows(a, RateLimitCounter)) == (store["storage"] == "")
 
 
 def test_activation_starts_are_limited_per_address_ipv6_per_64(pair):
