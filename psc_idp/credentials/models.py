@@ -1,8 +1,10 @@
 """e-CPS state: activations, devices, login challenges, and the outbox of one-time codes.
 
-Nothing secret is stored in clear: activation codes and device tokens as SHA-256 digests (they
-are random and short-lived), PINs as argon2id hashes, OTP seeds encrypted with a key derived
-from the provider's secret (they must be read back to check a TOTP code).
+Nothing secret is stored in clear: activation codes and PINs as keyed hashes (HMAC-SHA-256
+under ``keys_dir/at-rest.key``, ``hashing.py``: they have too few values for an unkeyed hash),
+device and completion tokens as SHA-256 digests (random, 256 bits), OTP seeds encrypted with a
+key derived from the provider's secret (they must be read back to check a TOTP code); outside
+demo/test the outbox keeps its messages with the code masked.
 """
 
 from __future__ import annotations
