@@ -30,6 +30,7 @@ from .clock import Clock
 from .config import Settings, load_settings
 from .credentials.smtp import SmtpSender
 from .db import db
+from .hashing import load_or_create_key
 from .html import secure_headers
 from .jsonbody import LimitedJSONProvider
 from .keys import KeyStore, load_or_create_secret
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app = Flask("psc_idp", instance_path=os.path.abspath(settings.instance_dir))
     os.makedirs(app.instance_path, exist_ok=True)
     keys = KeyStore.load_or_create(settings.keys_dir)
+    load_or_create_key(settings.keys_dir)  # at-rest.key (PINs, codes) made with the other keys
     app.config.update(
         SECRET_KEY=settings.secret_key or load_or_create_secret(settings.keys_dir),
         SQLALCHEMY_DATABASE_URI=settings.resolved_database_url(),
