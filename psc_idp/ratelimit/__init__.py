@@ -166,7 +166,7 @@ def _namespaced(item: RateLimitItem, name: str) -> RateLimitItem:
 
 
 def limits() -> RateLimits:
-    """This app's limits, built at first use (the storage needs the app's engine)."""
+    """This app's limits, built at its first request that counts."""
     extensions = current_app.extensions
     found = extensions.get(EXTENSION)
     if found is None:
