@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -30,6 +32,37 @@ def remembered(stored_hash: str, presented: str | None) -> bool:
     if not stored_hash or not presented:
         return False
     return (stored_hash, hashlib.sha256(presented.encode()).hexdigest()) in _verified
+
+
+_in_flight: dict[tuple[str, str], threading.Event] = {}
+_FOLLOW_WAIT = 5.0
+
+
+@contextmanager
+def single_flight(stored_hash: str, presented: str) -> Iterator[bool]:
+    """One verification at a time per (hash, secret) in this process: the first caller leads
+    (yields True); callers presenting the same secret meanwhile wait for it (bounded) and yield
+    False, then find the secret ``remembered`` if it was right. A client's burst of first token
+    calls thus costs one argon2 check and one count against its failure budget, not one each
+    (twelve at once would otherwise spend a budget of ten on a right secret)."""
+    key = (stored_hash, hashlib.sha256(presented.encode()).hexdigest())
+    with _lock:
+        running = _in_flight.get(key)
+        if running is None:
+            running = _in_flight[key] = threading.Event()
+            leader = True
+        else:
+            leader = False
+    if not leader:
+        running.wait(_FOLLOW_WAIT)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with _lock:
+            _in_flight.pop(key, None)
+        running.set()
 
 
 def verify(stored_hash: str, presented: str | None) -> bool:

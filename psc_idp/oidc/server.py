@@ -54,7 +54,7 @@ from .refusals import (
     several_methods,
     wrong_method,
 )
-from .secrets import remembered
+from .secrets import remembered, single_flight
 from .tokens import generate_token, save_token
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
@@ -257,8 +257,11 @@ class PscAuthorizationServer(AuthorizationServer):
         if remembered(client.client_secret_hash, secret):
             return True
         try:
-            return ratelimit.guard_secret_check(client.client_id,
-                                                lambda: client.check_client_secret(secret))
+            with single_flight(client.client_secret_hash, secret) as leader:
+                if not leader and remembered(client.client_secret_hash, secret):
+                    return True  # verified by the request that led: no count, no argon2
+                return ratelimit.guard_secret_check(client.client_id,
+                                                    lambda: client.check_client_secret(secret))
         except ratelimit.RateLimited as limited:
             raise AuthFailure(too_many(limited, client.client_id),
                               f"refused unchecked: {limited.name}") from None

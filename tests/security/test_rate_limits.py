@@ -303,3 +303,23 @@ def test_bad_limit_settings_fail_at_start():
         load_settings({"rate_limits": {"storage": "memcached://x:1"}}, environ={})
     defaults = load_settings({}, environ={}).rate_limits
     assert defaults.activation_per_professional == "3/hour" and defaults.storage == ""
+
+
+def test_a_burst_of_first_calls_with_the_right_secret_costs_one_check_and_no_budget(
+        pair, monkeypatch):
+    """Twelve simultaneous first calls of a client whose secret no process has verified yet:
+    they share one argon2 check (single flight) instead of each spending the failure budget,
+    so none is refused although the (client, address) budget is smaller than the burst."""
+    a, _ = pair(client_auth_failures_per_client_address="3/minute")
+    client_secrets._verified.clear()
+    checks = _count_argon2(monkeypatch)
+
+    def introspect(_: int) -> requests.Response:
+        return requests.post(a.issuer + "/protocol/openid-connect/token/introspect",
+                             auth=(DEMO_CLIENT[0], DEMO_CLIENT[1]), data={"token": "x"},
+                             headers={"X-Forwarded-For": "192.0.2.44"}, timeout=60)
+
+    answers = fire(12, introspect)
+    assert [r.status_code for r in answers] == [200] * 12, [r.text for r in answers]
+    assert all(r.json() == {"active": False} for r in answers)
+    assert len(checks) <= 2  # one leader; a follower that waited past its bound checks too
