@@ -10,11 +10,8 @@ show no error when the clients leave mid-stream.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,58 +25,19 @@ from clients.ecps_app.phone import EcpsPhone, read_events
 from tests.conftest import free_port
 from tests.ecps.test_mobile_api import GP, NURSE, PIN
 from tests.psc_actions import PscActions
-
-PSC_IDP = Path(sys.executable).with_name("psc-idp")
-
-
-class Served:
-    def __init__(self, base_url: str, proc: subprocess.Popen[str], log: Path):
-        self.base_url = base_url
-        self.issuer = base_url + "/auth/realms/esante-wallet"
-        self.proc = proc
-        self.log = log
+from tests.served import Served, serve_subprocess
 
 
 @pytest.fixture
 def gunicorn(backend: tuple[str, str], make_app: Any, tmp_path: Path) -> Iterator[Served]:
     make_app(demo=False)  # the schema migrated and the tables emptied on this backend
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PSC_IDP_")}
-    env.update({"PSC_IDP_DATABASE_URL": backend[1], "PSC_IDP_KEYS_DIR": str(tmp_path / "keys"),
-                "PSC_IDP_INSTANCE_DIR": str(tmp_path), "PSC_IDP_MODE": "test",
-                "PSC_IDP_LOG_LEVEL": "WARNING", "PSC_IDP_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                "PSC_IDP_SERVER__THREADS": "8", "XDG_RUNTIME_DIR": str(tmp_path),
-                "PSC_IDP_ECPS__STREAM_HEARTBEAT": "1",
+    settings = {"PSC_IDP_SERVER__THREADS": "8", "PSC_IDP_ECPS__STREAM_HEARTBEAT": "1",
                 # all seven waits below held (by default half of the threads may wait and the
                 # rest answer at once: tests/security/test_wait_starvation.py)
-                "PSC_IDP_WAITS__MAX_OPEN": "7", "PSC_IDP_WAITS__PER_LOGIN": "6"})
-    init = subprocess.run([str(PSC_IDP), "init"], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
-    assert init.returncode == 0, init.stderr
-    log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(PSC_IDP), "serve", "--no-init", "--workers", "1",
-                                 "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
-    served = Served(f"http://127.0.0.1:{port}", proc, log)
-    try:
-        for _ in range(150):
-            try:
-                if requests.get(served.issuer + "/.well-known/openid-configuration",
-                                timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.2)
+                "PSC_IDP_WAITS__MAX_OPEN": "7", "PSC_IDP_WAITS__PER_LOGIN": "6"}
+    with serve_subprocess(backend[1], tmp_path, free_port(), args=("--workers", "1"),
+                          extra_env=settings) as served:
         yield served
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def test_streams_hold_threads_not_the_server(gunicorn: Served, tmp_path: Path) -> None:

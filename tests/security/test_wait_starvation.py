@@ -19,12 +19,8 @@ fails: discovery does not answer within 2 s.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,8 +36,8 @@ from psc_idp import waits
 from psc_idp.db import db
 from tests.conftest import free_port
 from tests.psc_actions import PscActions
+from tests.served import Served, serve_subprocess
 
-PSC_IDP = Path(sys.executable).with_name("psc-idp")
 GP = "810099900010"  # the legitimate professional
 NURSE = "810099900119"  # whose public number the attacker types (3 pushes at most)
 PIN = "1234"
@@ -339,52 +335,13 @@ def _check_refusals(attack: Attack, max_open: int) -> None:
 
 
 # ----------------------------------------------------------------------------- gunicorn
-class Served:
-    def __init__(self, base_url: str, proc: subprocess.Popen[str], log: Path):
-        self.base_url = base_url
-        self.issuer = base_url + "/auth/realms/esante-wallet"
-        self.proc = proc
-        self.log = log
-
-
 @pytest.fixture
 def gunicorn(backend: tuple[str, str], make_app: Any, tmp_path: Path) -> Iterator[Served]:
-    """``psc-idp serve --workers 1`` with 8 threads (so 4 wait slots), on the test backend."""
     make_app(demo=False)  # the schema migrated and the tables emptied on this backend
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PSC_IDP_")}
-    env.update({"PSC_IDP_DATABASE_URL": backend[1], "PSC_IDP_KEYS_DIR": str(tmp_path / "keys"),
-                "PSC_IDP_INSTANCE_DIR": str(tmp_path), "PSC_IDP_MODE": "test",
-                "PSC_IDP_LOG_LEVEL": "WARNING", "PSC_IDP_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                "PSC_IDP_SERVER__THREADS": "8", "XDG_RUNTIME_DIR": str(tmp_path),
-                "PSC_IDP_ECPS__STREAM_HEARTBEAT": "1"})
-    init = subprocess.run([str(PSC_IDP), "init"], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
-    assert init.returncode == 0, init.stderr
-    log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(PSC_IDP), "serve", "--no-init", "--workers", "1",
-                                 "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
-    served = Served(f"http://127.0.0.1:{port}", proc, log)
-    try:
-        for _ in range(150):
-            try:
-                if requests.get(served.issuer + "/.well-known/openid-configuration",
-                                timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.2)
+    settings = {"PSC_IDP_SERVER__THREADS": "8", "PSC_IDP_ECPS__STREAM_HEARTBEAT": "1"}
+    with serve_subprocess(backend[1], tmp_path, free_port(), args=("--workers", "1"),
+                          extra_env=settings) as served:
         yield served
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def test_open_waits_leave_the_server_answering(gunicorn: Served, tmp_path: Path) -> None:

@@ -1,0 +1,69 @@
+"""``psc-idp serve`` as a real subprocess (gunicorn with ``--workers``), for the tests that need
+the production server rather than werkzeug in a thread: streams, TLS, starvation.
+
+``serve_subprocess`` runs ``psc-idp init`` then ``serve --no-init`` on the test's database with
+a clean ``PSC_IDP_*`` environment (plus ``extra_env``), waits until discovery answers, yields a
+``Served`` and stops the server with SIGTERM (then SIGKILL if it hangs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+PSC_IDP = Path(sys.executable).with_name("psc-idp")
+
+
+class Served:
+    def __init__(self, base_url: str, proc: subprocess.Popen[str], log: Path):
+        self.base_url = base_url
+        self.issuer = base_url + "/auth/realms/esante-wallet"
+        self.proc = proc
+        self.log = log
+
+
+@contextlib.contextmanager
+def serve_subprocess(database_url: str, folder: Path, port: int, *,
+                     extra_env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                     scheme: str = "http", verify: bool | str = True) -> Iterator[Served]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSC_IDP_")}
+    env.update({"PSC_IDP_DATABASE_URL": database_url, "PSC_IDP_KEYS_DIR": str(folder / "keys"),
+                "PSC_IDP_INSTANCE_DIR": str(folder), "PSC_IDP_MODE": "test",
+                "PSC_IDP_LOG_LEVEL": "WARNING",
+                "PSC_IDP_PUBLIC_URL": f"{scheme}://127.0.0.1:{port}",
+                "XDG_RUNTIME_DIR": str(folder), **(extra_env or {})})
+    init = subprocess.run([str(PSC_IDP), "init"], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=folder)
+    assert init.returncode == 0, init.stderr
+    log = folder / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(PSC_IDP), "serve", "--no-init", "--host", "127.0.0.1",
+                                 "--port", str(port), *args], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, text=True, cwd=folder)
+    served = Served(f"{scheme}://127.0.0.1:{port}", proc, log)
+    try:
+        for _ in range(150):
+            try:
+                if requests.get(served.issuer + "/.well-known/openid-configuration",
+                                timeout=2, verify=verify).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.2)
+        yield served
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
