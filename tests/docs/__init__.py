@@ -1,0 +1,1 @@
+"""Tests that the documentation's samples and command lines run as written."""
