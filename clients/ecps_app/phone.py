@@ -37,13 +37,29 @@ class PhoneError(RuntimeError):
     (0 for a refusal by the phone itself: not activated, nothing pending, no codes...)."""
 
     def __init__(self, code: str, description: str, status: int,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, details: dict[str, Any] | None = None):
         super().__init__(f"{code}: {description}" + (f" (HTTP {status})" if status else ""))
         self.code = code
         self.description = description
         self.status = status
         self.retry_after = retry_after
         """Seconds the provider asked to wait before trying again (429/503 ``Retry-After``)."""
+        self.details = details or {}
+        """The rest of the provider's error body (``attempts_left`` for ``invalid_pin``)."""
+
+    @property
+    def attempts_left(self) -> int | None:
+        value = self.details.get("attempts_left")
+        return value if isinstance(value, int) else None
+
+
+def canonical_national_id(text: str) -> str:
+    """What the professional typed → the national id the provider files them under: a bare
+    RPPS (11 digits) becomes ``8`` + RPPS, as on the login page; whitespace is ignored."""
+    compact = "".join(str(text).split())
+    if len(compact) == 11 and compact.isascii() and compact.isdigit():
+        return "8" + compact
+    return compact
 
 
 BUSY = (429, 503)
@@ -67,6 +83,7 @@ class EcpsPhone:
     def __post_init__(self) -> None:
         self.server = self.server.rstrip("/")
         self.home = Path(self.home)
+        self.national_id = canonical_national_id(self.national_id)
         self.http = requests.Session()
         self.http.trust_env = False
         self._cache: dict[str, Any] = {}
@@ -145,7 +162,9 @@ class EcpsPhone:
                              response.status_code)
         if response.status_code >= 400:
             raise PhoneError(str(body.get("error", "http_error")),
-                             str(body.get("error_description", "")), response.status_code)
+                             str(body.get("error_description", "")), response.status_code,
+                             details={k: v for k, v in body.items()
+                                      if k not in ("error", "error_description")})
         return body
 
     # ------------------------------------------------------------------ activation
@@ -255,23 +274,27 @@ class EcpsPhone:
         signature = self._key().sign(message, ec.ECDSA(hashes.SHA256()))
         return base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
 
-    def answer(self, challenge: dict[str, Any], decision: str, pin: str) -> dict[str, Any]:
+    def answer(self, challenge: dict[str, Any], decision: str, pin: str = "") -> dict[str, Any]:
+        """Approve (the PIN is required) or deny (no PIN needed: it is not sent when empty)."""
         signature = self.sign(challenge["challenge_id"], challenge["binding_code"], decision)
-        return self._call("POST", f"/challenges/{challenge['challenge_id']}/answer",
-                          json={"decision": decision, "pin": pin, "signature": signature})
+        body = {"decision": decision, "signature": signature}
+        if pin or decision != "deny":
+            body["pin"] = pin
+        return self._call("POST", f"/challenges/{challenge['challenge_id']}/answer", json=body)
 
     def wait_for_pending(self, timeout: float, binding_code: str | None = None,
                          ) -> dict[str, Any] | None:
-        """The oldest pending login (with that binding code, if given) within ``timeout``
-        seconds, long-polling as often as needed (the provider caps one poll at 25 s)."""
+        """The newest pending login (with that binding code, if given) within ``timeout``
+        seconds, long-polling as often as needed (the provider caps one poll at 25 s). The
+        newest: an older one is most often a login abandoned in a closed tab."""
         deadline = time.monotonic() + max(timeout, 0)
         while True:
             remaining = deadline - time.monotonic()
             pending = self.pending(wait=round(min(max(remaining, 0), MAX_WAIT), 2))
             matching = [c for c in pending
                         if binding_code is None or c["binding_code"] == binding_code]
-            if matching:
-                return matching[0]
+            if matching:  # the provider lists them oldest first
+                return matching[-1]
             if time.monotonic() >= deadline:
                 return None
             if pending:  # only other requests: the provider answers at once, do not spin

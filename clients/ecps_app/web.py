@@ -36,12 +36,82 @@ from flask import (
     url_for,
 )
 
-from .phone import MAX_WAIT, EcpsPhone, PhoneError
+from .phone import MAX_WAIT, EcpsPhone, PhoneError, canonical_national_id
 
 log = logging.getLogger(__name__)
 ENV_PREFIX = "ECPS_APP_"
 CSRF_HEADER = "X-CSRF-Token"
 PROFESSIONAL = "national_id"
+
+
+DEFAULT_HOME = "~/.ecps-app"
+"""The one default home of the virtual phone, shared by the page and the ``ecps-app`` CLI."""
+DEVICE_NAME = "e-CPS virtuelle (page web)"
+
+STATUS_LABELS = {"usable": "utilisable", "waiting": "en attente d'activation",
+                 "blocked": "bloquée", "revoked": "révoquée", "expired": "expirée",
+                 "unreachable": "fournisseur injoignable"}
+"""The device statuses of the mobile API, as the professional reads them."""
+
+MESSAGES = {
+    "invalid_pin": "Code PIN erroné.",
+    "device_blocked": "e-CPS bloquée : trop de codes PIN erronés. Elle ne peut plus valider de "
+                      "connexion ; réactivez-la (bouton « Réactiver »), avec les codes reçus "
+                      "par e-mail et par SMS.",
+    "device_revoked": "Cette e-CPS a été révoquée : réactivez-la.",
+    "device_expired": "Cette e-CPS a expiré : réactivez-la.",
+    "device_waiting": "Cette e-CPS est en cours d'activation : elle n'est pas encore "
+                      "utilisable.",
+    "invalid_token": "Cette e-CPS n'est plus reconnue par le fournisseur (révoquée) : "
+                     "réactivez-la.",
+    "unknown_professional": "Identifiant national ou numéro RPPS inconnu.",
+    "means_blocked": "Les moyens d'identification de ce professionnel sont bloqués.",
+    "no_contact_data": "Aucune adresse e-mail ni aucun mobile connus pour ce professionnel : "
+                       "l'activation par codes est impossible.",
+    "no_codes": "Les codes d'activation sont introuvables dans la boîte d'envoi du "
+                "fournisseur.",
+    "outbox_unavailable": "La boîte d'envoi du fournisseur n'est pas accessible (elle n'existe "
+                          "qu'en mode démonstration ou test).",
+    "invalid_code": "Code d'activation erroné.",
+    "activation_expired": "Les codes d'activation ont expiré : recommencez.",
+    "activation_closed": "Cette activation est terminée : recommencez.",
+    "unsupported_method": "Ce mode d'activation n'est pas disponible sur ce fournisseur.",
+    "challenge_closed": "Cette demande n'est plus en attente.",
+    "unknown_challenge": "Cette demande n'existe plus.",
+    "invalid_signature": "La signature de l'appareil a été refusée.",
+    "unknown_device": "Appareil inconnu.",
+    "not_found": "Session inconnue ou déjà terminée.",
+    "not_activated": "Aucune e-CPS n'est activée pour ce professionnel sur ce téléphone.",
+    "no_pending_request": "Aucune demande en attente.",
+    "invalid_request": "Requête refusée par le fournisseur.",
+    "unreachable": "Le fournisseur ne répond pas.",
+}
+"""The provider's error codes, in the professional's words (the code stays in a detail)."""
+_FRENCH_DESCRIPTIONS = ("too_many_requests",)
+"""Codes whose ``error_description`` the provider already writes in French."""
+
+
+def french_message(exc: PhoneError) -> str:
+    """What the page says for a refusal: French, never the provider's English text."""
+    if exc.code == "invalid_pin" and exc.status == 403:
+        left = exc.attempts_left
+        if left == 0:
+            return MESSAGES["device_blocked"]
+        if left is not None:
+            return f"Code PIN erroné, {left} essai{'s' if left > 1 else ''} " \
+                   f"restant{'s' if left > 1 else ''}."
+        return MESSAGES["invalid_pin"]
+    if exc.code == "invalid_pin":  # at activation: the PIN's format
+        return "Le code PIN doit comporter 4 à 8 chiffres."
+    if exc.code in _FRENCH_DESCRIPTIONS and exc.description:
+        return exc.description
+    return MESSAGES.get(exc.code, "Le fournisseur a refusé l'opération.")
+
+
+def blocked_after(exc: PhoneError) -> bool:
+    """This refusal leaves the e-CPS blocked (the last wrong PIN, or already blocked)."""
+    return exc.code == "device_blocked" or (exc.code == "invalid_pin" and
+                                            exc.attempts_left == 0)
 
 
 class ConfigError(ValueError):
@@ -52,8 +122,9 @@ class ConfigError(ValueError):
 class Settings:
     SERVER: str = "http://127.0.0.1:5000"
     """The provider's base URL (its mobile API is ``{SERVER}/api/mobile/v1``)."""
-    HOME: str = "~/.ecps-app"
-    """Folder of the phone's state (the same as the ``ecps-app`` CLI's ``--home``)."""
+    HOME: str = DEFAULT_HOME
+    """Folder of the phone's state, shared with the ``ecps-app`` CLI (its ``--home``; both
+    default to ``$ECPS_APP_HOME``, else ``~/.ecps-app``)."""
     HOST: str = "127.0.0.1"
     PORT: int = 5002
     SECRET_KEY: str = ""
@@ -101,9 +172,11 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
 class PageError(Exception):
     """Shown on the page (or as JSON to the page's script), never as a traceback."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, status: int = 400,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
+        self.extra = extra or {}
 
 
 def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
@@ -144,7 +217,8 @@ def _register(app: Flask, settings: Settings) -> None:
 
     @app.context_processor
     def globals_() -> dict[str, Any]:
-        return {"csrf_token": _csrf_token(), "server": settings.SERVER}
+        return {"csrf_token": _csrf_token(), "server": settings.SERVER, "home": str(home),
+                "status_label": lambda status: STATUS_LABELS.get(status, status)}
 
     @app.before_request
     def check_csrf() -> None:
@@ -177,7 +251,8 @@ def _register(app: Flask, settings: Settings) -> None:
         national_id = session.get(PROFESSIONAL, "")
         known = EcpsPhone.known(home)
         if not national_id or national_id not in known:
-            return render_template("activate.html", known=known)
+            return render_template("activate.html", known=known,
+                                   national_id=request.args.get("national_id", "")[:40])
         phone = phone_for(national_id)
         view: dict[str, Any] = {"national_id": national_id, "device_id":
                                 phone.local_state()["device_id"], "otp": phone.otp(),
@@ -200,18 +275,28 @@ def _register(app: Flask, settings: Settings) -> None:
     def activate() -> Response:
         national_id = request.form.get("national_id", "").strip()
         pin = request.form.get("pin", "").strip()
-        name = request.form.get("device_name", "").strip()[:100] or "virtual e-CPS (web)"
+        name = request.form.get("device_name", "").strip()[:100] or DEVICE_NAME
+        # the RPPS alone is accepted, as on the login page: 8 + RPPS is the national id
+        national_id = canonical_national_id(national_id)
         if not (national_id.isascii() and national_id.isalnum() and len(national_id) <= 40):
             flash("Identifiant national invalide.", "error")
             return redirect(url_for("home"), 303)
         try:
             device = phone_for(national_id).activate(pin, device_name=name)
         except PhoneError as exc:
-            flash(f"Activation refusée : {exc.description or exc.code} ({exc.code})", "error")
-            return redirect(url_for("home"), 303)
+            flash({"text": f"Activation refusée : {french_message(exc)}", "code": exc.code},
+                  "error")
+            return redirect(url_for("home", national_id=national_id), 303)
         session[PROFESSIONAL] = national_id
-        flash(f"e-CPS activée ({device['status']}).", "ok")
+        flash(f"e-CPS activée ({STATUS_LABELS.get(device['status'], device['status'])}).",
+              "ok")
         return redirect(url_for("home"), 303)
+
+    @app.post("/reactivate")
+    def reactivate() -> Response:
+        """A blocked, revoked or expired e-CPS: back to the activation form, pre-filled."""
+        national_id = session.pop(PROFESSIONAL, "")
+        return redirect(url_for("home", national_id=national_id), 303)
 
     @app.post("/select")
     def select() -> Response:
@@ -250,8 +335,9 @@ def _register(app: Flask, settings: Settings) -> None:
         if wait != wait:  # NaN
             wait = 0.0
         phone = current_phone()
-        challenges = phone.pending(wait=wait)
-        return jsonify({"challenges": [
+        body = phone._call("GET", "/challenges", params={"wait": wait})
+        challenges = body["challenges"]
+        return jsonify({"device_status": body.get("device_status"), "challenges": [
             {k: c.get(k) for k in ("challenge_id", "service_name", "client_id", "binding_code",
                                    "origin", "created_at", "expires_at")} for c in challenges]})
 
@@ -265,6 +351,8 @@ def _register(app: Flask, settings: Settings) -> None:
         pin = str(data.get("pin", ""))
         if decision not in ("approve", "deny") or not challenge_id:
             raise PageError("invalid_request", "Requête invalide.")
+        if decision == "approve" and not pin:
+            raise PageError("pin_required", "Saisissez votre code PIN pour accepter.")
         phone = current_phone()
         # the binding code signed is the provider's, never one sent by the page
         found = [c for c in phone.pending() if c["challenge_id"] == challenge_id]
@@ -285,27 +373,35 @@ def _register(app: Flask, settings: Settings) -> None:
         return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
     # ------------------------------------------------------------------ errors
-    def _failure(code: str, message: str, status: int) -> Any:
+    def _failure(code: str, message: str, status: int,
+                 extra: dict[str, Any] | None = None) -> Any:
+        """French for the professional, the provider's code beside it for developers."""
         if request.path.startswith("/api/"):
-            response = jsonify({"error": code, "error_description": message})
+            response = jsonify({"error": code, "error_description": message, **(extra or {})})
             response.status_code = status
             return response
-        flash(message, "error")
+        flash({"text": message, "code": code}, "error")
         return redirect(url_for("home"), 303)
 
     @app.errorhandler(PageError)
     def page_error(exc: PageError) -> Any:
-        return _failure(exc.code, exc.message, exc.status)
+        return _failure(exc.code, exc.message, exc.status, exc.extra)
 
     @app.errorhandler(PhoneError)
     def phone_error(exc: PhoneError) -> Any:
         status = exc.status if 400 <= exc.status < 500 else 409 if exc.status == 0 else 502
-        return _failure(exc.code, exc.description or exc.code, status)
+        extra: dict[str, Any] = {}
+        if exc.attempts_left is not None:
+            extra["attempts_left"] = exc.attempts_left
+        if blocked_after(exc):
+            extra["device_status"] = "blocked"
+        return _failure(exc.code, french_message(exc), status, extra)
 
     @app.errorhandler(requests.RequestException)
     def unreachable(exc: requests.RequestException) -> Any:
         log.warning("provider request failed: %r", exc)
-        return _failure("unreachable", f"Le fournisseur ({settings.SERVER}) ne répond pas.", 502)
+        return _failure("unreachable", f"Le fournisseur ({settings.SERVER}) ne répond pas.",
+                        502)
 
 
 def main() -> None:

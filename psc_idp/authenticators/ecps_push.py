@@ -18,8 +18,12 @@ Outcomes (documented in docs/ecps-login.md):
   the oldest beyond it (a stranger typing the owner's public RPPS number neither floods the
   phone nor keeps the owner's own login from being pushed);
 - means of identification blocked in the directory → ``access_denied`` to the RP (final);
-- the phone denies, or nobody answers before ``ecps.challenge_lifetime`` → ``access_denied``
-  to the RP (final: the RP always hears back from a login left waiting).
+- the phone denies → ``access_denied`` to the RP (final: the professional's explicit answer);
+- nobody answers before ``ecps.challenge_lifetime`` → the form again with ``ecps_request_expired``
+  and a *Réessayer* button (retryable, as Keycloak restarts a timed-out login); the login
+  itself still expires after its own lifetime;
+- the last wrong PIN blocks the e-CPS (or it is revoked) while the push waits → the push is
+  withdrawn and the waiting page shows ``ecps_blocked`` (or ``ecps_expired``) at once.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from werkzeug.datastructures import MultiDict
 from .base import Authenticator, LoginContext, Outcome, StepResult
 
 DENIED = "The professional denied the request"
-EXPIRED = "The e-CPS request expired before the professional answered"
 MEANS_BLOCKED = "The professional's means of identification are blocked"
 
 
@@ -138,6 +141,9 @@ class EcpsPushAuthenticator(Authenticator):
         status = ecps.challenge_status(challenge)
         context = {"challenge_status": status}
         if status == "pending":
+            blocked = self._no_usable_device(ctx, challenge)
+            if blocked is not None:
+                return blocked
             return self._waiting(challenge)
         if status == "approved":
             professional = get_professional(challenge.professional_id)
@@ -158,10 +164,34 @@ class EcpsPushAuthenticator(Authenticator):
             if before == "pending":  # recorded once: when this poll saw it expire
                 record("ecps.push_expired", "failure", subject=ctx.data.get("national_id", ""),
                        client_id=ctx.client_id, challenge_id=challenge.id)
-            return StepResult(Outcome.FAILURE, error="access_denied", final=True,
-                              message=EXPIRED, context=context)
-        # cancelled (replaced by another submission) or anything unexpected: start again
+            # Retryable: the page offers to send it again (Keycloak restarts a timed-out
+            # login rather than failing it); the login itself keeps its own expiry.
+            return StepResult(Outcome.FAILURE, message="ecps_request_expired",
+                              context={**context, "national_id": ctx.data.get("national_id", "")})
+        # cancelled (replaced by another submission, or withdrawn because the e-CPS was
+        # blocked) or anything unexpected: start again, saying why when the e-CPS is the cause
+        blocked = self._no_usable_device(ctx, challenge)
+        if blocked is not None:
+            return blocked
         return StepResult(Outcome.FAILURE, message="ecps_no_request", context=context)
+
+    def _no_usable_device(self, ctx: LoginContext, challenge: Any) -> StepResult | None:
+        """A push still pending whose professional has no usable e-CPS left (the last wrong
+        PIN blocked it, or it was revoked): the push is withdrawn and the page says why at
+        once (the block is announced on the professional's topic, which wakes the waits)."""
+        from ..audit import record
+        from ..credentials import ecps
+
+        devices = ecps.devices_of(challenge.professional_id)
+        problem = device_problem(devices, ctx.ui_locale)
+        if problem is None:
+            return None
+        if ecps.withdraw_challenge(challenge):
+            record("ecps.push_cancelled", subject=ctx.data.get("national_id", ""),
+                   client_id=ctx.client_id, challenge_id=challenge.id, reason=problem[0])
+        return StepResult(Outcome.FAILURE, message=problem[0], context={
+            "challenge_status": "cancelled",
+            "message_args": problem[1], "national_id": ctx.data.get("national_id", "")})
 
     def wait_topics(self, ctx: LoginContext) -> tuple[str, ...]:
         from ..credentials import ecps

@@ -450,7 +450,9 @@ def _check_pin(device: EcpsDevice, pin: str) -> None:
 
 def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: str,
                      signature_b64: str) -> EcpsChallenge:
-    """The phone's answer: PIN and a signature by the device key over the challenge."""
+    """The phone's answer: a signature by the device key over the challenge, and the PIN to
+    approve (a denial needs none: it only ends the login, and the signature proves the
+    phone; a stranger holding the phone can refuse a login, never accept one)."""
     if decision not in ("approve", "deny"):
         raise EcpsError("invalid_request", "decision must be approve or deny")
     status = device_status(device)
@@ -470,7 +472,8 @@ def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: 
                challenge_id=challenge.id)
         raise EcpsError("invalid_signature", "The device signature does not verify.",
                         403) from exc
-    _check_pin(device, pin)
+    if decision == "approve":  # a denial needs no PIN: it cannot sign anyone in
+        _check_pin(device, pin)
     # The first answer wins: one conditional update (a parallel answer, or the login
     # withdrawing it, finds it no longer pending).
     if not attempts.transition(challenge, {"status": "pending"},

@@ -71,6 +71,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                          " répondez-y ou attendez qu'elles expirent.",
         "ecps_no_request": "Aucune demande e-CPS n'est en cours pour cette connexion : envoyez-en"
                            " une nouvelle.",
+        "ecps_request_expired": "La demande envoyée à votre téléphone a expiré sans réponse."
+                                " Réessayez, ou choisissez un autre moyen d'identification.",
+        "ecps_retry": "Réessayer",
         "otp_intro": "Votre téléphone ne reçoit pas les notifications ? Ouvrez l'application"
                      " e-CPS et saisissez le code à 6 chiffres qu'elle affiche.",
         "otp_code": "Code à usage unique (6 chiffres)",
@@ -147,6 +150,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ecps_too_many": "Too many e-CPS requests are already waiting on your phone: answer"
                          " them or wait for them to expire.",
         "ecps_no_request": "No e-CPS request is pending for this login: send a new one.",
+        "ecps_request_expired": "The request sent to your phone expired without an answer."
+                                " Try again, or choose another means of identification.",
+        "ecps_retry": "Try again",
         "otp_intro": "Your phone does not receive notifications? Open the e-CPS app and enter"
                      " the 6-digit code it shows.",
         "otp_code": "One-time code (6 digits)",

@@ -47,7 +47,15 @@ def _error(code: str, description: str, status: int) -> Response:
 @bp.errorhandler(EcpsError)
 def ecps_error(exc: EcpsError) -> Response:
     db.session.commit()  # attempt counters and audit rows are kept
-    return _error(exc.code, exc.description, exc.status)
+    response = _error(exc.code, exc.description, exc.status)
+    device = g.get("device")
+    if exc.code == "invalid_pin" and exc.status == 403 and device is not None:
+        # a wrong PIN under a valid device signature: how many more before the block
+        limit = current_app.extensions["psc_idp"].settings.ecps.pin_attempts
+        body = response.get_json()
+        body["attempts_left"] = max(limit - int(device.pin_failures or 0), 0)
+        response.set_data(jsonify(body).get_data())
+    return response
 
 
 def _body() -> dict[str, Any]:
@@ -341,8 +349,12 @@ def _until_next_expiry(pending: list[EcpsChallenge]) -> float | None:
 @device_required
 def answer(challenge_id: str) -> Response:
     data = _body()
-    challenge = ecps.answer_challenge(g.device, challenge_id, _field(data, "decision", 10),
-                                      _field(data, "pin", 16), _field(data, "signature", 200))
+    decision = _field(data, "decision", 10)
+    # A denial needs no PIN: it can only end a login, and the device signature proves the
+    # phone (docs/ecps-login.md). An approval always needs it.
+    pin = _field(data, "pin", 16) if decision != "deny" else _optional_text(data, "pin", 16)
+    challenge = ecps.answer_challenge(g.device, challenge_id, decision, pin,
+                                      _field(data, "signature", 200))
     db.session.commit()
     return jsonify(_challenge_json(challenge))
 

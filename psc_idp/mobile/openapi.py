@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 _ERROR = {"type": "object", "required": ["error", "error_description"],
-          "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}}
+          "properties": {"error": {"type": "string"}, "error_description": {"type": "string"},
+                         "attempts_left": {
+                             "type": "integer", "minimum": 0,
+                             "description": "403 invalid_pin only: wrong PINs still allowed "
+                                            "before the e-CPS is blocked (0: it is now "
+                                            "blocked)"}}}
 _TS = {"type": ["string", "null"], "format": "date-time"}
 _DEVICE = {
     "type": "object",
@@ -196,7 +201,11 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 "operationId": "answerChallenge", "security": bearer,
                 "parameters": [{"name": "challenge_id", "in": "path", "required": True,
                                 "schema": {"type": "string"}}],
-                "requestBody": _body(["decision", "pin", "signature"], {
+                "description": "The PIN is required to approve, not to deny (a denial only "
+                               "ends a login; the device signature still proves the phone). "
+                               "A wrong PIN: 403 invalid_pin with attempts_left; none left: "
+                               "the e-CPS is blocked (403 device_blocked afterwards).",
+                "requestBody": _body(["decision", "signature"], {
                     "decision": {"enum": ["approve", "deny"]},
                     "pin": {"type": "string"}, "signature": {"type": "string"}}),
                 "responses": {"200": _json(_CHALLENGE), **_errors(400, 401, 403, 404, 409)}}},

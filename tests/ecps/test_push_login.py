@@ -330,7 +330,9 @@ def test_denied_on_the_phone_sends_access_denied_to_the_rp(live, phone):
     assert login.finish().status_code == 400  # over
 
 
-def test_expired_push_sends_a_protocol_error(live, phone):
+def test_expired_push_offers_to_try_again(live, phone):
+    """An unanswered push ends on PSC's page with "Réessayer" (the login goes on), never on
+    the RP's error page; trying again pushes a new request that can be approved."""
     login = ecps_login(live)
     login.push()
     move_clock(live, 121)
@@ -339,12 +341,15 @@ def test_expired_push_sends_a_protocol_error(live, phone):
     with pytest.raises(PhoneError) as closed:
         phone.answer_next("approve", PIN, wait=0.1)
     assert closed.value.code == "no_pending_request"
-    done = login.finish()
-    assert done.status_code == 302
-    params = query(done.headers["Location"])
-    assert params["error"] == "access_denied" and "expired" in params["error_description"]
-    assert params["state"] == login.start.state and params["iss"] == live.issuer
+    page = login.finish()
+    assert page.status_code == 400 and reason(page) == "ecps_request_expired"
+    assert "a expiré sans réponse" in page.text and ">Réessayer</button>" in page.text
+    assert f'value="{GP}"' in page.text  # the identifier is kept: one click to try again
     assert len(audit(live, "ecps.push_expired")) == 1  # once, though polled twice
+    assert login.send(GP).status_code == 303  # tried again: a new push
+    assert phone.answer_next("approve", PIN, wait=5)["status"] == "approved"
+    done = login.finish()
+    assert done.status_code == 302 and "code" in query(done.headers["Location"])
 
 
 def test_challenge_lifetime_is_configurable(make_live, tmp_path):
@@ -408,7 +413,11 @@ def test_blocked_ecps_after_three_wrong_pins_gets_a_clear_page(live, phone):
         with pytest.raises(PhoneError):
             phone.answer(pending, "approve", "9999")
     assert phone.device()["status"] == "blocked"
-    assert login.finish().status_code == 200  # the blocked phone cannot approve it
+    # the waiting login is told at once: the push is withdrawn, the page says why
+    body, _ = login.status()
+    assert body["status"] == "failure" and body["challenge"] == "cancelled"
+    page = login.finish()
+    assert page.status_code == 400 and reason(page) == "ecps_blocked"
     page = login.send(GP)
     assert page.status_code == 400 and reason(page) == "ecps_blocked"
     assert "bloquée après trop de codes PIN erronés" in html.unescape(page.text)

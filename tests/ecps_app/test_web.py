@@ -115,7 +115,7 @@ def test_activate_see_the_login_type_the_pin_and_approve(live, web, page):
     expect(page.locator("#card-profession")).to_contain_text("Médecin")
     expect(page.locator("#card-national-id")).to_have_text(GP)
     expect(page.locator("#card-rpps")).to_have_text(GP[1:])
-    expect(page.locator("#device-status")).to_have_text("usable")
+    expect(page.locator("#device-status")).to_have_text("utilisable")
     assert page.locator("#card-qr").get_attribute("src").startswith("data:image/svg+xml;base64,")
     expect(page.locator("#no-request")).to_be_visible()
     phone_width = page.locator(".phone").bounding_box()["width"]
@@ -144,11 +144,10 @@ def test_wrong_pin_then_deny(live, web, page):
     expect(page.locator("#binding-code")).to_have_text(binding_code_of(live, challenge_id))
     page.locator("#pin").fill("9999")
     page.locator("#approve").click()
-    expect(page.locator("#result")).to_contain_text("Wrong PIN")
+    expect(page.locator("#result")).to_have_text("Code PIN erroné, 2 essais restants.")
     assert status_of(live, challenge_id) == "pending"
     expect(page.locator("#request")).to_be_visible()  # still there: try again, or deny
-    page.locator("#pin").fill(PIN)
-    page.locator("#deny").click()
+    page.locator("#deny").click()  # no PIN needed to refuse
     expect(page.locator("#result")).to_contain_text("Connexion refusée")
     assert status_of(live, challenge_id) == "denied"
 
@@ -162,7 +161,8 @@ def test_devices_listed_and_revoked(live, web, page, tmp_path):
     with page.expect_navigation():
         row.get_by_role("button", name="Révoquer").click()
     expect(page.locator(".flash.ok")).to_contain_text("tablette")
-    expect(row.locator(".badge")).to_have_text("revoked")
+    expect(row.locator(".badge")).to_have_text("révoquée")
+    expect(row.locator(".badge")).to_have_attribute("data-status", "revoked")
     locked_out = requests.get(live.base_url + "/api/mobile/v1/device", timeout=5,
                               headers={"Authorization": "Bearer " + tablet._load()["device_token"]})
     assert locked_out.status_code == 401

@@ -1,5 +1,8 @@
 // The virtual e-CPS page: long-polls the pending logins, answers them, refreshes the TOTP code.
 // Every call sends the session's CSRF token (X-CSRF-Token); the page never reloads itself.
+// Several logins pending: the newest is shown (an older one is most often a login abandoned
+// in a closed tab), the others are listed with their binding codes and can be chosen.
+// Refusing needs no PIN. A blocked (or revoked, expired) e-CPS hides the PIN and the buttons.
 (function () {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -7,7 +10,10 @@
   const pollWait = parseFloat(script.dataset.pollWait || "20");
   const $ = (id) => document.getElementById(id);
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const UNUSABLE = {blocked: "bloquée", revoked: "révoquée", expired: "expirée"};
   let shown = null;       // the challenge on screen
+  let chosen = null;      // the challenge id the professional picked in the list
+  let latest = [];        // the last list from the provider
   let answering = false;
   let stopped = false;
   const answered = new Set();  // a poll in flight may still list what was just answered
@@ -23,35 +29,77 @@
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
     if (!response.ok) {
-      const error = new Error(data.error_description || ("HTTP " + response.status));
+      const error = new Error(data.error_description || "Erreur du fournisseur.");
       error.code = data.error || "http_error";
       error.status = response.status;
+      error.data = data;
       throw error;
     }
     return data;
   }
 
-  function setResult(text, kind) {
+  function setResult(text, kind, code) {
     const result = $("result");
     result.textContent = text;
     result.className = kind || "";
+    $("result-detail").textContent = code ? "code : " + code : "";
+    $("result-detail").dataset.code = code || "";
+  }
+
+  function time(iso) { return (iso || "").slice(11, 19); }
+
+  function showUnusable(status) {
+    stopped = true;
+    shown = null;
+    $("requests").hidden = true;
+    $("blocked").hidden = false;
+    const badge = $("device-status");
+    if (badge && UNUSABLE[status]) {
+      badge.textContent = UNUSABLE[status];
+      badge.dataset.status = status;
+      badge.className = "badge status-" + status;
+    }
+    document.getElementById("card").dataset.status = status;
   }
 
   function render(all) {
-    const challenges = all.filter((c) => !answered.has(c.challenge_id));
-    const first = challenges.length ? challenges[0] : null;
+    latest = all;
+    // newest first: the provider lists them oldest first
+    const challenges = all.filter((c) => !answered.has(c.challenge_id)).reverse();
+    let first = challenges.find((c) => c.challenge_id === chosen) || null;
+    if (!first) { chosen = null; first = challenges.length ? challenges[0] : null; }
     $("request").hidden = !first;
     $("no-request").hidden = !!first;
-    $("pending-count").textContent = challenges.length > 1
-      ? (challenges.length - 1) + " autre(s) demande(s) en attente" : "";
+    const others = challenges.filter((c) => c !== first);
+    $("other-requests").hidden = others.length === 0;
+    $("pending-count").textContent = others.length
+      ? others.length + (others.length > 1 ? " autres demandes" : " autre demande") +
+        " en attente : choisissez celle dont le code est affiché par votre service."
+      : "";
+    const list = $("request-list");
+    list.replaceChildren(...others.map((c) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary request-choice";
+      button.dataset.challengeId = c.challenge_id;
+      button.dataset.bindingCode = c.binding_code;
+      const code = document.createElement("span");
+      code.className = "binding-code";
+      code.textContent = c.binding_code;
+      button.append(code, c.service_name + " (reçue à " + time(c.created_at) + " UTC)");
+      button.addEventListener("click", () => { chosen = c.challenge_id; render(latest); });
+      item.append(button);
+      return item;
+    }));
     if (!first) { shown = null; return; }
     if (shown && shown.challenge_id === first.challenge_id) return;  // keep the typed PIN
     shown = first;
     $("service-name").textContent = first.service_name;
     $("binding-code").textContent = first.binding_code;
     $("request").dataset.challengeId = first.challenge_id;
-    $("request-expires").textContent = "Expire à " + (first.expires_at || "").slice(11, 19) +
-      " (UTC)";
+    $("request-expires").textContent = "Reçue à " + time(first.created_at) +
+      ", expire à " + time(first.expires_at) + " (UTC)";
     $("pin").value = "";
     $("pin").focus();
   }
@@ -62,15 +110,17 @@
         // a request on screen: check now and then that it is still pending, without spinning
         const wait = shown ? 0 : pollWait;
         const data = await call("GET", "/api/pending?wait=" + wait);
+        if (UNUSABLE[data.device_status]) { showUnusable(data.device_status); return; }
         if (!answering) render(data.challenges);
         if (shown) await sleep(2000);
       } catch (error) {
-        setResult(error.message, "error");
+        setResult(error.message, "error", error.code);
         if (error.status === 401 || error.status === 403 || error.status === 409) {
           stopped = error.status === 401 || error.status === 403;
           if (error.status === 401) {
             $("request").hidden = true;
-            setResult("Cette e-CPS n'est plus utilisable (" + error.message + ").", "error");
+            setResult("Cette e-CPS n'est plus utilisable : " + error.message, "error",
+                      error.code);
           }
         }
         await sleep(3000);
@@ -80,23 +130,33 @@
 
   async function answer(decision) {
     if (!shown || answering) return;
+    const pin = $("pin").value;
+    if (decision === "approve" && !pin) {
+      setResult("Saisissez votre code PIN pour accepter.", "error");
+      $("pin").focus();
+      return;
+    }
     answering = true;
     $("approve").disabled = $("deny").disabled = true;
+    const body = {challenge_id: shown.challenge_id, decision};
+    if (decision === "approve") body.pin = pin;
     try {
-      const done = await call("POST", "/api/answer", {challenge_id: shown.challenge_id,
-                                                      decision, pin: $("pin").value});
+      const done = await call("POST", "/api/answer", body);
       answered.add(done.challenge_id);
       setResult(done.status === "approved"
         ? "Connexion acceptée (" + done.service_name + ", code " + done.binding_code + ")."
         : "Connexion refusée (" + done.service_name + ").", done.status);
       shown = null;
-      render([]);
+      chosen = null;
+      render(latest);
     } catch (error) {
-      setResult(error.message + " (" + error.code + ")", "error");
-      if (error.code === "challenge_closed" || error.code === "unknown_challenge") {
+      setResult(error.message, "error", error.code);
+      if (error.data && UNUSABLE[error.data.device_status]) {
+        showUnusable(error.data.device_status);
+      } else if (error.code === "challenge_closed" || error.code === "unknown_challenge") {
         answered.add(shown.challenge_id);
         shown = null;
-        render([]);
+        render(latest);
       }
       $("pin").value = "";
     } finally {
@@ -131,7 +191,8 @@
     $("pin").addEventListener("keydown", (event) => {
       if (event.key === "Enter") answer("approve");
     });
-    if (document.getElementById("card").dataset.status !== "revoked") poll();
+    const status = document.getElementById("card").dataset.status;
+    if (!UNUSABLE[status] && status !== "revoked") poll();
   }
   if ($("totp")) otpLoop();
 })();
