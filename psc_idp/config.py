@@ -306,15 +306,25 @@ class Settings:
     """Base URL of the browser authorization endpoint (PSC's ``wallet.*`` host).
     Empty: public_url."""
     database_url: str = ""
-    """SQLAlchemy URL. Empty: SQLite file ``psc-idp.db`` in the instance folder."""
+    """SQLAlchemy URL. Empty: SQLite file ``psc-idp.db`` in the instance folder. PostgreSQL:
+    ``postgresql+psycopg://…``; ``postgres://`` and ``postgresql://`` (Heroku-style URLs) are
+    read as ``postgresql+psycopg://``."""
     database_pool_size: int = 0
     """PostgreSQL connections each process keeps open (10 more may open for a burst).
     0: ``server.threads``, so a gthread worker under load never opens and closes a connection
     per request (SQLAlchemy's default of 5 did, ~20 new connections a second at N = 16)."""
+    home: str = ""
+    """The embedded default's folder: ``keys_dir`` and ``instance_dir`` (hence the default
+    SQLite file) are ``<home>/keys`` and ``<home>/instance`` unless set. Empty: the project
+    folder when psc-idp runs from a source checkout, else ``$XDG_DATA_HOME/psc-idp``
+    (``~/.local/share/psc-idp``). Never the current directory (``default_home``)."""
     keys_dir: str = "keys"
+    """Signing keys, cookie secret, local TEST authority. Unset or empty: ``<home>/keys``; a
+    relative path given explicitly is relative to the current directory."""
     secret_key: str = ""
     """Signs cookies and CSRF tokens. Empty: generated once and kept in keys_dir."""
     instance_dir: str = "instance"
+    """Folder of the default SQLite database. Unset or empty: ``<home>/instance``."""
     log_level: str = "INFO"
     demo_data: bool = True
     """Load the demo professionals and clients at init (ignored in production mode)."""
@@ -376,13 +386,13 @@ class Settings:
 
     def resolved_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            return normalised_database_url(self.database_url)
         path = Path(self.instance_dir).resolve() / "psc-idp.db"
         return f"sqlite:///{path}"
 
     def validate(self) -> None:
-        for check in (_check_mode, _check_urls, _check_lifetimes, _check_fidelity, _check_outbound,
-                      _check_tls_and_proxy, _check_rate_limits,
+        for check in (_check_mode, _check_urls, _check_database_url, _check_lifetimes,
+                      _check_fidelity, _check_outbound, _check_tls_and_proxy, _check_rate_limits,
                       _check_production):
             check(self)
 
@@ -390,6 +400,50 @@ class Settings:
 def _check_mode(s: Settings) -> None:
     if s.mode not in MODES:
         raise ConfigError(f"mode must be one of {MODES}, not {s.mode!r}")
+
+
+def normalised_database_url(url: str) -> str:
+    """``postgres://`` (Heroku, many PaaS) and ``postgresql://`` name psycopg 3, the driver
+    psc-idp installs (SQLAlchemy would look for a ``postgres`` plugin, or psycopg2)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _check_database_url(s: Settings) -> None:
+    if not s.database_url:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    url = s.resolved_database_url()
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(parsed.get_backend_name())
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise ConfigError(
+            f"database_url: {url.split(':', 1)[0]!r} is not a database psc-idp can use; give "
+            "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:5432/NAME") from None
+
+
+def default_home(environ: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    """Where the embedded default lives when ``home`` is not set: the project folder of a
+    source checkout (``scripts/run``'s ``keys/`` and ``instance/``), else the user's data
+    folder. Never the current directory, so a command run elsewhere finds the same data."""
+    env = os.environ if environ is None else environ
+    project = Path(__file__).resolve().parent.parent
+    marker = project / "pyproject.toml"
+    try:
+        if marker.is_file() and 'name = "psc-idp"' in marker.read_text(encoding="utf-8") \
+                and os.access(project, os.W_OK):
+            return project
+    except OSError:
+        pass
+    data = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "psc-idp"
 
 
 def _check_urls(s: Settings) -> None:
@@ -518,6 +572,11 @@ def load_settings(overrides: dict[str, Any] | None = None,
     _merge(data, _from_environment(env))
     _merge(data, overrides or {})
     settings = _build(Settings, data, "")
+    home = Path(settings.home) if settings.home else default_home(env)
+    if "keys_dir" not in data or not settings.keys_dir:
+        settings.keys_dir = str(home / "keys")
+    if "instance_dir" not in data or not settings.instance_dir:
+        settings.instance_dir = str(home / "instance")
     if not settings.public_url:
         scheme = "https" if settings.tls.enabled else "http"
         settings.public_url = f"{scheme}://{settings.server.host}:{settings.server.port}"

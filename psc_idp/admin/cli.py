@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -23,13 +24,50 @@ from ..config import ClientSeed, ConfigError
 from ..db import db
 
 
-def _app(**overrides: Any) -> Flask:
+def _app(require_schema: bool = False, **overrides: Any) -> Flask:
+    """The provider app for a command; ``require_schema``: the command reads or writes the
+    database, so it must exist (an uninitialised one is named, never created empty)."""
     from ..app import create_app
+    from ..config import load_settings
 
     try:
-        return create_app(**overrides)
+        settings = load_settings(overrides or None)
+        if require_schema:
+            _refuse_missing_sqlite_file(settings.resolved_database_url())
+        app = create_app(settings)
     except ConfigError as exc:
         raise click.ClickException(f"configuration: {exc}") from exc
+    if require_schema:
+        _refuse_uninitialised(app)
+    return app
+
+
+_NOT_INITIALISED = "database not initialised ({where}): run `psc-idp init` (same settings) first"
+
+
+def _refuse_missing_sqlite_file(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and \
+            parsed.database != ":memory:" and not Path(parsed.database).exists():
+        raise click.ClickException(_NOT_INITIALISED.format(where=parsed.database))
+
+
+def _refuse_uninitialised(app: Flask) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.exc import SQLAlchemyError
+
+    settings = app.extensions["psc_idp"].settings
+    where = _redacted(settings.resolved_database_url())
+    with app.app_context():
+        try:
+            ready = sa.inspect(db.engine).has_table("oidc_client")
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise click.ClickException(f"database unreachable ({where}): {reason}") from None
+    if not ready:
+        raise click.ClickException(_NOT_INITIALISED.format(where=where))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,7 +185,6 @@ def demo(port: int | None, tls: bool | None) -> None:
     import os
     import signal
     import subprocess
-    from pathlib import Path
 
     from .clients import DEMO_SERVICES
     from .serve import run
@@ -215,44 +252,70 @@ def client() -> None:
     """Manage relying parties (clients)."""
 
 
+_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+_HELP = {
+    "client_id": "The client's identifier (client_id), as the RP sends it.",
+    "client_secret": "The shared secret (client_secret_basic/post); stored hashed (argon2id), "
+                     "never printed.",
+    "redirect_uri": "Where codes may be sent (exact match, absolute http(s), no fragment); "
+                    "repeatable.",
+    "auth_method": "How the client authenticates at the token endpoint "
+                   "(default client_secret_basic).",
+    "jwks_uri": "private_key_jwt: where psc-idp fetches the client's public keys.",
+    "name": "The name professionals read (login page, consent, session page); default the id.",
+    "userinfo_signed": "Answer userinfo as a signed JWT (RS256).",
+    "test_autologin": "demo/test mode: a persona's national id as login_hint signs in with no "
+                      "page (refused in production).",
+    "post_logout": "Where RP-initiated logout may return (exact match; repeatable).",
+    "backchannel": "Back-Channel Logout 1.0: psc-idp POSTs a logout_token here.",
+    "backchannel_required": "The RP needs the sid claim in logout tokens (always sent by "
+                            "psc-idp).",
+    "frontchannel": "Front-Channel Logout 1.0: loaded in an iframe with iss and sid at logout.",
+    "consent": "The professional approves the requested scopes once (Keycloak's switch).",
+    "fidelity": "psc: behave as PSC does for this client (Keycloak's laxities); strict: the RFCs "
+                "and RFC 9700. Default: the deployment's [fidelity] profile.",
+    "shape": "Userinfo as PSC answers today (2024) or as in Feb 2023 (2023). Default: the "
+             "deployment's [fidelity] userinfo_shape.",
+}
+
+
 @client.command("add")
-@click.option("--client-id", required=True)
-@click.option("--client-secret", default=None)
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
-@click.option("--auth-method", default="client_secret_basic",
-              type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt",
-                                 "none"]))
-@click.option("--jwks-uri", default=None)
-@click.option("--name", default="")
-@click.option("--userinfo-signed", is_flag=True, help="Answer userinfo as a signed JWT (RS256).")
-@click.option("--test-autologin", is_flag=True,
-              help="demo/test mode: a persona's national id as login_hint signs in with no page.")
+@click.option("--client-id", required=True, help=_HELP["client_id"])
+@click.option("--client-secret", default=None, help=_HELP["client_secret"])
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True,
+              help=_HELP["redirect_uri"])
+@click.option("--auth-method", default="client_secret_basic", type=click.Choice(_AUTH_METHODS),
+              help=_HELP["auth_method"])
+@click.option("--jwks-uri", default=None, help=_HELP["jwks_uri"])
+@click.option("--name", default="", help=_HELP["name"])
+@click.option("--userinfo-signed", is_flag=True, help=_HELP["userinfo_signed"])
+@click.option("--test-autologin", is_flag=True, help=_HELP["test_autologin"])
 @click.option("--post-logout-redirect-uri", "post_logout", multiple=True,
-              help="Where RP-initiated logout may return (exact match; repeatable).")
-@click.option("--backchannel-logout-uri", default=None,
-              help="Back-Channel Logout 1.0: psc-idp POSTs a logout_token here.")
+              help=_HELP["post_logout"])
+@click.option("--backchannel-logout-uri", default=None, help=_HELP["backchannel"])
 @click.option("--backchannel-logout-session-required", is_flag=True,
-              help="The RP needs the sid claim in logout tokens (always sent by psc-idp).")
-@click.option("--frontchannel-logout-uri", default=None,
-              help="Front-Channel Logout 1.0: loaded in an iframe with iss and sid at logout.")
-@click.option("--consent-required", is_flag=True,
-              help="The professional approves the requested scopes once (Keycloak's switch).")
+              help=_HELP["backchannel_required"])
+@click.option("--frontchannel-logout-uri", default=None, help=_HELP["frontchannel"])
+@click.option("--consent-required", is_flag=True, help=_HELP["consent"])
 @click.option("--fidelity-profile", default="", type=click.Choice(["", "psc", "strict"]),
-              help="psc: behave as PSC does for this client (Keycloak's laxities); strict: "
-                   "the RFCs and RFC 9700. Default: the deployment's [fidelity] profile.")
+              help=_HELP["fidelity"])
 @click.option("--userinfo-shape", default="", type=click.Choice(["", "2024", "2023"]),
-              help="Userinfo as PSC answers today (2024) or as in Feb 2023 (2023). "
-                   "Default: the deployment's [fidelity] userinfo_shape.")
+              help=_HELP["shape"])
+@click.option("--replace", is_flag=True,
+              help="If the id exists, register it again whole: options left out are reset "
+                   "(the secret is kept unless given). Without it, an existing id given other "
+                   "settings is refused (see 'client update').")
 def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[str, ...],
                auth_method: str, jwks_uri: str | None, name: str, userinfo_signed: bool,
                test_autologin: bool, post_logout: tuple[str, ...],
                backchannel_logout_uri: str | None, backchannel_logout_session_required: bool,
                frontchannel_logout_uri: str | None, consent_required: bool,
-               fidelity_profile: str, userinfo_shape: str) -> None:
-    """Register (or update) a client."""
-    from .clients import ClientError, describe, dumps, upsert_client
+               fidelity_profile: str, userinfo_shape: str, replace: bool) -> None:
+    """Register a client. An existing id is refused if the settings differ ('client update'
+    changes some of them, '--replace' all); the same command run again changes nothing."""
+    from .clients import ClientError, add_client, describe, dumps
 
-    app = _app()
+    app = _app(require_schema=True)
     with app.app_context():
         seed = ClientSeed(client_id=client_id, client_secret=client_secret,
                           redirect_uris=list(redirect_uris), auth_method=auth_method,
@@ -265,11 +328,81 @@ def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[s
                           consent_required=consent_required,
                           fidelity_profile=fidelity_profile, userinfo_shape=userinfo_shape)
         try:
-            registered = upsert_client(seed, app.extensions["psc_idp"].settings, source="cli")
+            registered, _ = add_client(seed, app.extensions["psc_idp"].settings,
+                                       replace=replace, source="cli")
         except ClientError as exc:
+            db.session.rollback()
             raise click.ClickException(str(exc)) from exc
         db.session.commit()
         click.echo(dumps(describe(registered)))
+
+
+@client.command("update")
+@click.argument("client_id")
+@click.option("--client-secret", default=None, help="A new secret (the old one stops working).")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="Replaces the list of redirect URIs; repeatable.")
+@click.option("--auth-method", default=None, type=click.Choice(_AUTH_METHODS),
+              help=_HELP["auth_method"].replace(" (default client_secret_basic)", ""))
+@click.option("--jwks-uri", default=None, help=_HELP["jwks_uri"] + " Empty: none.")
+@click.option("--name", default=None, help=_HELP["name"])
+@click.option("--userinfo-signed/--no-userinfo-signed", default=None,
+              help=_HELP["userinfo_signed"])
+@click.option("--test-autologin/--no-test-autologin", default=None,
+              help=_HELP["test_autologin"])
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True,
+              help="Replaces the list of post-logout redirect URIs; repeatable.")
+@click.option("--no-post-logout-redirect-uri", "no_post_logout", is_flag=True,
+              help="Empties the list of post-logout redirect URIs.")
+@click.option("--backchannel-logout-uri", default=None,
+              help=_HELP["backchannel"] + " Empty: none.")
+@click.option("--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+              default=None, help=_HELP["backchannel_required"])
+@click.option("--frontchannel-logout-uri", default=None,
+              help=_HELP["frontchannel"] + " Empty: none.")
+@click.option("--consent-required/--no-consent-required", default=None, help=_HELP["consent"])
+@click.option("--fidelity-profile", default=None, type=click.Choice(["", "psc", "strict"]),
+              help=_HELP["fidelity"] + " Empty: back to that default.")
+@click.option("--userinfo-shape", default=None, type=click.Choice(["", "2024", "2023"]),
+              help=_HELP["shape"] + " Empty: back to that default.")
+def client_update(client_id: str, client_secret: str | None, redirect_uris: tuple[str, ...],
+                  auth_method: str | None, jwks_uri: str | None, name: str | None,
+                  userinfo_signed: bool | None, test_autologin: bool | None,
+                  post_logout: tuple[str, ...], no_post_logout: bool,
+                  backchannel_logout_uri: str | None,
+                  backchannel_logout_session_required: bool | None,
+                  frontchannel_logout_uri: str | None, consent_required: bool | None,
+                  fidelity_profile: str | None, userinfo_shape: str | None) -> None:
+    """Change only the given settings of a registered client (the rest, secret included,
+    stays)."""
+    from .clients import ClientError, describe, dumps, update_client
+
+    if post_logout and no_post_logout:
+        raise click.UsageError("--post-logout-redirect-uri and --no-post-logout-redirect-uri "
+                               "exclude each other")
+    given: dict[str, Any] = {
+        "client_secret": client_secret, "auth_method": auth_method, "jwks_uri": jwks_uri,
+        "name": name, "userinfo_signed": userinfo_signed, "test_autologin": test_autologin,
+        "backchannel_logout_uri": backchannel_logout_uri,
+        "backchannel_logout_session_required": backchannel_logout_session_required,
+        "frontchannel_logout_uri": frontchannel_logout_uri,
+        "consent_required": consent_required, "fidelity_profile": fidelity_profile,
+        "userinfo_shape": userinfo_shape,
+        "redirect_uris": list(redirect_uris) or None,
+        "post_logout_redirect_uris": [] if no_post_logout else (list(post_logout) or None)}
+    changes = {key: value for key, value in given.items() if value is not None}
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+    app = _app(require_schema=True)
+    with app.app_context():
+        try:
+            updated = update_client(client_id, changes, app.extensions["psc_idp"].settings,
+                                    source="cli")
+        except ClientError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from exc
+        db.session.commit()
+        click.echo(dumps(describe(updated)))
 
 
 @client.command("list")
@@ -279,7 +412,7 @@ def client_list(as_json: bool) -> None:
     from ..oidc.models import Client
     from .clients import describe, dumps
 
-    app = _app()
+    app = _app(require_schema=True)
     with app.app_context():
         clients = [describe(c) for c in db.session.scalars(
             db.select(Client).order_by(Client.client_id))]
@@ -298,7 +431,7 @@ def client_show(client_id: str) -> None:
     from ..oidc.models import Client
     from .clients import describe, dumps
 
-    app = _app()
+    app = _app(require_schema=True)
     with app.app_context():
         found = db.session.get(Client, client_id)
         if found is None:
@@ -312,7 +445,7 @@ def client_remove(client_id: str) -> None:
     """Remove a client."""
     from .clients import remove_client
 
-    app = _app()
+    app = _app(require_schema=True)
     with app.app_context():
         if not remove_client(client_id):
             raise click.ClickException(f"no client {client_id!r}")
@@ -335,7 +468,7 @@ def session_list(national_id: str | None, as_json: bool) -> None:
     from ..sessions.queries import live_sessions
     from .clients import dumps
 
-    app = _app()
+    app = _app(require_schema=True)
     with app.app_context():
         professional_id = None
         if national_id:
@@ -361,7 +494,7 @@ def session_end(sid: str, wait: bool) -> None:
     from ..sessions.backchannel import deliver_until_done
     from ..sessions.logout import end_by_id
 
-    app = _app()
+    app = _app(require_schema=True)
     with app.app_context():
         outcome = end_by_id(sid, "admin_logout")
         if outcome is None:
@@ -394,7 +527,7 @@ def professional_list(as_json: bool) -> None:
     from ..directory.lookup import list_professionals
     from .clients import dumps
 
-    app = _app()
+    app = _app(require_schema=True)
     with app.app_context():
         rows = [export_professional(p) for p in list_professionals()]
     if as_json:
@@ -412,7 +545,7 @@ def professional_load(path: str) -> None:
     from ..audit import record
     from ..directory.loader import load_directory_file
 
-    app = _app()
+    app = _app(require_schema=True)
     with app.app_context():
         try:
             counts = load_directory_file(db.session, path)
@@ -430,7 +563,7 @@ def professional_reload_demo() -> None:
     from ..audit import record
     from ..directory.loader import load_demo_directory
 
-    app = _app()
+    app = _app(require_schema=True)
     if not app.extensions["psc_idp"].settings.emulation_enabled:
         raise click.ClickException("demo personas are not loaded in production mode")
     with app.app_context():
@@ -467,7 +600,7 @@ def demo_data_remove() -> None:
     from .clients import dumps
     from .demo_material import remove
 
-    app = _app()
+    app = _app(require_schema=True)
     with app.app_context():
         removed = remove(db.session)
         db.session.commit()
@@ -525,7 +658,7 @@ def audit_list(limit: int, as_json: bool) -> None:
     from ..audit import AuditEvent
     from .clients import dumps
 
-    app = _app()
+    app = _app(require_schema=True)
     with app.app_context():
         rows = db.session.scalars(
             db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)).all()

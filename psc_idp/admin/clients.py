@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict
 from typing import Any
@@ -31,6 +32,13 @@ def _check_logout_uri(uri: str) -> None:
                           f"(500 characters at most): {uri}")
 
 
+def _keeps_secret(client_id: str) -> bool:
+    """A registered confidential client: its secret stays when none is given."""
+    existing = db.session.get(Client, client_id)
+    return existing is not None and bool(existing.client_secret_hash) and \
+        existing.token_endpoint_auth_method in ("client_secret_basic", "client_secret_post")
+
+
 def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Client:
     if seed.auth_method not in AUTH_METHODS:
         raise ClientError(f"auth method must be one of {AUTH_METHODS}")
@@ -43,8 +51,9 @@ def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Clien
             _check_logout_uri(uri)
     if seed.backchannel_logout_session_required and not seed.backchannel_logout_uri:
         raise ClientError("--backchannel-logout-session-required needs --backchannel-logout-uri")
-    if seed.auth_method in ("client_secret_basic", "client_secret_post") and not seed.client_secret:
-        raise ClientError(f"{seed.auth_method} needs a client secret")
+    if seed.auth_method in ("client_secret_basic", "client_secret_post") and \
+            not seed.client_secret and not _keeps_secret(seed.client_id):
+        raise ClientError(f"{seed.auth_method} needs a client secret (--client-secret)")
     if seed.auth_method == "private_key_jwt" and not (seed.jwks_uri or seed.jwks):
         raise ClientError("private_key_jwt needs --jwks-uri (or jwks in the config)")
     if seed.fidelity_profile not in ("",) + PROFILES:
@@ -83,6 +92,83 @@ def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Clien
     record("client.created" if created else "client.updated", "success",
            client_id=seed.client_id, source=source, auth_method=seed.auth_method)
     return client
+
+
+class ClientExists(ClientError):
+    """``client add`` of an id already registered with other settings."""
+
+
+def seed_of(client: Client) -> ClientSeed:
+    """A registered client as the seed that would register it again (its secret unknown)."""
+    return ClientSeed(
+        client_id=client.client_id, redirect_uris=list(client.redirect_uris),
+        auth_method=client.token_endpoint_auth_method, name=client.name,
+        jwks_uri=client.jwks_uri or None, jwks=client.jwks,
+        userinfo_signed=bool(client.userinfo_signed_response_alg),
+        test_autologin=client.test_autologin,
+        post_logout_redirect_uris=list(client.post_logout_redirect_uris),
+        backchannel_logout_uri=client.backchannel_logout_uri or None,
+        backchannel_logout_session_required=client.backchannel_logout_session_required,
+        frontchannel_logout_uri=client.frontchannel_logout_uri or None,
+        consent_required=client.consent_required,
+        fidelity_profile=client.fidelity_profile, userinfo_shape=client.userinfo_shape)
+
+
+# What ``client add`` compares with the registered client: (seed field, option).
+_COMPARED = (
+    ("name", "--name"), ("auth_method", "--auth-method"), ("redirect_uris", "--redirect-uri"),
+    ("post_logout_redirect_uris", "--post-logout-redirect-uri"), ("jwks_uri", "--jwks-uri"),
+    ("userinfo_signed", "--userinfo-signed"), ("test_autologin", "--test-autologin"),
+    ("backchannel_logout_uri", "--backchannel-logout-uri"),
+    ("backchannel_logout_session_required", "--backchannel-logout-session-required"),
+    ("frontchannel_logout_uri", "--frontchannel-logout-uri"),
+    ("consent_required", "--consent-required"), ("fidelity_profile", "--fidelity-profile"),
+    ("userinfo_shape", "--userinfo-shape"))
+
+
+def differences(client: Client, seed: ClientSeed) -> list[str]:
+    """The options of ``seed`` that would change ``client`` (the secret included)."""
+    current = seed_of(client)
+    wanted = dataclasses.replace(seed, name=seed.name or seed.client_id,
+                                 jwks_uri=seed.jwks_uri or None,
+                                 backchannel_logout_uri=seed.backchannel_logout_uri or None,
+                                 frontchannel_logout_uri=seed.frontchannel_logout_uri or None)
+    changed = [option for name, option in _COMPARED
+               if getattr(current, name) != getattr(wanted, name)]
+    if seed.client_secret and not client.check_client_secret(seed.client_secret):
+        changed.append("--client-secret")
+    return changed
+
+
+def add_client(seed: ClientSeed, settings: Settings, *, replace: bool, source: str
+               ) -> tuple[Client, str]:
+    """``client add``: register a new client; an existing id is refused unless the same
+    settings are given again (then nothing changes: a CI script may run its ``add`` twice) or
+    ``replace`` says to overwrite it whole. Returns the client and created|unchanged|replaced."""
+    existing = db.session.get(Client, seed.client_id)
+    if existing is not None and not replace:
+        changed = differences(existing, seed)
+        if changed:
+            raise ClientExists(
+                f"client {seed.client_id!r} already exists with other settings "
+                f"({', '.join(changed)}): change only those with 'psc-idp client update "
+                f"{seed.client_id} {changed[0]} …', or give 'client add --replace' to register "
+                f"it again whole (options left out are reset)")
+        return existing, "unchanged"
+    client = upsert_client(seed, settings, source=source)
+    return client, "created" if existing is None else "replaced"
+
+
+def update_client(client_id: str, changes: dict[str, Any], settings: Settings, *,
+                  source: str) -> Client:
+    """``client update``: change only the given settings; the secret stays unless given."""
+    client = db.session.get(Client, client_id)
+    if client is None:
+        raise ClientError(f"no client {client_id!r} (register it with 'psc-idp client add')")
+    if changes.get("backchannel_logout_uri") == "":  # no endpoint: nothing to require of it
+        changes.setdefault("backchannel_logout_session_required", False)
+    seed = dataclasses.replace(seed_of(client), **changes)
+    return upsert_client(seed, settings, source=source)
 
 
 def remove_client(client_id: str) -> bool:
@@ -149,5 +235,5 @@ def dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
 
-__all__ = ["ClientError", "ClientSeed", "asdict", "demo_clients", "describe", "remove_client",
-           "seed_clients", "upsert_client"]
+__all__ = ["ClientError", "ClientExists", "ClientSeed", "add_client", "asdict", "demo_clients",
+           "describe", "remove_client", "seed_clients", "seed_of", "update_client", "upsert_client"]

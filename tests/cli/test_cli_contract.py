@@ -168,9 +168,9 @@ def test_client_add_and_list_never_print_the_secret(cli):
         assert SECRET not in result.out + result.err
         assert "argon2" not in result.out + result.err
         assert "secret_hash" not in result.out
-    # updating without a new secret keeps it
+    # registering it again whole (--replace; plain add refuses other settings) keeps the secret
     again = cli("client", "add", "--client-id", "rp-one", "--client-secret", SECRET,
-                "--redirect-uri", "http://127.0.0.1:7001/cb")
+                "--redirect-uri", "http://127.0.0.1:7001/cb", "--replace")
     assert again.rc == 0 and again.json()["redirect_uris"] == ["http://127.0.0.1:7001/cb"]
 
 
