@@ -107,6 +107,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(session_pages.bp)
     app.register_blueprint(admin_pages.bp)
+    from . import home  # after the oidc package: home links its URLs
+
+    app.register_blueprint(home.bp)
     _register_error_handlers(app)
     proxy.install(app, settings.proxy)  # X-Forwarded-* believed from the configured hops only
 

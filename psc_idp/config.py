@@ -333,6 +333,9 @@ class Settings:
     demo_rp2_url: str = "http://127.0.0.1:5003"
     """Where the second demo service "Messagerie sécurisée" runs (client ``psc-demo-mss``):
     with the first, it shows SSO and single logout."""
+    ecps_app_url: str = "http://127.0.0.1:5002"
+    """Where the virtual e-CPS app (the phone page) runs in the demo: linked from the home
+    page in demo/test mode."""
     authenticators: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {"persona": {}, "ecps": {}, "ecps_otp": {}}
     )

@@ -10,6 +10,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sessions_this_browser": "ce navigateur",
         "sessions_no_service": "aucun service",
         "sessions_end": "Terminer cette session",
+        "error_title": "Nous sommes désolés…",
+        "error_back": "Retournez sur le service qui vous a envoyé ici et recommencez.",
+        "error_for_developers": "Pour le développeur du service",
+        "redirect_uri_received": "redirect_uri reçue",
+        "redirect_uri_none": "(aucune)",
+        "redirect_uri_registered": "redirect_uri enregistrées pour le client {client}",
+        "redirect_uri_hint_exact": "La redirect_uri doit être identique, caractère pour"
+                                   " caractère, à l'une de celles enregistrées (psc-idp client"
+                                   " update ID --redirect-uri URI).",
+        "redirect_uri_hint_localhost": "localhost et 127.0.0.1 sont des hôtes différents :"
+                                       " envoyez exactement l'adresse enregistrée, ou"
+                                       " enregistrez aussi celle-ci.",
+        "redirect_uri_hint_slash": "Seule la barre oblique finale diffère : la comparaison"
+                                   " est exacte.",
+        "redirect_uri_hint_scheme": "Seul le schéma diffère (http ou https) : la comparaison"
+                                    " est exacte.",
+        "redirect_uri_hint_port": "Seul le port diffère : la comparaison est exacte.",
+        "redirect_uri_hint_missing": "Ce client a plusieurs redirect_uri enregistrées : la"
+                                     " requête doit en nommer une.",
+        "redirect_uri_hint_repeated": "La requête contient plusieurs redirect_uri : une seule"
+                                      " est permise.",
         "consent_title": "Autorisation",
         "consent_question": "{client} demande l'accès à vos informations :",
         "consent_approve": "Autoriser",
@@ -96,6 +117,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sessions_this_browser": "this browser",
         "sessions_no_service": "no service",
         "sessions_end": "End this session",
+        "error_title": "We are sorry…",
+        "error_back": "Go back to the service that sent you here and try again.",
+        "error_for_developers": "For the service's developer",
+        "redirect_uri_received": "redirect_uri received",
+        "redirect_uri_none": "(none)",
+        "redirect_uri_registered": "redirect_uri registered for client {client}",
+        "redirect_uri_hint_exact": "The redirect_uri must be identical, character for"
+                                   " character, to one of those registered (psc-idp client"
+                                   " update ID --redirect-uri URI).",
+        "redirect_uri_hint_localhost": "localhost and 127.0.0.1 are different hosts: send"
+                                       " exactly the registered address, or register this"
+                                       " one too.",
+        "redirect_uri_hint_slash": "Only the trailing slash differs: the comparison is exact.",
+        "redirect_uri_hint_scheme": "Only the scheme differs (http or https): the comparison"
+                                    " is exact.",
+        "redirect_uri_hint_port": "Only the port differs: the comparison is exact.",
+        "redirect_uri_hint_missing": "This client has several registered redirect_uri values:"
+                                     " the request must name one.",
+        "redirect_uri_hint_repeated": "The request holds several redirect_uri values: one"
+                                      " only is allowed.",
         "consent_title": "Authorisation",
         "consent_question": "{client} asks for access to your information:",
         "consent_approve": "Allow",

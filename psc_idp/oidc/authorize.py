@@ -11,6 +11,7 @@ import secrets
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Request
@@ -88,16 +89,22 @@ def authorization_endpoint() -> Response:
         record("authorize.refused", "failure", client_id=client_id[:200], reason="unknown_client")
         db.session.commit()
         return error_page("invalid_client", "Client not found.", 400)
-    redirect_uri = first(params, "redirect_uri")
+    received = first(params, "redirect_uri")
+    redirect_uri = received
     if len(params.get("redirect_uri", [])) > 1 or not redirect_uri:
         redirect_uri = "" if redirect_uri else (client.get_default_redirect_uri() or "")
     elif not client.check_redirect_uri(redirect_uri):
         redirect_uri = ""
     if not redirect_uri:
+        hint = redirect_uri_hint(params.get("redirect_uri", []), list(client.redirect_uris))
         record("authorize.refused", "failure", client_id=client.client_id,
-               reason="invalid_redirect_uri")
+               reason="invalid_redirect_uri", redirect_uri=received[:500], hint=hint,
+               registered=list(client.redirect_uris))
         db.session.commit()
-        return error_page("invalid_request", "Invalid parameter: redirect_uri", 400)
+        return error_page("invalid_request", "Invalid parameter: redirect_uri", 400,
+                          details={"received": received[:500], "hint": hint,
+                                   "client": client.client_id,
+                                   "registered": list(client.redirect_uris)})
 
     try:
         run_checks(params, client, provider.settings)
@@ -151,6 +158,41 @@ def authorization_endpoint() -> Response:
         return _complete(grant, oauth_request, autologin, client, session)
 
     return _start_interaction(client, single)
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def redirect_uri_hint(received: list[str], registered: list[str]) -> str:
+    """Why a redirect URI was refused, for the developer (the error page and the audit row):
+    repeated, missing, or the nearest registered URI differing only by the loopback host name
+    (the classic ``localhost`` vs ``127.0.0.1``), the trailing slash, the scheme or the port.
+    The registered URIs are shown beside it, in every mode: they are where codes go, sent in
+    every authorization request the RP makes, so no secret; the page and audit row name the
+    client the request named, nothing else of it."""
+    if len(received) > 1:
+        return "repeated"
+    if not received or not received[0]:
+        return "missing"
+    got = urlsplit(received[0])
+    for uri in registered:
+        want = urlsplit(uri)
+        same_rest = (got.path, got.query) == (want.path, want.query)
+        if same_rest and got.scheme == want.scheme and got.port == want.port and \
+                got.hostname != want.hostname and \
+                {got.hostname or "", want.hostname or ""} <= _LOOPBACK:
+            return "localhost"
+    for uri in registered:
+        want = urlsplit(uri)
+        if got.netloc == want.netloc and got.scheme == want.scheme and \
+                got.path.rstrip("/") == want.path.rstrip("/") and got.query == want.query:
+            return "slash"
+        if got.netloc == want.netloc and (got.path, got.query) == (want.path, want.query):
+            return "scheme"
+        if got.hostname == want.hostname and got.scheme == want.scheme and \
+                (got.path, got.query) == (want.path, want.query):
+            return "port"
+    return "exact"
 
 
 def _prompt_none_refusal(client: Client, redirect_uri: str, state: str,

@@ -7,9 +7,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import Response, current_app, jsonify, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
 
 
 def _issuer() -> str:
@@ -34,14 +37,31 @@ def wants_json() -> bool:
         request.accept_mimetypes["text/html"]
 
 
-def error_page(error: str, description: str, status: int) -> Response:
+def error_page(error: str, description: str, status: int,
+               details: dict[str, Any] | None = None) -> Response:
+    """``details``: what the RP's developer needs to fix the request, shown under the error
+    (a redirect URI mismatch: ``received``, ``registered``, ``client``, ``hint`` key). The JSON
+    answer stays Keycloak's two fields."""
     if wants_json():
         response = json_error(error, description, status)
     else:
-        html = render_template("error.html", error=error, description=description)
+        from ..login.i18n import pick_locale, translator
+
+        locale = pick_locale(_ui_locales())
+        html = render_template("error.html", error=error, description=description,
+                               details=details or {}, lang=locale, t=translator(locale))
         response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _ui_locales() -> str:
+    """``ui_locales`` of the request, if it can be read (a body too large to parse is the very
+    error being shown: then the query string only)."""
+    try:
+        return str(request.values.get("ui_locales", ""))
+    except HTTPException:
+        return str(request.args.get("ui_locales", ""))
 
 
 def json_error(error: str, description: str, status: int,

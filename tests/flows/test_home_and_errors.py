@@ -1,0 +1,113 @@
+"""The provider's root page and the errors a relying service's developer reads (issue 13):
+over real HTTP, on both backends."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from psc_idp.audit import AuditEvent
+from psc_idp.db import db
+from psc_idp.oidc.authorize import redirect_uri_hint
+
+REGISTERED = "http://127.0.0.1:5001/callback"  # the demo client psc-demo-rp
+
+
+def _authorize(live, redirect_uri: str | list[str] | None, **extra: str) -> requests.Response:
+    params: list[tuple[str, str]] = [("client_id", "psc-demo-rp"), ("response_type", "code"),
+                                     ("scope", "openid scope_all"), ("state", "s")]
+    if isinstance(redirect_uri, str):
+        params.append(("redirect_uri", redirect_uri))
+    elif redirect_uri:
+        params += [("redirect_uri", uri) for uri in redirect_uri]
+    params += list(extra.items())
+    return requests.get(f"{live.base_url}/auth?{urlencode(params)}", allow_redirects=False,
+                        timeout=10)
+
+
+def _last_refusal(live) -> AuditEvent:
+    with live.app.app_context():
+        row = db.session.scalars(db.select(AuditEvent).where(
+            AuditEvent.event == "authorize.refused").order_by(AuditEvent.id.desc())).first()
+        db.session.expunge(row)
+        return row
+
+
+def test_redirect_uri_mismatch_shows_received_registered_and_a_hint(live):
+    sent = "http://localhost:5001/callback"
+    answer = _authorize(live, sent)
+    assert answer.status_code == 400 and "Location" not in answer.headers
+    page = answer.text
+    assert "Invalid parameter: redirect_uri" in page
+    assert f'<code id="redirect-uri-received">{sent}</code>' in page
+    assert f"<code>{REGISTERED}</code>" in page
+    assert "localhost et 127.0.0.1 sont des hôtes différents" in page
+    assert "Pour le développeur du service" in page
+    row = _last_refusal(live)
+    assert row.client_id == "psc-demo-rp"
+    assert row.details["redirect_uri"] == sent and row.details["hint"] == "localhost"
+    assert row.details["registered"] == [REGISTERED]
+
+
+def test_redirect_uri_error_page_in_english_and_escaped(live):
+    sent = 'http://127.0.0.1:5001/callback/"><script>alert(1)</script>'
+    answer = _authorize(live, sent, ui_locales="en")
+    assert answer.status_code == 400
+    assert '<html lang="en">' in answer.text
+    assert "redirect_uri received" in answer.text and "We are sorry" in answer.text
+    assert "<script>alert" not in answer.text
+    assert "callback/&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
+
+
+def test_redirect_uri_repeated_and_json_answers(live):
+    repeated = _authorize(live, [REGISTERED, REGISTERED])
+    assert repeated.status_code == 400 and "plusieurs redirect_uri" in repeated.text
+    as_json = requests.get(f"{live.base_url}/auth", params={
+        "client_id": "psc-demo-rp", "response_type": "code", "scope": "openid",
+        "redirect_uri": "http://127.0.0.1:5001/other"},
+        headers={"Accept": "application/json"}, timeout=10)
+    assert as_json.status_code == 400
+    assert as_json.json() == {"error": "invalid_request",
+                              "error_description": "Invalid parameter: redirect_uri"}
+    assert _last_refusal(live).details["hint"] == "exact"
+
+
+@pytest.mark.parametrize("received,registered,hint", [
+    (["http://localhost:8080/cb"], ["http://127.0.0.1:8080/cb"], "localhost"),
+    (["http://[::1]:8080/cb"], ["http://localhost:8080/cb"], "localhost"),
+    (["http://127.0.0.1:8080/cb/"], ["http://127.0.0.1:8080/cb"], "slash"),
+    (["http://rp.example/cb"], ["https://rp.example/cb"], "scheme"),
+    (["http://rp.example:81/cb"], ["http://rp.example:82/cb"], "port"),
+    (["https://evil.example/cb"], ["https://rp.example/cb"], "exact"),
+    ([], ["https://a.example/cb", "https://b.example/cb"], "missing"),
+    (["https://a/cb", "https://a/cb"], ["https://a/cb"], "repeated"),
+])
+def test_redirect_uri_hints(received, registered, hint):
+    assert redirect_uri_hint(received, registered) == hint
+
+
+# ----------------------------------------------------------------------------- home page
+def test_home_page_in_demo_mode_links_everything(live):
+    answer = requests.get(live.base_url + "/", timeout=10)
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/html")
+    page = answer.text
+    assert "Pro Santé Connect" in page and 'id="demo-links"' in page
+    for href in ("http://127.0.0.1:5001/", "http://127.0.0.1:5003/", "http://127.0.0.1:5002/",
+                 live.base_url + "/admin/outbox",
+                 live.issuer + "/account/sessions",
+                 live.issuer + "/.well-known/wallet-openid-configuration",
+                 live.issuer + "/.well-known/openid-configuration"):
+        assert f'href="{href}"' in page, href
+    for link in ("/admin/outbox", "/auth/realms/esante-wallet/account/sessions",
+                 "/auth/realms/esante-wallet/.well-known/wallet-openid-configuration"):
+        assert requests.get(live.base_url + link, timeout=10).status_code == 200, link
+
+
+def test_home_page_in_production_says_what_the_server_is(make_live):
+    live = make_live(mode="production", authenticators={"ecps": {}}, demo=False)
+    page = requests.get(live.base_url + "/", timeout=10).text
+    assert "fournisseur d'identité OpenID Connect" in page and "production" in page
+    assert "demo-links" not in page and "/admin/outbox" not in page and ":5002" not in page
+    assert live.issuer + "/.well-known/wallet-openid-configuration" in page
