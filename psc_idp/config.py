@@ -550,9 +550,15 @@ def _check_production(s: Settings) -> None:
     if not s.is_production:
         return
     if "persona" in s.authenticators:
-        raise ConfigError("the persona authenticator signs anyone in: it is refused in production")
+        real = ",".join(name for name in s.authenticators if name != "persona") or "ecps,ecps_otp"
+        raise ConfigError(
+            "the persona authenticator signs anyone in: it is refused in production. Remove "
+            "\"persona\" from the authenticators setting ([authenticators] table in the "
+            f"PSC_IDP_CONFIG file, or PSC_IDP_AUTHENTICATORS={real}), or run in mode demo/test "
+            "(PSC_IDP_MODE=demo)")
     if any(c.test_autologin for c in s.clients):
-        raise ConfigError("test_autologin clients are refused in production")
+        raise ConfigError("test_autologin clients are refused in production: set "
+                          "test_autologin = false on the [[clients]] entries of the config file")
 
 
 # ----------------------------------------------------------------------------- loading

@@ -70,7 +70,23 @@ def _refuse_uninitialised(app: Flask) -> None:
         raise click.ClickException(_NOT_INITIALISED.format(where=where))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_SETTINGS_HELP = """\b
+Settings: defaults < the TOML file named by PSC_IDP_CONFIG < PSC_IDP_* variables
+(every setting in config.example.toml):
+  PSC_IDP_CONFIG        the TOML configuration file
+  PSC_IDP_MODE          demo | test | production (default demo)
+  PSC_IDP_HOME          folder of the default keys/ and instance/ (default: the
+                        project folder of a checkout, else ~/.local/share/psc-idp)
+  PSC_IDP_DATABASE_URL  sqlite:///PATH or postgresql+psycopg://USER:PASS@HOST/DB
+                        (default: SQLite in <home>/instance/psc-idp.db)
+  PSC_IDP_KEYS_DIR      signing keys and local TEST authority (default <home>/keys)
+  PSC_IDP_PUBLIC_URL    base URL advertised (default http://127.0.0.1:5000)
+  PSC_IDP_AUTHENTICATORS  e.g. ecps,ecps_otp (persona: demo/test only)
+  PSC_IDP_<TABLE>__<NAME>  a setting in a table, e.g. PSC_IDP_OIDC__CODE_LIFETIME=30
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_SETTINGS_HELP)
 def main() -> None:
     """psc-idp: a Pro Santé Connect–compatible OpenID Connect provider."""
 
@@ -207,11 +223,10 @@ def demo(port: int | None, tls: bool | None) -> None:
                    PSC_DEMO_RP_TITLE=name, PSC_DEMO_RP_ACCENT=accent, **_demo_trust(settings))
         services.append(subprocess.Popen([sys.executable, "-m", "clients.demo_rp.app"],
                                          env=env))
-    # The virtual e-CPS app (a phone-sized page): its device keys live in the instance folder.
+    # The virtual e-CPS app (a phone-sized page): its device keys live in the phone's one
+    # default home (~/.ecps-app, or $ECPS_APP_HOME), shared with the `ecps-app` CLI.
     app_port = os.environ.get("ECPS_APP_PORT", "5002")
     app_env = dict(os.environ, ECPS_APP_SERVER=settings.public_url.rstrip("/"),
-                   ECPS_APP_HOME=os.environ.get("ECPS_APP_HOME") or str(
-                       Path(settings.instance_dir).resolve() / "ecps-app"),
                    ECPS_APP_PORT=app_port, **_demo_trust(settings))
     phone = subprocess.Popen([sys.executable, "-m", "clients.ecps_app.web"], env=app_env)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the finally below stops them
@@ -406,7 +421,7 @@ def client_update(client_id: str, client_secret: str | None, redirect_uris: tupl
 
 
 @client.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (every field; no secret).")
 def client_list(as_json: bool) -> None:
     """List clients."""
     from ..oidc.models import Client
@@ -461,7 +476,7 @@ def session() -> None:
 
 @session.command("list")
 @click.option("--national-id", default=None, help="Only this professional's sessions.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (sid, means, times, services).")
 def session_list(national_id: str | None, as_json: bool) -> None:
     """Live sessions, newest first."""
     from ..directory.lookup import find_by_identifier
@@ -520,7 +535,8 @@ def professional() -> None:
 
 
 @professional.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (national_id, rpps, names, professions…).")
 def professional_list(as_json: bool) -> None:
     """List professionals."""
     from ..directory.loader import export_professional
@@ -651,8 +667,10 @@ def audit() -> None:
 
 
 @audit.command("list")
-@click.option("--limit", default=50, type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, type=int, show_default=True,
+              help="How many events, newest first.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (at, event, outcome, subject, client_id, details).")
 def audit_list(limit: int, as_json: bool) -> None:
     """The newest audit events."""
     from ..audit import AuditEvent
