@@ -62,10 +62,13 @@ class RpError(Exception):
     """A failure shown to the user on the error page, never as a traceback."""
 
     def __init__(self, title: str, message: str, status: int = 400,
-                 error: str = "", description: str = "") -> None:
+                 error: str = "", description: str = "", redirected: bool = False) -> None:
         super().__init__(f"{title}: {message}")
         self.title, self.message, self.status = title, message, status
         self.error, self.description = error, description
+        self.redirected = redirected
+        """The error came back on the redirect to /callback (``error=…``), not as an HTTP
+        error from the provider: the page says so rather than show an HTTP code."""
 
 
 @dataclass
@@ -209,10 +212,12 @@ class PscRelyingParty:
             self._forget_state(state)
             if not state_data:  # not ours: show the code, not a text anyone could have written
                 raise RpError("Connexion non aboutie", "Erreur reçue hors d'une connexion en "
-                              "cours (state absent ou inconnu).", 400, args["error"])
+                              "cours (state absent ou inconnu).", 400, args["error"],
+                              redirected=True)
             raise RpError("Connexion non aboutie",
                           "Pro Santé Connect a renvoyé une erreur au lieu d'une autorisation.",
-                          400, args["error"], args.get("error_description", ""))
+                          400, args["error"], args.get("error_description", ""),
+                          redirected=True)
         meta = self.metadata()
         if not state_data:
             raise RpError("Retour de connexion inattendu",
@@ -537,7 +542,8 @@ def _register_routes(app: Flask, rp: PscRelyingParty) -> None:
     @app.errorhandler(RpError)
     def rp_error(exc: RpError):
         log.warning("%s", exc)
-        return _error_page(exc.status, exc.title, exc.message, exc.error, exc.description)
+        return _error_page(exc.status, exc.title, exc.message, exc.error, exc.description,
+                           exc.redirected)
 
     @app.errorhandler(requests.RequestException)
     def provider_error(exc: requests.RequestException):
@@ -566,11 +572,11 @@ def _register_routes(app: Flask, rp: PscRelyingParty) -> None:
         return response
 
     def _error_page(status: int, title: str, message: str, error: str = "",
-                    description: str = ""):
+                    description: str = "", redirected: bool = False):
         return render_template("error.html", title=settings.TITLE, heading=title,
                                issuer=settings.ISSUER,
                                message=message, error=error, description=description,
-                               status=status), status
+                               status=status, redirected=redirected), status
 
 
 def _login_view(login: Login) -> dict[str, Any]:

@@ -5,8 +5,9 @@
     activate --national-id N --pin P [--device-name NAME]
         activation with the contact codes, both read from the provider's outbox (demo/test)
     approve  --national-id N --pin P [--wait SECONDS] [--binding-code NN]
-    deny     --national-id N --pin P [--wait SECONDS] [--binding-code NN]
-        wait for the next pending login of that professional, answer it, print its binding code
+    deny     --national-id N [--pin P] [--wait SECONDS] [--binding-code NN]
+        wait for the next pending login of that professional (the newest, or the one with that
+        binding code), answer it, print its binding code; denying needs no PIN
     otp      --national-id N            the current TOTP code (6 digits)
     card     --national-id N [--qr FILE]   the visual e-CPS card (and its QR code as SVG)
     devices  --national-id N            the professional's e-CPS devices
@@ -14,9 +15,10 @@
     status   [--national-id N]          what this home holds, and each device's status
 
 State (device key, device token, OTP seed) is one JSON file per national id in ``--home``
-(default ``$ECPS_APP_HOME`` or ``~/.ecps-app``); ``--national-id`` may be left out when the
-home holds a single professional. The server is ``--server`` (default ``$ECPS_APP_SERVER`` or
-http://127.0.0.1:5000).
+(default ``$ECPS_APP_HOME`` or ``~/.ecps-app``, the same default as the phone page, so both
+see the same e-CPS); ``--national-id`` may be left out when the home holds a single
+professional, and may be the bare RPPS (11 digits). The server is ``--server`` (default
+``$ECPS_APP_SERVER`` or http://127.0.0.1:5000).
 
 Exit status: 0 done; 1 refused (the provider's error on one line on stderr) or provider
 unreachable; 2 usage error; 3 nothing to answer within ``--wait`` seconds.
@@ -36,10 +38,9 @@ from typing import Any, TypeVar
 import click
 import requests
 
-from .phone import EcpsPhone, PhoneError
+from .phone import DEFAULT_HOME, EcpsPhone, PhoneError
 
 DEFAULT_SERVER = "http://127.0.0.1:5000"
-DEFAULT_HOME = "~/.ecps-app"
 EXIT_REFUSED = 1
 EXIT_NOTHING_PENDING = 3
 
@@ -74,8 +75,9 @@ class Context:
             national_id = known[0]
         phone = EcpsPhone(self.server, self.home, national_id)
         if must_exist and not phone.activated:
-            raise AppError(f"no e-CPS activated for {national_id} in {self.home} "
-                           f"(run: ecps-app activate --national-id {national_id} --pin PIN)")
+            raise AppError(f"no e-CPS activated for {phone.national_id} in {self.home} "
+                           f"(run: ecps-app activate --national-id {phone.national_id} "
+                           "--pin PIN)")
         return phone
 
     def output(self, data: Any, text: str) -> None:
@@ -133,13 +135,14 @@ def main(ctx: click.Context, server: str, home: str, as_json: bool) -> None:
 @click.option("--national-id", "national_id", required=True, envvar="ECPS_APP_NATIONAL_ID",
               help="The professional's national id.")
 @pin_option
-@click.option("--device-name", default="virtual e-CPS (ecps-app)", show_default=True)
+@click.option("--device-name", default="e-CPS virtuelle (ecps-app)", show_default=True)
 @click.pass_obj
 @provider_errors
 def activate(obj: Context, national_id: str, pin: str, device_name: str) -> None:
     """Activate an e-CPS with the e-mail and SMS codes (read from the outbox, demo/test)."""
-    phone = obj.phone(national_id, must_exist=False)
+    phone = obj.phone(national_id, must_exist=False)  # a bare RPPS is accepted (8 + RPPS)
     device = phone.activate(pin, device_name=device_name)
+    national_id = phone.national_id
     device.pop("device_token", None)
     device.pop("otp_secret", None)
     text = f"activated {national_id}: device {device['device_id']} ({device['status']})"
@@ -168,8 +171,12 @@ def _answer(obj: Context, national_id: str | None, pin: str, wait: float,
 
 
 def _answer_command(decision: str) -> Callable[..., None]:
+    # a denial needs no PIN (the provider does not ask for one): --pin is still accepted
+    pin = pin_option if decision == "approve" else click.option(
+        "--pin", envvar="ECPS_APP_PIN", default="", help="Not needed to deny (ignored).")
+
     @national_id_option
-    @pin_option
+    @pin
     @click.option("--wait", default=60.0, show_default=True, type=click.FloatRange(min=0),
                   help="Seconds to wait for a login request.")
     @click.option("--binding-code", default=None,

@@ -27,6 +27,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 API = "/api/mobile/v1"
+DEFAULT_HOME = "~/.ecps-app"
+"""The one default home of the virtual phone, shared by the ``ecps-app`` CLI and the page
+(``python -m clients.ecps_app.web``, also what ``psc-idp demo`` starts); ``--home`` or
+``$ECPS_APP_HOME`` change it for both."""
 MAX_WAIT = 25.0
 """The provider answers a long-poll after at most this many seconds."""
 TOTP_PERIOD = 30

@@ -36,7 +36,7 @@ from flask import (
     url_for,
 )
 
-from .phone import MAX_WAIT, EcpsPhone, PhoneError, canonical_national_id
+from .phone import DEFAULT_HOME, MAX_WAIT, EcpsPhone, PhoneError, canonical_national_id
 
 log = logging.getLogger(__name__)
 ENV_PREFIX = "ECPS_APP_"
@@ -44,8 +44,6 @@ CSRF_HEADER = "X-CSRF-Token"
 PROFESSIONAL = "national_id"
 
 
-DEFAULT_HOME = "~/.ecps-app"
-"""The one default home of the virtual phone, shared by the page and the ``ecps-app`` CLI."""
 DEVICE_NAME = "e-CPS virtuelle (page web)"
 
 STATUS_LABELS = {"usable": "utilisable", "waiting": "en attente d'activation",

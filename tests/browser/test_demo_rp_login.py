@@ -166,5 +166,7 @@ def test_blocked_persona_gets_access_denied_on_the_rp(psc: BrowserSetup, page: A
     expect(error_page.locator("h1")).to_have_text("Connexion non aboutie")
     expect(error_page.locator("td code")).to_have_text("access_denied")
     expect(error_page).to_contain_text("means_blocked")
-    expect(error_page.locator(".error-status")).to_have_text("Code HTTP 400")
+    expect(error_page.locator(".error-status")).to_contain_text(
+        "Revenue par redirection vers /callback avec error=access_denied")
+    expect(error_page.locator(".error-status")).not_to_contain_text("Code HTTP")
     expect(page.locator("section.identity-card")).to_have_count(0)
