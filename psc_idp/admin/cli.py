@@ -20,7 +20,7 @@ from typing import Any
 import click
 from flask import Flask
 
-from ..config import ClientSeed, ConfigError
+from ..config import ClientSeed, ConfigError, Settings
 from ..db import db
 
 
@@ -191,49 +191,93 @@ def _run(run: Any, app: Flask, host: str, port: int, workers: int) -> None:
 
 
 @main.command()
-@click.option("--port", default=None, type=int, help="Provider port (default 5000).")
+@click.option("--port", default=None, type=int,
+              help="Provider port (default from config: 5000). The demo services and the e-CPS "
+                   "app follow it: P+1 (\"Dossier patient\"), P+2 (e-CPS app), P+3 "
+                   "(\"Messagerie sécurisée\"), unless set by the options below or configured.")
+@click.option("--rp-port", default=None, type=int,
+              help="Port of the demo service \"Dossier patient\" (default: provider port + 1).")
+@click.option("--phone-port", default=None, type=int,
+              help="Port of the virtual e-CPS app (default: provider port + 2).")
+@click.option("--rp2-port", default=None, type=int,
+              help="Port of the demo service \"Messagerie sécurisée\" (default: provider "
+                   "port + 3).")
 @click.option("--tls/--no-tls", default=None,
               help="The provider over HTTPS (local TEST authority); the demo services and the "
                    "e-CPS app trust it (default from config: [tls] enabled).")
-def demo(port: int | None, tls: bool | None) -> None:
+def demo(port: int | None, rp_port: int | None, phone_port: int | None,
+         rp2_port: int | None, tls: bool | None) -> None:
     """Init, then run the provider, the two demo relying services and the virtual e-CPS app
-    together (Ctrl-C stops them all)."""
+    together (Ctrl-C stops them all; if one of them stops, the others are stopped too). Every
+    port is checked free before anything starts, so two demos can run side by side:
+    'psc-idp demo --port 5100' uses 5100-5103."""
     import os
     import signal
     import subprocess
+    import threading
+    import time
 
     from .clients import DEMO_SERVICES
     from .serve import run
 
-    overrides: dict[str, Any] = {"server": {"port": port}} if port else {}
-    if tls is not None:
-        overrides["tls"] = {"enabled": tls}
+    overrides = _demo_overrides(port, rp_port, phone_port, rp2_port, tls)
     app = _app(**overrides)
     settings = app.extensions["psc_idp"].settings
     if not settings.emulation_enabled:
         raise click.ClickException("'demo' runs in demo/test mode only")
+    phone_url = settings.ecps_app_url.rstrip("/")
+    wanted = [("the provider", settings.server.host, settings.server.port),
+              ('the demo service "Dossier patient"', "127.0.0.1", _port_of(settings.demo_rp_url)),
+              ("the virtual e-CPS app", "127.0.0.1", _port_of(phone_url)),
+              ('the demo service "Messagerie sécurisée"', "127.0.0.1",
+               _port_of(settings.demo_rp2_url))]
+    _check_ports(wanted)
     initialise(app, True)
-    services = []
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
     for (client_id, name, secret, url_setting), accent in zip(
             DEMO_SERVICES, ("#000091", "#18753c"), strict=True):
         url = getattr(settings, url_setting)
         env = dict(os.environ, PSC_DEMO_RP_ISSUER=settings.issuer, PSC_DEMO_RP_PUBLIC_URL=url,
-                   PSC_DEMO_RP_PORT=url.rsplit(":", 1)[-1].strip("/"),
+                   PSC_DEMO_RP_PORT=str(_port_of(url)),
                    PSC_DEMO_RP_CLIENT_ID=client_id, PSC_DEMO_RP_CLIENT_SECRET=secret,
                    PSC_DEMO_RP_TITLE=name, PSC_DEMO_RP_ACCENT=accent, **_demo_trust(settings))
-        services.append(subprocess.Popen([sys.executable, "-m", "clients.demo_rp.app"],
-                                         env=env))
+        children.append((f'the demo service "{name}"', subprocess.Popen(
+            [sys.executable, "-m", "clients.demo_rp.app"], env=env)))
     # The virtual e-CPS app (a phone-sized page): its device keys live in the phone's one
     # default home (~/.ecps-app, or $ECPS_APP_HOME), shared with the `ecps-app` CLI.
-    app_port = os.environ.get("ECPS_APP_PORT", "5002")
     app_env = dict(os.environ, ECPS_APP_SERVER=settings.public_url.rstrip("/"),
-                   ECPS_APP_PORT=app_port, **_demo_trust(settings))
-    phone = subprocess.Popen([sys.executable, "-m", "clients.ecps_app.web"], env=app_env)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the finally below stops them
+                   ECPS_APP_PORT=str(_port_of(phone_url)), **_demo_trust(settings))
+    children.append(("the virtual e-CPS app", subprocess.Popen(
+        [sys.executable, "-m", "clients.ecps_app.web"], env=app_env)))
+    failed = threading.Event()
+
+    def stop(*_: Any) -> None:
+        sys.exit(1 if failed.is_set() else 0)  # so the finally below stops the children
+
+    signal.signal(signal.SIGTERM, stop)
+
+    def watch() -> None:
+        """A helper that stops (a port taken since the check, a crash) stops the demo: its
+        links would lead nowhere, or to another demo."""
+        while not failed.is_set():
+            for label, child in children:
+                code = child.poll()
+                if code is not None:
+                    click.echo(f"psc-idp demo: {label} stopped (exit {code}): stopping the "
+                               "demo", err=True)
+                    failed.set()
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+            time.sleep(0.3)
+
+    threading.Thread(target=watch, name="demo-watch", daemon=True).start()
+    script = Path(sys.executable).with_name("psc-idp")
     click.echo(f"\n  Open the demo service \"Dossier patient\":      {settings.demo_rp_url}/"
                f"\n  Open the demo service \"Messagerie sécurisée\": {settings.demo_rp2_url}/"
-               f"\n  Open the virtual e-CPS app:                  http://127.0.0.1:{app_port}/"
-               f"\n  Your sessions: {settings.issuer}/account/sessions\n", err=True)
+               f"\n  Open the virtual e-CPS app:                  {phone_url}/"
+               f"\n  The provider's home page:                    {settings.public_url}/"
+               f"\n  Your sessions: {settings.issuer}/account/sessions"
+               f"\n  Command line: {script} --help\n", err=True)
     if _demo_trust(settings):
         click.echo(f"  HTTPS: import this TEST authority in your browser (Authorities tab) or "
                    f"accept the warning once:\n    "
@@ -241,13 +285,79 @@ def demo(port: int | None, tls: bool | None) -> None:
     try:
         _run(run, app, settings.server.host, settings.server.port, settings.server.workers)
     finally:
-        for child in (*services, phone):
-            child.terminate()
-        for child in (*services, phone):
+        failed.set()  # the watcher stops watching
+        for _, child in children:
+            if child.poll() is None:
+                child.terminate()
+        for _, child in children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _port_of(url: str) -> int:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _demo_overrides(port: int | None, rp_port: int | None, phone_port: int | None,
+                    rp2_port: int | None, tls: bool | None) -> dict[str, Any]:
+    """The demo's settings: the helpers' URLs follow the provider's port (P+1, P+2, P+3)
+    unless given as options or configured (``demo_rp_url``, ``demo_rp2_url``,
+    ``ecps_app_url``, or ``ECPS_APP_PORT``)."""
+    import os
+
+    from ..config import load_settings
+
+    try:
+        configured = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+    overrides: dict[str, Any] = {"server": {"port": port}} if port else {}
+    if tls is not None:
+        overrides["tls"] = {"enabled": tls}
+    base = port or configured.server.port
+    defaults = Settings()
+    if phone_port is None and os.environ.get("ECPS_APP_PORT", "").isdigit():
+        phone_port = int(os.environ["ECPS_APP_PORT"])
+    for setting, given, offset in (("demo_rp_url", rp_port, 1), ("ecps_app_url", phone_port, 2),
+                                   ("demo_rp2_url", rp2_port, 3)):
+        if given is not None:
+            overrides[setting] = f"http://127.0.0.1:{given}"
+        elif getattr(configured, setting) == getattr(defaults, setting):
+            overrides[setting] = f"http://127.0.0.1:{base + offset}"
+    return overrides
+
+
+def _check_ports(wanted: list[tuple[str, str, int]]) -> None:
+    """Every port free and distinct, before anything is started or printed."""
+    import socket
+
+    seen: dict[int, str] = {}
+    for label, host, number in wanted:
+        if not 0 < number < 65536:
+            raise click.ClickException(f"port {number} for {label} is not a port")
+        if number in seen:
+            raise click.ClickException(f"port {number} is given to both {seen[number]} and "
+                                       f"{label}: choose other ports (psc-idp demo --help)")
+        seen[number] = label
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+            try:
+                probe.bind((host, number))
+            except OSError:
+                raise click.ClickException(
+                    f"port {number} ({label}) is already in use, by another psc-idp demo or "
+                    f"another program: start this one on other ports, e.g. 'psc-idp demo "
+                    f"--port {_suggest(seen)}' (the demo services and e-CPS app follow: "
+                    f"P+1, P+2, P+3), or set --rp-port, --phone-port, --rp2-port") from None
+
+
+def _suggest(seen: dict[int, str]) -> int:
+    return (max(seen) // 100 + 1) * 100
 
 
 def _demo_trust(settings: Any) -> dict[str, str]:
