@@ -103,14 +103,16 @@ class Summary:
 
 
 def format_timestamp(value: Any) -> str:
-    """A NumericDate as ``12/03/2024 14:05:09 (Europe/Paris)``; anything else unchanged."""
+    """A NumericDate as ``12/03/2024 14:05:09 (Europe/Paris, UTC+01:00)``: the offset too, so
+    a reader comparing with a UTC log line needs no table; anything else unchanged."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     try:
         moment = datetime.fromtimestamp(value, tz=UTC).astimezone(DISPLAY_TZ)
     except (OverflowError, OSError, ValueError):
         return str(value)
-    return f"{moment:%d/%m/%Y %H:%M:%S} ({DISPLAY_TZ})"
+    offset = moment.strftime("%z") or "+0000"
+    return f"{moment:%d/%m/%Y %H:%M:%S} ({DISPLAY_TZ}, UTC{offset[:3]}:{offset[3:]})"
 
 
 def label(table: dict[str, str], code: Any) -> str:

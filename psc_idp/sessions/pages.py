@@ -5,11 +5,14 @@ end one. Ending goes through ``logout.end_everywhere`` like any other logout."""
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, redirect, request, url_for
 
 from ..audit import record
 from ..db import db
+from ..directory.lookup import get_professional
 from ..html import html_page
 from ..login.i18n import pick_locale, translator
 from ..oidc import urls
@@ -20,6 +23,25 @@ from .queries import live_sessions
 from .service import clear_session_cookie, current_session
 
 bp = Blueprint("account", __name__)
+try:
+    PARIS: tzinfo = ZoneInfo("Europe/Paris")
+except ZoneInfoNotFoundError:  # pragma: no cover - no tz database on the machine
+    PARIS = UTC
+
+
+def paris_time(at: datetime, label: str) -> str:
+    """A stored time (naive UTC) as a professional reads it: ``01/12/2026 14:05 (heure de
+    Paris, UTC+01:00)``, the offset shown so it matches a UTC log line without a table."""
+    moment = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(PARIS)
+    offset = moment.strftime("%z") or "+0000"
+    return f"{moment:%d/%m/%Y %H:%M} ({label}, UTC{offset[:3]}:{offset[3:]})"
+
+
+@bp.app_template_filter("paris_time")
+def paris_time_filter(at: datetime, label: str = "heure de Paris") -> str:
+    """``{{ when|paris_time }}`` in any provider page (the outbox)."""
+    return paris_time(at, label)
+
 CSRF_COOKIE = "PSC_IDP_ACCOUNT_CSRF"
 
 
@@ -32,9 +54,13 @@ def list_sessions() -> Response:
         return html_page("account_sessions.html", lang=locale, t=translator(locale),
                          sessions=[], current_sid="")
     token = secrets.token_urlsafe(24)
-    response = html_page("account_sessions.html", lang=locale, t=translator(locale),
+    t = translator(locale)
+    professional = get_professional(current.professional_id)
+    response = html_page("account_sessions.html", lang=locale, t=t,
                          current_sid=current.id, csrf=token,
-                         sessions=live_sessions(current.professional_id))
+                         sessions=live_sessions(current.professional_id),
+                         professional=professional,
+                         local_time=lambda at: paris_time(at, t("sessions_paris_time")))
     response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/")
     return response
 

@@ -326,5 +326,9 @@ def test_summary_falls_back_on_subject_role():
     assert claims_view.profession_label("999") == "Profession 999"
     paris = str(claims_view.DISPLAY_TZ) == "Europe/Paris"  # UTC where no tz database exists
     assert claims_view.format_timestamp(0) == (
-        "01/01/1970 01:00:00 (Europe/Paris)" if paris else "01/01/1970 00:00:00 (UTC)")
+        "01/01/1970 01:00:00 (Europe/Paris, UTC+01:00)" if paris
+        else "01/01/1970 00:00:00 (UTC, UTC+00:00)")
+    if paris:  # summer time: the offset changes with the date
+        assert claims_view.format_timestamp(1719835200) == \
+            "01/07/2024 14:00:00 (Europe/Paris, UTC+02:00)"
     assert claims_view.format_timestamp("soon") == "soon"

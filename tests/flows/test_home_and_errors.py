@@ -111,3 +111,58 @@ def test_home_page_in_production_says_what_the_server_is(make_live):
     assert "fournisseur d'identité OpenID Connect" in page and "production" in page
     assert "demo-links" not in page and "/admin/outbox" not in page and ":5002" not in page
     assert live.issuer + "/.well-known/wallet-openid-configuration" in page
+
+
+# ----------------------------------------------------------------------------- session page
+def test_paris_time_shows_the_offset_of_the_date():
+    from datetime import UTC, datetime
+
+    from psc_idp.sessions.pages import PARIS, paris_time
+
+    if str(PARIS) != "Europe/Paris":  # no tz database on this machine
+        pytest.skip("no Europe/Paris zone")
+    assert paris_time(datetime(2026, 12, 1, 13, 5), "heure de Paris") == \
+        "01/12/2026 14:05 (heure de Paris, UTC+01:00)"
+    assert paris_time(datetime(2026, 7, 1, 13, 5, tzinfo=UTC), "Paris time") == \
+        "01/07/2026 15:05 (Paris time, UTC+02:00)"
+
+
+def test_session_page_says_who_is_signed_in_with_paris_times(live):
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from psc_idp.directory.lookup import find_by_identifier
+    from tests.psc_actions import GP, PscActions
+
+    psc = PscActions(live.issuer)
+    before = datetime.now(UTC)
+    psc.full_login()
+    page = psc.browser.get(live.issuer + "/account/sessions", timeout=10).text
+    with live.app.app_context():
+        gp = find_by_identifier(GP)
+        name = f"{gp.given_name} {gp.family_name}"
+    assert f"Connecté : {name}, identifiant national {GP}" in page
+    assert "Dossier patient" in page  # the service by its name
+    shown = re.search(r"Ouverte le (\d\d/\d\d/\d{4} \d\d:\d\d) \(heure de Paris, "
+                      r"UTC\+(\d\d):00\)", page)
+    assert shown, page
+    opened = datetime.strptime(shown.group(1), "%d/%m/%Y %H:%M").replace(tzinfo=UTC) \
+        - timedelta(hours=int(shown.group(2)))
+    assert before - timedelta(minutes=2) <= opened <= datetime.now(UTC)
+    english = psc.browser.get(live.issuer + "/account/sessions?ui_locales=en", timeout=10).text
+    assert f"Signed in: {name}, national identifier {GP}" in english
+    assert "(Paris time, UTC+" in english and " UTC<" not in english
+
+
+def test_outbox_page_shows_paris_times(live):
+    import re
+
+    from psc_idp.credentials.models import OutboxMessage
+
+    with live.app.app_context():
+        db.session.add(OutboxMessage(channel="email", recipient="a@example.org",
+                                     national_id="810099900010", body="Code 123456"))
+        db.session.commit()
+    page = requests.get(live.base_url + "/admin/outbox", timeout=10).text
+    assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d \(heure de Paris, UTC\+0[12]:00\)", page), page
+    assert "(UTC)" not in page
