@@ -2,7 +2,8 @@
 
     psc-idp init [--demo]                 schema, keys, demo data (idempotent)
     psc-idp serve [--host H] [--port P] [--workers N] [--tls]
-    psc-idp client add|list|show|remove
+    psc-idp client add [--replace]|update|list|show|remove
+    psc-idp demo [--port P] [--rp-port P1] [--phone-port P2] [--rp2-port P3] [--tls]
     psc-idp professional list --json | load FILE | reload-demo
     psc-idp demo-data remove              the demo clients and personas (before production)
     psc-idp keys show|rotate|prune

@@ -48,6 +48,17 @@ def test_default_home_is_the_checkout_not_the_current_directory(tmp_path, monkey
     assert (explicit.keys_dir, explicit.instance_dir) == ("k", "i")
 
 
+def test_default_home_outside_a_checkout_is_the_user_data_folder(monkeypatch):
+    from psc_idp import config
+
+    monkeypatch.setattr(config, "__file__", "/nonexistent/site-packages/psc_idp/config.py")
+    assert config.default_home({"XDG_DATA_HOME": "/data"}) == Path("/data/psc-idp")
+    assert config.default_home({}) == Path.home() / ".local" / "share" / "psc-idp"
+    settings = load_settings(environ={"XDG_DATA_HOME": "/data"})
+    assert settings.keys_dir == "/data/psc-idp/keys"
+    assert settings.resolved_database_url() == "sqlite:////data/psc-idp/instance/psc-idp.db"
+
+
 def test_uninitialised_home_is_named_and_nothing_is_created(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -186,3 +197,33 @@ def test_every_client_option_is_described(command):
     for param in cmd.params:
         if isinstance(param, click.Option):
             assert param.help, f"client {command} {param.opts} has no help"
+
+
+def test_every_option_of_every_command_is_described():
+    def walk(command: click.Command, path: str) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, f"{path} {name}")
+            return
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{path} {param.opts} has no help"
+
+    walk(admin_cli.main, "psc-idp")
+
+
+def test_help_names_the_settings_variables(tmp_path):
+    result = _bare(tmp_path, "--help")
+    assert result.rc == 0, result
+    for name in ("PSC_IDP_CONFIG", "PSC_IDP_MODE", "PSC_IDP_HOME", "PSC_IDP_DATABASE_URL",
+                 "PSC_IDP_KEYS_DIR", "PSC_IDP_PUBLIC_URL", "PSC_IDP_<TABLE>__<NAME>",
+                 "config.example.toml"):
+        assert name in result.out, name
+
+
+def test_production_refusing_the_persona_means_names_the_setting(tmp_path):
+    result = _bare(tmp_path, "keys", "show", PSC_IDP_MODE="production",
+                   PSC_IDP_HOME=str(tmp_path))
+    _refused(result, "persona", "PSC_IDP_AUTHENTICATORS=ecps,ecps_otp", "[authenticators]",
+             "PSC_IDP_MODE")
+    assert len(result.err.strip().splitlines()) == 1, result
