@@ -13,6 +13,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sessions_signed_in_as": "Connecté : {name}, identifiant national {national_id}",
         "sessions_paris_time": "heure de Paris",
         "error_title": "Nous sommes désolés…",
+        "error_text_invalid_client": "Ce service n'est pas connu de Pro Santé Connect.",
+        "error_text_invalid_request": "La demande envoyée par le service est incorrecte.",
+        "error_text_not_found": "Cette page n'existe pas.",
+        "error_text_server_error": "Une erreur inattendue s'est produite.",
+        "error_text_access_denied": "L'accès a été refusé.",
+        "error_text_unsupported_response_type": "La demande envoyée par le service est"
+                                                " incorrecte.",
+        "error_protocol_detail": "Détail technique : {error} — {description}",
         "error_back": "Retournez sur le service qui vous a envoyé ici et recommencez.",
         "error_for_developers": "Pour le développeur du service",
         "redirect_uri_received": "redirect_uri reçue",
@@ -122,6 +130,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sessions_signed_in_as": "Signed in: {name}, national identifier {national_id}",
         "sessions_paris_time": "Paris time",
         "error_title": "We are sorry…",
+        "error_text_invalid_client": "This service is not known to Pro Santé Connect.",
+        "error_text_invalid_request": "The request sent by the service is incorrect.",
+        "error_text_not_found": "This page does not exist.",
+        "error_text_server_error": "An unexpected error occurred.",
+        "error_text_access_denied": "Access was denied.",
+        "error_text_unsupported_response_type": "The request sent by the service is"
+                                                " incorrect.",
+        "error_protocol_detail": "Technical detail: {error} — {description}",
         "error_back": "Go back to the service that sent you here and try again.",
         "error_for_developers": "For the service's developer",
         "redirect_uri_received": "redirect_uri received",
@@ -220,6 +236,10 @@ def pick_locale(ui_locales: str) -> str:
         if lang in MESSAGES:
             return lang
     return "fr"
+
+
+def has_text(key: str) -> bool:
+    return key in MESSAGES["fr"]
 
 
 def translator(locale: str):

@@ -45,11 +45,15 @@ def error_page(error: str, description: str, status: int,
     if wants_json():
         response = json_error(error, description, status)
     else:
-        from ..login.i18n import pick_locale, translator
+        from ..login.i18n import has_text, pick_locale, translator
 
         locale = pick_locale(_ui_locales())
+        t = translator(locale)
+        # a person reads a French sentence; the protocol's code and wording stay as a detail
+        key = "error_text_" + error
+        message = t(key) if has_text(key) else description
         html = render_template("error.html", error=error, description=description,
-                               details=details or {}, lang=locale, t=translator(locale))
+                               message=message, details=details or {}, lang=locale, t=t)
         response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response

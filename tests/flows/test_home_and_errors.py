@@ -166,3 +166,24 @@ def test_outbox_page_shows_paris_times(live):
     page = requests.get(live.base_url + "/admin/outbox", timeout=10).text
     assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d \(heure de Paris, UTC\+0[12]:00\)", page), page
     assert "(UTC)" not in page
+
+
+def test_error_pages_speak_french_with_the_protocol_wording_as_a_detail(live):
+    """Issue 13 item 4: "Client not found." and "Invalid parameter: redirect_uri" were the
+    page's sentence; a person now reads French (English with ui_locales=en), and the protocol
+    code and wording stay for the developer in one detail line."""
+    import html
+    import re
+
+    base = live.base_url + "/auth"
+    page = requests.get(base, params={"client_id": "nobody", "response_type": "code"},
+                        timeout=10)
+    assert page.status_code == 400
+    sentence = re.search(r'id="error-description">([^<]*)<', page.text).group(1)
+    assert html.unescape(sentence) == "Ce service n'est pas connu de Pro Santé Connect."
+    assert "Client not found." not in sentence
+    detail = re.search(r'id="error-code" data-error="invalid_client">([^<]*)<', page.text)
+    assert detail and "invalid_client" in detail.group(1) and "Client not found." in detail.group(1)
+    english = requests.get(base, params={"client_id": "nobody", "response_type": "code",
+                                         "ui_locales": "en"}, timeout=10)
+    assert "This service is not known to Pro Santé Connect." in english.text

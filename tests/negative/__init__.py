@@ -111,7 +111,7 @@ def assert_error_page(response: requests.Response, status: int = 400,
     assert "Location" not in response.headers
     assert response.headers["Content-Type"].startswith("text/html")
     if error:
-        assert f'<code id="error-code">{error}</code>' in response.text
+        assert f'id="error-code" data-error="{error}"' in response.text
 
 
 def assert_redirect_error(response: requests.Response, error: str, issuer: str,
