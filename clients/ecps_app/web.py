@@ -19,8 +19,10 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from flask import (
@@ -201,8 +203,27 @@ def _csrf_token() -> str:
     return session["csrf"]
 
 
+try:
+    PARIS: tzinfo = ZoneInfo("Europe/Paris")
+except ZoneInfoNotFoundError:  # pragma: no cover - no tz database on the machine
+    PARIS = UTC
+
+
+def paris_time(iso: str | None) -> str:
+    """An API time (ISO 8601, UTC) as a professional reads it: ``01/12/2026 14:05 (heure de
+    Paris, UTC+01:00)``, the offset shown so it matches the provider's pages and logs."""
+    try:
+        moment = datetime.fromisoformat(str(iso or "").replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso or "")
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(PARIS)
+    offset = moment.strftime("%z") or "+0000"
+    return f"{moment:%d/%m/%Y %H:%M} (heure de Paris, UTC{offset[:3]}:{offset[3:]})"
+
+
 def _register(app: Flask, settings: Settings) -> None:
     home = settings.home_path
+    app.add_template_filter(paris_time, "paris_time")
 
     def phone_for(national_id: str) -> EcpsPhone:
         return EcpsPhone(settings.SERVER, home, national_id)
@@ -338,6 +359,15 @@ def _register(app: Flask, settings: Settings) -> None:
         return jsonify({"device_status": body.get("device_status"), "challenges": [
             {k: c.get(k) for k in ("challenge_id", "service_name", "client_id", "binding_code",
                                    "origin", "created_at", "expires_at")} for c in challenges]})
+
+    @app.get("/api/sessions")
+    def api_sessions() -> Response:
+        """The professional's live sessions, for the page to refresh its list while it is
+        open (a login elsewhere, a logout from a service), times in Paris time."""
+        return jsonify({"sessions": [
+            {"sid": s.get("sid"), "auth_mode": s.get("auth_mode"),
+             "since": paris_time(s.get("created_at")), "clients": list(s.get("clients") or [])}
+            for s in current_phone().sessions()]})
 
     @app.post("/api/answer")
     def api_answer() -> Response:

@@ -215,3 +215,31 @@ def test_sessions_listed_and_ended_from_the_page(live, web, page):
     expect(page.locator("li.session")).to_have_count(0)
     start = browser.start(browser.client(), prompt="none")
     assert "login_required" in browser.open(start.url).headers["Location"]
+
+
+def test_the_session_list_follows_the_provider_live_in_paris_time(live, web, page):
+    """Issue 13 item 12: times in Paris time with the offset, and the phone's session list
+    updating while the page is open (a login elsewhere appears, a logout disappears)."""
+    from tests.psc_actions import PscActions
+
+    activate(page, web)
+    expect(page.locator("li.device .hint").first).to_contain_text("heure de Paris, UTC+0")
+    browser = PscActions(live.issuer)
+    _, tokens = browser.full_login()
+    sid = browser.verify(tokens["id_token"])["sid"]
+    row = page.locator(f'li.session[data-sid="{sid}"]')
+    expect(row).to_have_count(1, timeout=15000)  # no reload: the page's script refreshed it
+    expect(row.locator(".services")).to_have_text("psc-demo-rp")
+    expect(row.locator(".hint")).to_contain_text("heure de Paris, UTC+0")
+    logout = browser.open(browser.metadata["end_session_endpoint"] + "?id_token_hint=" +
+                          tokens["id_token"])
+    assert logout.status_code in (200, 302)
+    expect(row).to_have_count(0, timeout=15000)
+
+
+def test_paris_time_shows_the_offset():
+    from clients.ecps_app.web import paris_time
+
+    assert paris_time("2026-12-01T13:05:00Z") == "01/12/2026 14:05 (heure de Paris, UTC+01:00)"
+    assert paris_time("2026-07-01T13:05:00") == "01/07/2026 15:05 (heure de Paris, UTC+02:00)"
+    assert paris_time("not a time") == "not a time" and paris_time(None) == ""

@@ -46,7 +46,18 @@
     $("result-detail").dataset.code = code || "";
   }
 
-  function time(iso) { return (iso || "").slice(11, 19); }
+  // Times as a professional reads them: Paris time, with the offset (UTC+1 / UTC+2).
+  const PARIS = new Intl.DateTimeFormat("fr-FR", {timeZone: "Europe/Paris", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", timeZoneName: "shortOffset"});
+  function time(iso) {
+    const moment = new Date(iso || "");
+    if (isNaN(moment)) return "";
+    const parts = PARIS.formatToParts(moment);
+    const pick = (type) => (parts.find((p) => p.type === type) || {}).value || "";
+    const offset = pick("timeZoneName").replace("GMT", "UTC") || "UTC";
+    return pick("hour") + ":" + pick("minute") + ":" + pick("second") +
+      " (heure de Paris, " + offset + ")";
+  }
 
   function showUnusable(status) {
     stopped = true;
@@ -87,7 +98,7 @@
       const code = document.createElement("span");
       code.className = "binding-code";
       code.textContent = c.binding_code;
-      button.append(code, c.service_name + " (reçue à " + time(c.created_at) + " UTC)");
+      button.append(code, c.service_name + " (reçue à " + time(c.created_at) + ")");
       button.addEventListener("click", () => { chosen = c.challenge_id; render(latest); });
       item.append(button);
       return item;
@@ -99,7 +110,7 @@
     $("binding-code").textContent = first.binding_code;
     $("request").dataset.challengeId = first.challenge_id;
     $("request-expires").textContent = "Reçue à " + time(first.created_at) +
-      ", expire à " + time(first.expires_at) + " (UTC)";
+      ", expire à " + time(first.expires_at);
     $("pin").value = "";
     $("pin").focus();
   }
@@ -195,4 +206,56 @@
     if (!UNUSABLE[status] && status !== "revoked") poll();
   }
   if ($("totp")) otpLoop();
+
+  // The session list follows the provider while the page is open: a new login elsewhere or a
+  // logout from a service shows up within a few seconds, without a reload.
+  function sessionItem(s) {
+    const item = document.createElement("li");
+    item.className = "session";
+    item.dataset.sid = s.sid;
+    const since = document.createElement("span");
+    since.className = "hint";
+    since.textContent = "depuis le " + s.since + " (" + s.auth_mode + ")";
+    const services = document.createElement("span");
+    services.className = "services";
+    services.textContent = s.clients.join(", ") || "—";
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = "/sessions/" + encodeURIComponent(s.sid) + "/end";
+    const token = document.createElement("input");
+    token.type = "hidden";
+    token.name = "csrf_token";
+    token.value = csrf;
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.className = "link-button end-session";
+    button.textContent = "Se déconnecter";
+    form.append(token, button);
+    item.append(since, services, form);
+    return item;
+  }
+
+  async function sessionsLoop() {
+    const list = document.querySelector("#sessions ul.sessions");
+    let known = Array.from(list.querySelectorAll("li.session")).map((li) => li.dataset.sid +
+      "|" + li.querySelector(".services").textContent).join(",");
+    while (true) {
+      await sleep(3000);
+      try {
+        const data = await call("GET", "/api/sessions");
+        const now = data.sessions.map((s) => s.sid + "|" + (s.clients.join(", ") || "—"))
+          .join(",");
+        if (now === known) continue;
+        known = now;
+        const empty = document.createElement("li");
+        empty.className = "hint";
+        empty.textContent = "Aucune session ouverte.";
+        list.replaceChildren(...(data.sessions.length ? data.sessions.map(sessionItem)
+                                                        : [empty]));
+      } catch (error) {
+        /* the provider is away: try again at the next turn */
+      }
+    }
+  }
+  if (document.querySelector("#sessions ul.sessions")) sessionsLoop();
 })();
