@@ -13,9 +13,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -61,9 +64,28 @@ def serve_subprocess(database_url: str, folder: Path, port: int, *,
             time.sleep(0.2)
         yield served
     finally:
+        stop_process(proc, timeout=20)
+
+
+def stop_process(proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    """SIGTERM (the server's graceful stop), then SIGKILL if it does not end in ``timeout``."""
+    if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def fire(count: int, call: Callable[[int], Any]) -> list[Any]:
+    """``call(0..count-1)`` in ``count`` threads released at once (a barrier): real parallel
+    requests for the concurrency tests; their results in order."""
+    barrier = threading.Barrier(count, timeout=30)
+
+    def run(i: int) -> Any:
+        barrier.wait()
+        return call(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count), timeout=120))

@@ -4,7 +4,6 @@ virtual e-CPS app come up together on the ports configured, and SIGTERM stops th
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import free_port
+from tests.served import stop_process
 
 PSC_IDP = Path(sys.executable).with_name("psc-idp")
 
@@ -57,10 +57,5 @@ def test_demo_starts_everything_and_stops_it(tmp_path):
         discovery = requests.get(urls[0], timeout=5).json()
         assert discovery["backchannel_logout_supported"] is True
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     assert all(_down(url) for url in urls), "a child of psc-idp demo outlived it"

@@ -5,7 +5,6 @@ whole demo."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -15,6 +14,7 @@ import requests
 
 from tests.cli.test_demo_command import PSC_IDP, _down, _wait_up
 from tests.conftest import free_port
+from tests.served import stop_process
 
 
 def _free_block(size: int = 4) -> int:
@@ -55,14 +55,7 @@ def _finished(proc: subprocess.Popen[str], folder: Path) -> tuple[str, str]:
     return (folder / "out.txt").read_text(), (folder / "err.txt").read_text()
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+_stop = stop_process
 
 
 def _urls(base: int) -> list[str]:

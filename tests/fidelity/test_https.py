@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import ssl
 import subprocess
@@ -28,6 +27,7 @@ from psc_idp.proxy import TrustedProxyFix
 from tests.conftest import free_port
 from tests.fidelity import tls
 from tests.psc_actions import GP, PscActions
+from tests.served import stop_process
 
 make_tls_live = tls.make_tls_live  # fixtures (tests/fidelity/tls.py)
 other_ca = tls.other_ca
@@ -287,12 +287,7 @@ def test_psc_idp_serve_with_gunicorn_speaks_tls(backend, make_app, tmp_path):
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(issuer + "/.well-known/openid-configuration", timeout=5)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc, timeout=20)
     text = log.read_text()
     assert "https://127.0.0.1" in text and "trust CA" in text, text
     assert "Traceback" not in text, text
@@ -345,11 +340,6 @@ def test_the_demo_over_https_signs_in_through_the_demo_service(tmp_path):
         assert home.status_code == 200, home.text[:800]
         assert GP in home.text
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     text = log.read_text()
     assert "trust CA" in text and ca_file in text, text

@@ -8,11 +8,8 @@ requests interleave and whichever instance serves them.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyotp
@@ -29,6 +26,7 @@ from tests.ecps.test_card_activation import TestCa, X509CardVerifier
 from tests.ecps.test_otp_login import away_from_a_step_boundary, otp_login, send_code, wrong_code
 from tests.ecps.test_push_login import audit, binding_code, ecps_login, move_clock, reason
 from tests.psc_actions import DEMO_CLIENT
+from tests.served import fire
 
 GP = "810099900010"
 NURSE = "810099900119"
@@ -41,18 +39,6 @@ CIBA = "/auth/realms/esante-wallet/protocol/openid-connect/ext/ciba/auth"
 def pair(make_live) -> tuple[Any, Any]:
     """Two instances on one database (the second is built before any test data exists)."""
     return make_live(), make_live()
-
-
-def fire(count: int, call: Callable[[int], Any]) -> list[Any]:
-    """``call(0..count-1)`` in ``count`` threads released at once; their results in order."""
-    barrier = threading.Barrier(count, timeout=30)
-
-    def run(i: int) -> Any:
-        barrier.wait()
-        return call(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count), timeout=120))
 
 
 def no_server_errors(answers: list[requests.Response]) -> None:

@@ -11,12 +11,10 @@ reverse proxy would, so one test plays many sources.
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -29,6 +27,7 @@ from psc_idp.db import db
 from psc_idp.oidc import secrets as client_secrets
 from psc_idp.ratelimit import RateLimitCounter
 from tests.psc_actions import DEMO_CLIENT, PscActions
+from tests.served import fire
 
 GP = "810099900010"
 NURSE = "810099900119"
@@ -71,18 +70,6 @@ def pair(make_live, store) -> Callable[..., tuple[Any, Any]]:
                     "proxy": {"trusted_hops": 1}}
         return make_live(**settings), make_live(**settings)
     return build
-
-
-def fire(count: int, call: Callable[[int], Any]) -> list[Any]:
-    """``call(0..count-1)`` in ``count`` threads released at once; their results in order."""
-    barrier = threading.Barrier(count, timeout=30)
-
-    def run(i: int) -> Any:
-        barrier.wait()
-        return call(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count), timeout=120))
 
 
 def rows(live, model: Any, **where: Any) -> list[Any]:
