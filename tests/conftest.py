@@ -157,25 +157,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def on_a_free_port(serve: Callable[[int], Any], port: int | None = None) -> Any:
+    """``serve(port)`` on ``port``, or on a free one: free_port() may give a port another
+    process takes before the bind (OSError), then another one is tried."""
+    for attempt in range(5):
+        try:
+            return serve(port or free_port())
+        except OSError:
+            if port is not None or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture
 def make_live(make_app: Callable[..., Flask]) -> Iterator[Callable[..., LiveServer]]:
     servers: list[LiveServer] = []
 
     def start(port: int | None = None, **overrides: Any) -> LiveServer:
-        for attempt in range(5):
-            chosen = port or free_port()
+        def serve(chosen: int) -> LiveServer:
             settings = dict(overrides)
             settings.setdefault("public_url", f"http://127.0.0.1:{chosen}")
-            try:
-                server = LiveServer(make_app(**settings), chosen)
-            except OSError:
-                # free_port() gave a port another process took since: pick another one
-                if port is not None or attempt == 4:
-                    raise
-                continue
-            servers.append(server)
-            return server
-        raise AssertionError("unreachable")
+            return LiveServer(make_app(**settings), chosen)
+
+        server = on_a_free_port(serve, port)
+        servers.append(server)
+        return server
 
     yield start
     from psc_idp import sse

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -32,6 +33,22 @@ def page(chromium: Any) -> Iterator[Any]:
     page = context.new_page()
     try:
         yield page
+    finally:
+        context.close()
+
+
+@contextlib.contextmanager
+def phone_sized_page(chromium: Any) -> Iterator[Any]:
+    """A fresh context at a phone's size (the virtual e-CPS page); a JavaScript error on the
+    page fails the test."""
+    context = chromium.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+        assert not errors, errors  # no JavaScript error on the page
     finally:
         context.close()
 

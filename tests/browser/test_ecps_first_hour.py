@@ -25,7 +25,7 @@ from playwright.sync_api import expect
 
 from clients.ecps_app.phone import EcpsPhone
 from clients.ecps_app.web import Settings, create_app
-from tests.browser.conftest import TIMEOUT_MS, BrowserSetup
+from tests.browser.conftest import TIMEOUT_MS, BrowserSetup, phone_sized_page
 from tests.conftest import LiveServer, free_port
 from tests.ecps_app.test_web import POLL_WAIT, InFlight
 
@@ -57,16 +57,8 @@ def phone_server(psc: BrowserSetup, tmp_path) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def phone_page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with phone_sized_page(chromium) as page:
         yield page
-        assert not errors, errors
-    finally:
-        context.close()
 
 
 def no_english(page: Any) -> None:

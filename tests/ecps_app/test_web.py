@@ -21,7 +21,7 @@ from clients.ecps_app.web import Settings, create_app
 from psc_idp.credentials import ecps
 from psc_idp.db import db
 from psc_idp.directory.lookup import find_by_national_id
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import phone_sized_page
 from tests.conftest import LiveServer, free_port
 from tests.ecps.test_mobile_api import GP, PIN, push_login, status_of
 from tests.ecps_app.test_cli import binding_code_of
@@ -31,16 +31,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield page
-        assert not errors, errors  # no JavaScript error on the page
-    finally:
-        context.close()
+    with phone_sized_page(chromium) as phone_page:
+        yield phone_page
 
 
 POLL_WAIT = 2

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from psc_idp.pki import LocalPki
 from psc_idp.pki.server import generated_server_certificate, ssl_context, tls_files
-from tests.conftest import free_port
+from tests.conftest import free_port, on_a_free_port
 
 
 class TlsLiveServer:
@@ -60,22 +60,17 @@ def make_tls_live(make_app: Callable[..., Flask]) -> Iterator[Callable[..., TlsL
     servers: list[TlsLiveServer] = []
 
     def start(**overrides: Any) -> TlsLiveServer:
-        for attempt in range(5):
-            port = free_port()
+        def serve(port: int) -> TlsLiveServer:
             settings = dict(overrides)
             settings.setdefault("public_url", f"https://127.0.0.1:{port}")
             settings["tls"] = {"enabled": True, **settings.get("tls", {})}
             app = make_app(**settings)
-            context = ssl_context(*tls_files(app.extensions["psc_idp"].settings))
-            try:
-                server = TlsLiveServer(app, port, context)
-            except OSError:
-                if attempt == 4:
-                    raise
-                continue
-            servers.append(server)
-            return server
-        raise AssertionError("unreachable")
+            return TlsLiveServer(app, port, ssl_context(*tls_files(
+                app.extensions["psc_idp"].settings)))
+
+        server = on_a_free_port(serve)
+        servers.append(server)
+        return server
 
     yield start
     from psc_idp import sse
