@@ -117,3 +117,35 @@ class AttemptBudget(db.Model):
     rounds: Mapped[int] = mapped_column(Integer, default=0)
     """Windows opened since the budget started: each is twice as long as the previous."""
     window_ends: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class Card(db.Model):
+    """A CPx card (CPS, CPF, CPE, CPA, CDE) as its issuer knows it.
+
+    The PIN and PUK and their try counters are on the chip (the virtual card's folder, read by
+    ``card-reader``), never here: as on PSC, the provider only ever sees the card's
+    certificate in the TLS handshake. See docs/cards.md."""
+
+    __tablename__ = "card"
+
+    serial: Mapped[str] = mapped_column(String(20), primary_key=True)
+    """The card number printed on the card (10 digits)."""
+    card_type: Mapped[str] = mapped_column(String(3))
+    """CPS, CPF, CPE, CPA or CDE."""
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professional.id"), index=True)
+    national_id: Mapped[str] = mapped_column(String(64), index=True)
+    """The holder's national id as on the card's first line (staff: ``3…/CPET…``)."""
+    structure_technical_id: Mapped[str] = mapped_column(String(40), default="")
+    """The structure a CPE/CPA/CDE card belongs to (empty for CPS/CPF)."""
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    """active, revoked (lost or stolen), replaced (renewed or replaced by ``replaced_by``);
+    expiry is read from ``not_after``."""
+    not_before: Mapped[datetime] = mapped_column(DateTime)
+    not_after: Mapped[datetime] = mapped_column(DateTime)
+    auth_cert_serial: Mapped[str] = mapped_column(String(40), default="")
+    sign_cert_serial: Mapped[str] = mapped_column(String(40), default="")
+    folder: Mapped[str] = mapped_column(String(500), default="")
+    """Where ``card issue`` wrote the virtual card (renewal reuses its chip, hence its codes)."""
+    replaced_by: Mapped[str] = mapped_column(String(20), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

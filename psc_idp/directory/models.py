@@ -59,8 +59,11 @@ class Professional(db.Model):
     __tablename__ = "professional"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    national_id: Mapped[str] = mapped_column(String(20), unique=True, index=True)
-    rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    national_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    """``8``+RPPS for most; structure staff (CPE/CPA holders) ``3``+FINESS or ``5``+SIRET,
+    ``/`` and their card id (``30B0168811/CPET00001``, reference §10)."""
+    rpps: Mapped[str | None] = mapped_column(String(11), unique=True, nullable=True)
+    """None for identities without an RPPS number (structure staff)."""
     civility_code: Mapped[str] = mapped_column(String(5), default="")
     """``codeCivilite``: M, MME."""
     family_name: Mapped[str] = mapped_column(String(100))

@@ -53,6 +53,14 @@ class Client(db.Model, ClientMixin):
     """``psc`` or ``strict`` for this client; empty: the deployment's (``fidelity.py``)."""
     userinfo_shape: Mapped[str] = mapped_column(String(10), default="")
     """``2024`` or ``2023`` userinfo for this client; empty: the deployment's."""
+    tls_client_auth_subject_dn: Mapped[str] = mapped_column(String(500), default="")
+    """RFC 8705 ``tls_client_auth``: the certificate's expected subject DN (RFC 4514)."""
+    tls_client_auth_san: Mapped[str] = mapped_column(String(500), default="")
+    """RFC 8705 ``tls_client_auth``: an expected SAN, as ``dns:NAME``, ``uri:URI``,
+    ``ip:ADDRESS`` or ``email:ADDRESS`` (instead of the subject DN)."""
+    tls_client_certificate_bound_access_tokens: Mapped[bool] = mapped_column(
+        Boolean, default=False)
+    """RFC 8705 §3: bind access tokens to the certificate used at the token endpoint."""
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     # ------------------------------------------------------------------ Authlib ClientMixin
