@@ -130,9 +130,9 @@ def _import_models() -> None:
     """Every model module, so the metadata is complete for ``create_all`` and Alembic."""
     from .audit import trail  # noqa: F401
     from .credentials import models as credential_models  # noqa: F401
-    from .pki import models as pki_models  # noqa: F401
     from .directory import models  # noqa: F401
     from .oidc import models as oidc_models  # noqa: F401
+    from .pki import models as pki_models  # noqa: F401
     from .sessions import models as session_models  # noqa: F401
 
 

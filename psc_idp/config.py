@@ -274,6 +274,42 @@ class ProxySettings:
 
 
 @dataclass
+class MtlsSettings:
+    """The TLS listener that asks for client certificates (``mtls/``, docs/cards.md): card
+    logins (the browser presents the card) and RFC 8705 aliases of the token, userinfo,
+    introspection, revocation and CIBA endpoints (``tls_client_auth``, bound tokens)."""
+
+    enabled: bool | None = None
+    """Start it with ``serve``. Unset: on in demo and test mode, off in production."""
+    host: str = "127.0.0.1"
+    port: int = 5443
+    public_url: str = ""
+    """How browsers and RPs reach it (``https://host:port``); PSC puts the card step on
+    its wallet host. Empty: ``https://<host>:<port>``. Behind a reverse proxy that asks for
+    the certificate itself, that proxy's URL."""
+    forwarded_certificate_header: str = ""
+    """Behind such a proxy: the request header carrying the client certificate it received
+    (PEM, URL-escaped as nginx's ``$ssl_client_escaped_cert``; e.g. ``X-SSL-Client-Cert``).
+    Believed only from ``[proxy]`` trusted peers; empty: never."""
+    threads: int = 8
+    """Worker threads of the listener (each process runs one)."""
+
+
+@dataclass
+class CardSettings:
+    """CPx cards (``credentials/cards.py``, docs/cards.md)."""
+
+    accepted_types: list[str] = field(
+        default_factory=lambda: ["CPS", "CPF", "CPE", "CPA", "CDE"])
+    """Card types that may sign in (PSC accepts every CPx type; unverified for CDE)."""
+    lifetime_days: int = 1095
+    """Validity of a new card and its certificates: 3 years (seed 002)."""
+    cards_dir: str = ""
+    """Where ``card issue`` writes a card when ``--out`` is not given. Empty:
+    ``<home>/cards``."""
+
+
+@dataclass
 class ClientSeed:
     client_id: str
     redirect_uris: list[str]
@@ -355,6 +391,8 @@ class Settings:
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
     proxy: ProxySettings = field(default_factory=ProxySettings)
+    mtls: MtlsSettings = field(default_factory=MtlsSettings)
+    cards: CardSettings = field(default_factory=CardSettings)
 
     @property
     def issuer(self) -> str:
@@ -363,6 +401,16 @@ class Settings:
     @property
     def wallet_base(self) -> str:
         return (self.wallet_url or self.public_url).rstrip("/")
+
+    @property
+    def mtls_enabled(self) -> bool:
+        """The client-certificate listener runs: by ``[mtls] enabled``, else outside production."""
+        return self.emulation_enabled if self.mtls.enabled is None else self.mtls.enabled
+
+    @property
+    def mtls_base(self) -> str:
+        """Base URL of the client-certificate listener as browsers and RPs reach it."""
+        return (self.mtls.public_url or f"https://{self.mtls.host}:{self.mtls.port}").rstrip("/")
 
     @property
     def is_production(self) -> bool:
@@ -512,6 +560,14 @@ def _check_tls_and_proxy(s: Settings) -> None:
     if s.proxy.trusted_addresses and not s.proxy.trusted_hops:
         raise ConfigError("proxy.trusted_addresses needs proxy.trusted_hops >= 1")
     _check_networks("proxy.trusted_addresses", s.proxy.trusted_addresses)
+    if s.mtls.forwarded_certificate_header and not s.proxy.trusted_hops:
+        raise ConfigError("mtls.forwarded_certificate_header needs proxy.trusted_hops >= 1 "
+                          "(a certificate header is believed from a trusted proxy only)")
+    unknown = set(s.cards.accepted_types) - {"CPS", "CPF", "CPE", "CPA", "CDE"}
+    if unknown:
+        raise ConfigError(f"cards.accepted_types: unknown card types {sorted(unknown)}")
+    if not 1 <= s.cards.lifetime_days <= 3650:
+        raise ConfigError("cards.lifetime_days must be between 1 and 3650")
 
 
 def _check_rate_limits(s: Settings) -> None:
@@ -632,7 +688,8 @@ _NESTED = {"oidc": OidcSettings, "quirks": QuirkSettings, "fidelity": FidelitySe
            "session": SessionSettings, "server": ServerSettings, "waits": WaitSettings,
            "rate_limits": RateLimitSettings, "ecps": EcpsSettings,
            "smtp": SmtpSettings, "outbound": OutboundSettings,
-           "tls": TlsSettings, "proxy": ProxySettings}
+           "tls": TlsSettings, "proxy": ProxySettings, "mtls": MtlsSettings,
+           "cards": CardSettings}
 
 
 def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:

@@ -45,6 +45,7 @@ class TrustedProxyFix:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
         if self.trusted(environ.get("REMOTE_ADDR", "")):
+            environ["psc_idp.proxy.trusted"] = True  # mtls/presented.py: forwarded certificates
             return self.fixed(environ, start_response)
         return self.plain(environ, start_response)
 

@@ -7,7 +7,8 @@
     psc-idp professional list --json | load FILE | reload-demo
     psc-idp demo-data remove              the demo clients and personas (before production)
     psc-idp keys show|rotate|prune
-    psc-idp pki show                      the TEST authority's certificate paths (JSON)
+    psc-idp pki show | issue-software-cert --client-id ID --out DIR
+    psc-idp card issue|list|show|lost|renew|replace          (CPx cards, docs/cards.md)
     psc-idp audit list [--json] [--limit N]
 """
 
@@ -113,24 +114,10 @@ def initialise(app: Flask, demo: bool | None) -> dict[str, Any]:
         report["clients"] = seed_clients(settings, include_demo=load_demo)
         db.session.commit()
     forget_cached_summaries()
-    report["pki"] = _ensure_pki(app)
+    from .pki_cli import ensure_pki
+
+    report["pki"] = ensure_pki(app)
     return report
-
-
-def _ensure_pki(app: Flask) -> dict[str, str]:
-    """The local TEST authority (and, with TLS on, the server certificate): made once."""
-    from ..pki import LocalPki, PkiError
-    from ..pki.server import tls_files
-
-    settings = app.extensions["psc_idp"].settings
-    try:
-        described = LocalPki.in_keys_dir(settings.keys_dir).ensure().describe()
-        if settings.tls.enabled:
-            cert, key = tls_files(settings)
-            described.update(server_cert=str(cert.resolve()), server_key=str(key.resolve()))
-    except (OSError, PkiError) as exc:
-        raise click.ClickException(f"local authority (keys_dir/pki): {exc}") from exc
-    return described
 
 
 def _redacted(url: str) -> str:
@@ -761,18 +748,6 @@ def keys_prune() -> None:
 
 
 @main.group()
-def pki() -> None:
-    """The local TEST certificate authority (TLS, signing-key certificates)."""
-
-
-@pki.command("show")
-def pki_show() -> None:
-    """The CA certificates' paths (the file to trust: root_ca) and the server certificate."""
-    app = _app()
-    click.echo(json.dumps(_ensure_pki(app), indent=2, ensure_ascii=False))
-
-
-@main.group()
 def audit() -> None:
     """The audit trail."""
 
@@ -803,6 +778,12 @@ def audit_list(limit: int, as_json: bool) -> None:
         click.echo(f"{r['at']} {r['event']:22} {r['outcome']:8} {escape(r['subject']):13} "
                    f"{escape(r['client_id'])}")
 
+
+from .card_cli import card  # noqa: E402  (the groups of their own modules)
+from .pki_cli import pki  # noqa: E402
+
+main.add_command(card)
+main.add_command(pki)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
