@@ -107,6 +107,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(session_pages.bp)
     app.register_blueprint(admin_pages.bp)
+    from .credentials import card_activation
+    from .pki import views as pki_views
+
+    app.register_blueprint(pki_views.bp)  # CA certificates and CRLs of the emulated IGC-Santé
+    card_activation.install(app)  # e-CPS activation with a CPx card
     from . import home  # after the oidc package: home links its URLs
 
     app.register_blueprint(home.bp)

@@ -307,6 +307,9 @@ class CardSettings:
     cards_dir: str = ""
     """Where ``card issue`` writes a card when ``--out`` is not given. Empty:
     ``<home>/cards``."""
+    reader_url: str = "http://127.0.0.1:5004"
+    """Where the virtual card reader's page runs in the demo (``card-reader serve``): the
+    card step links to it ("insérez votre carte")."""
 
 
 @dataclass
