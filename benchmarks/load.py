@@ -247,8 +247,73 @@ def start_phone(base: str, home: str, national_id: str, transport: str) -> Any:
     return responder.start()
 
 
-FLOWS = {"psc-idp": psc_flow, "node-oidc-provider": node_flow, "psc-idp-ecps": ecps_flow}
+# ----------------------------------------------------------------------------- CPx card
+CARD_STEP = re.compile(r'<meta name="psc-idp-card-step" content="([^"]+)"')
+PERSONA_UID = re.compile(r'action="/login/([^/"]+)/persona"')
+
+
+def card_session(card: dict[str, Any]) -> requests.Session:
+    """A session that presents the card in its TLS handshakes (the reader's job: PIN checked
+    once per client on the chip, then the key unlocked, as the middleware caches it)."""
+    import ssl
+
+    from requests.adapters import HTTPAdapter
+
+    context = ssl.create_default_context(cafile=card["ca"])
+    context.load_cert_chain(card["cert"], card["key"], password=card["password"])
+
+    class CardAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["ssl_context"] = context
+            super().init_poolmanager(*args, **kwargs)
+
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("https://", CardAdapter())
+    return session
+
+
+def card_flow(s: requests.Session, base: str, card: dict[str, Any]) -> None:
+    """A browser's card login: the card step's TLS handshake on a new connection every time.
+
+    GET /auth (persona page) → GET /login/<uid>/card (card page) → GET <mTLS>/login/<uid>/card/tls
+    presenting the card (303, new TLS connection with client authentication) → GET the return
+    URL (302 → code) → token → userinfo."""
+    issuer = base + PSC_REALM
+    page, state, verifier = _psc_authorize(s, base)
+    uid = PERSONA_UID.search(page.text)
+    if not uid:
+        raise FlowError("authorize: no login request id on the page")
+    step_page = _expect(s.get(f"{base}/login/{uid.group(1)}/card", allow_redirects=False,
+                              timeout=TIMEOUT), 200, "card page")
+    step = CARD_STEP.search(step_page.text)
+    if not step:
+        raise FlowError("card page: no card step URL")
+    with card_session(card) as reader:  # a new connection: a full handshake per login
+        presented = _expect(reader.get(step.group(1).replace("&amp;", "&"),
+                                       allow_redirects=False, timeout=TIMEOUT), 303, "card tls")
+    done = _expect(s.get(presented.headers.get("Location", ""), allow_redirects=False,
+                         timeout=TIMEOUT), 302, "card return")
+    code = _code_from(done.headers.get("Location", ""), state, "card return")
+    _tokens_and_userinfo(s, issuer + "/protocol/openid-connect/token",
+                         issuer + "/protocol/openid-connect/userinfo", code, verifier)
+
+
+def unlock_card(folder: str, pin: str, ca_file: str) -> dict[str, Any]:
+    """The card's TLS credentials, after the PIN check on its chip."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from pathlib import Path
+
+    from psc_idp.credentials.card_chip import Chip
+
+    cert, key, password = Chip.open(Path(folder)).tls_credentials(pin)
+    return {"cert": str(cert), "key": str(key), "password": password, "ca": ca_file}
+
+
+FLOWS = {"psc-idp": psc_flow, "node-oidc-provider": node_flow, "psc-idp-ecps": ecps_flow,
+         "psc-idp-card": card_flow}
 ECPS_KIND = "psc-idp-ecps"
+CARD_KIND = "psc-idp-card"
 
 
 # ----------------------------------------------------------------------------- CPU accounting
@@ -355,7 +420,10 @@ def _client(kind: str, base: str, warm: Any, tickets: Any, deadline: Any,
             barriers: tuple[Any, Any, Any], results: Any, ecps: dict[str, str] | None = None
             ) -> None:
     flow = FLOWS[kind]
-    if ecps is not None:  # this client's professional and phone
+    if ecps is not None and kind == CARD_KIND:  # the card, unlocked once (PIN on the chip)
+        card = unlock_card(ecps["folder"], ecps["pin"], ecps["ca"])
+        flow = functools.partial(card_flow, card=card)  # type: ignore[assignment]
+    elif ecps is not None:  # this client's professional and phone
         national_id = ecps["national_id"]
         start_phone(base, ecps["home"], national_id, ecps["transport"])
         flow = functools.partial(ecps_flow, national_id=national_id)  # type: ignore[assignment]
@@ -400,9 +468,12 @@ def run(kind: str, base: str, server_pid: int, n: int, warmup: int, duration: fl
     deadline = ctx.Value("d", time.monotonic() + 3600)
     barriers = (ctx.Barrier(n + 1), ctx.Barrier(n + 1), ctx.Barrier(n + 1))
     results = ctx.Queue()
-    phones = [None] * n if ecps is None else [
-        {"national_id": ecps["national_ids"][i], "home": ecps["home"],
-         "transport": ecps["transport"]} for i in range(n)]
+    if kind == CARD_KIND and ecps is not None:  # every client uses the one card
+        phones: list[Any] = [ecps] * n
+    else:
+        phones = [None] * n if ecps is None else [
+            {"national_id": ecps["national_ids"][i], "home": ecps["home"],
+             "transport": ecps["transport"]} for i in range(n)]
     procs = [ctx.Process(target=_client, args=(kind, base, warm, tickets, deadline, barriers,
                                                results, phones[i]), daemon=True)
              for i in range(n)]
@@ -482,11 +553,13 @@ def markdown(results: list[RunResult], ns: list[int]) -> str:
                   for sample in r.failure_samples]
     ratios = ratio_table(results, ns)
     ecps_ratios = ratio_table(results, ns, ECPS_KIND)
-    if ratios or ecps_ratios:
+    card_ratios = ratio_table(results, ns, CARD_KIND)
+    if ratios or ecps_ratios or card_ratios:
         lines += ["", "| N | psc-idp / node-oidc-provider flows/s | psc-idp e-CPS push / "
-                  "node-oidc-provider flows/s |", "|---:|---:|---:|"]
-        lines += [f"| {n} | {_ratio(ratios.get(n))} | {_ratio(ecps_ratios.get(n))} |"
-                  for n in ns]
+                  "node-oidc-provider flows/s | psc-idp card / node-oidc-provider flows/s |",
+                  "|---:|---:|---:|---:|"]
+        lines += [f"| {n} | {_ratio(ratios.get(n))} | {_ratio(ecps_ratios.get(n))} | "
+                  f"{_ratio(card_ratios.get(n))} |" for n in ns]
     return "\n".join(lines)
 
 
@@ -550,6 +623,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ecps-phone", choices=("stream", "long-poll"), default="stream",
                     help="how the virtual phones wait for logins (default: event stream)")
     ap.add_argument("--ecps-home", help="folder of the phones' state (default: a temp dir)")
+    ap.add_argument("--card", help="also card logins on psc-idp with this virtual card "
+                    "(a folder written by `psc-idp card issue`)")
+    ap.add_argument("--card-pin", default="1234", help="the card's PIN")
+    ap.add_argument("--card-ca", help="the provider's root CA (psc-idp pki show: root_ca)")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args(argv)
     ns = [int(n) for n in args.clients.split(",") if n.strip()]
@@ -565,6 +642,12 @@ def main(argv: list[str] | None = None) -> int:
         ecps = {"home": home, "transport": args.ecps_phone,
                 "national_ids": activate_phones(args.psc.rstrip("/"), home, max(ns))}
         targets.append((ECPS_KIND, args.psc.rstrip("/"), args.psc_pid))
+    card: dict[str, Any] | None = None
+    if args.card:
+        if not (args.psc and args.card_ca):
+            ap.error("--card needs --psc and --card-ca")
+        card = {"folder": args.card, "pin": args.card_pin, "ca": args.card_ca}
+        targets.append((CARD_KIND, args.psc.rstrip("/"), args.psc_pid))
     if not targets or any(pid is None for _, _, pid in targets):
         ap.error("give --psc and --psc-pid and/or --node and --node-pid")
 
@@ -573,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind, base, pid in targets:
             res = run(kind, base, pid, n, args.warmup, args.duration, args.max_flows,
                       args.pg_db if kind != "node-oidc-provider" else None,
-                      ecps if kind == ECPS_KIND else None)
+                      ecps if kind == ECPS_KIND else card if kind == CARD_KIND else None)
             results.append(res)
             print(f"  {kind:20} N={n:<3} {res.flows_per_s:8.1f} flows/s  p50 {res.p50_ms:7.1f} "
                   f"ms  p95 {res.p95_ms:7.1f} ms  server {res.server_cpu_ms_per_flow:6.2f} "
@@ -597,13 +680,18 @@ def main(argv: list[str] | None = None) -> int:
             ECPS_KIND: "GET /auth → GET /login/<uid>/ecps → POST it (303) → GET …/finish → "
                        "GET …/status?wait=20 until approved (the client's virtual phone "
                        "approves with PIN + device signature through the mobile API) → "
-                       "GET …/finish (302 code) → token → userinfo"},
+                       "GET …/finish (302 code) → token → userinfo",
+            CARD_KIND: "GET /auth → GET /login/<uid>/card → GET <mTLS>/login/<uid>/card/tls "
+                       "presenting the card (new TLS connection, client authentication) → "
+                       "GET the return URL (302 code) → token → userinfo"},
         "ecps_phone_transport": args.ecps_phone if args.ecps else None,
         "runs": [asdict(r) for r in results],
         "ratio_psc_over_node_flows_per_s": {str(k): v for k, v in ratio_table(results,
                                                                              ns).items()},
         "ratio_psc_ecps_over_node_flows_per_s": {
             str(k): v for k, v in ratio_table(results, ns, ECPS_KIND).items()},
+        "ratio_psc_card_over_node_flows_per_s": {
+            str(k): v for k, v in ratio_table(results, ns, CARD_KIND).items()},
         "failed": any(r.failures or r.warmup_failures for r in results),
     }
     if args.out:
