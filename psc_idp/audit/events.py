@@ -47,6 +47,8 @@ EVENTS: dict[str, str] = {
     "ecps.webhook_set": "an e-CPS device registered or removed its push-gateway webhook",
     "ecps.webhook_failed": "a push-gateway webhook for an e-CPS login could not be delivered",
     "ecps.card_proof_refused": "a CPx card signature over an e-CPS activation was refused",
+    "card.presented": "a CPx card was presented and accepted at a login's TLS step",
+    "card.refused": "a CPx card login was refused (TLS step, return, or abandoned by the reader)",
     "admin.clock_moved": "the emulated clock was moved (demo/test mode)",
     "ciba.requested": "a CIBA backchannel authentication request was accepted (e-CPS asked)",
     "ciba.refused": "a CIBA backchannel authentication request was refused",
