@@ -376,11 +376,11 @@ class Settings:
     """Where the virtual e-CPS app (the phone page) runs in the demo: linked from the home
     page in demo/test mode."""
     authenticators: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {"persona": {}, "ecps": {}, "ecps_otp": {}}
+        default_factory=lambda: {"persona": {}, "card": {}, "ecps": {}, "ecps_otp": {}}
     )
     """Authenticators to enable, by registry name, each with its own settings table. The first
     one's page opens the login; the others are linked from it. Production lists only real means
-    (``ecps``, ``ecps_otp``): ``persona`` is refused there."""
+    (``card``, ``ecps``, ``ecps_otp``): ``persona`` is refused there."""
     clients: list[ClientSeed] = field(default_factory=list)
     oidc: OidcSettings = field(default_factory=OidcSettings)
     quirks: QuirkSettings = field(default_factory=QuirkSettings)

@@ -24,7 +24,7 @@ from .. import sse
 from ..db import db
 
 
-def banner(app: Flask, host: str, port: int) -> str:
+def banner(app: Flask, host: str, port: int, *, mtls_running: bool | None = None) -> str:
     settings = app.extensions["psc_idp"].settings
     from ..oidc import urls
 
@@ -38,6 +38,9 @@ def banner(app: Flask, host: str, port: int) -> str:
     if settings.emulation_enabled:
         lines.append(f"  demo RP    {settings.demo_rp_url}/  (client psc-demo-rp)")
         lines.append(f"  demo RP 2  {settings.demo_rp2_url}/  (client psc-demo-mss)")
+    if settings.mtls_enabled if mtls_running is None else mtls_running:
+        lines.append(f"  card/mTLS  {settings.mtls_base}  (client certificates: card login, "
+                     "docs/card-login.md)")
     if settings.tls.enabled:
         from ..pki import LocalPki
 
@@ -57,21 +60,94 @@ def tls_files(app: Flask) -> tuple[Path, Path]:
     return files(app.extensions["psc_idp"].settings)
 
 
+class ListenerError(click.ClickException):
+    """The client-certificate listener cannot start (its port is taken...): serve stops."""
+
+
+def mtls_arguments(app: Flask) -> dict[str, Any]:
+    """How to start the client-certificate listener (``mtls/listener.py``): the server
+    certificate of ``serve --tls`` (its names include 127.0.0.1 and localhost) and, in the
+    handshake's CertificateRequest, the emulated IGC-Santé CAs (browsers then offer cards)."""
+    from ..pki.igc_sante import IgcSante
+    from ..pki.server import tls_files as files
+
+    settings = app.extensions["psc_idp"].settings
+    cert, key = files(settings)
+    return {"host": settings.mtls.host, "port": settings.mtls.port, "cert_file": cert,
+            "key_file": key, "client_ca_names": IgcSante.from_settings(settings).client_ca_names(),
+            "threads": settings.mtls.threads}
+
+
+def start_mtls(app: Flask, arguments: dict[str, Any], *, reuse_port: bool = False) -> Any:
+    """Start the listener or raise ``ListenerError`` with a sentence saying what to change."""
+    from ..mtls.listener import start_listener
+
+    args = dict(arguments)
+    host, port = args.pop("host"), args.pop("port")
+    try:
+        return start_listener(app, host, port, args.pop("cert_file"), args.pop("key_file"),
+                              reuse_port=reuse_port, **args)
+    except OSError as exc:
+        raise ListenerError(
+            f"the card/mTLS listener cannot listen on {host}:{port} ({exc.strerror or exc}): "
+            "another program uses that port. Stop it, or choose another port "
+            "([mtls] port, PSC_IDP_MTLS__PORT), or turn the listener off "
+            "([mtls] enabled = false, PSC_IDP_MTLS__ENABLED=false)") from exc
+
+
+def _port_free(host: str, port: int) -> None:
+    """Fail before gunicorn forks when the listener's port is taken (the workers bind it
+    with SO_REUSEPORT each, which would otherwise fail in every worker, over and over)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ListenerError(
+                f"the card/mTLS listener cannot listen on {host}:{port} "
+                f"({exc.strerror or exc}): another program uses that port. Stop it, or choose "
+                "another port ([mtls] port, PSC_IDP_MTLS__PORT), or turn the listener off "
+                "([mtls] enabled = false, PSC_IDP_MTLS__ENABLED=false)") from exc
+
+
 def run(app: Flask, host: str, port: int, workers: int) -> None:
     from ..pki.server import ssl_context
 
-    tls = tls_files(app) if app.extensions["psc_idp"].settings.tls.enabled else None
+    settings = app.extensions["psc_idp"].settings
+    tls = tls_files(app) if settings.tls.enabled else None
     context = ssl_context(*tls) if tls else None  # a bad certificate or key stops us here
-    click.echo(banner(app, host, port), err=True)
+    mtls = mtls_arguments(app) if settings.mtls_enabled else None
+    listener = None
+    try:
+        if mtls and workers and workers > 0:
+            _port_free(mtls["host"], mtls["port"])
+        elif mtls:
+            listener = start_mtls(app, mtls)
+    except ListenerError as exc:
+        if settings.mtls.enabled:  # asked for explicitly: serve stops
+            raise
+        # On by default (demo/test): a second server on this machine (two demos side by
+        # side, parallel tests) runs without card login rather than not at all.
+        click.echo(f"warning: {exc.message}; card login is off for this server", err=True)
+        mtls = None
+    click.echo(banner(app, host, port, mtls_running=mtls is not None), err=True)
     if workers and workers > 0:
-        _run_gunicorn(app, host, port, workers, tls)
-    else:
+        _run_gunicorn(app, host, port, workers, tls, mtls)
+        return
+    try:
         app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False,
                 ssl_context=context)
+    finally:  # Ctrl-C or the server's end; on SIGTERM the process ends with its thread
+        if listener is not None:
+            listener.stop()
 
 
 def _run_gunicorn(app: Flask, host: str, port: int, workers: int,
-                  tls: tuple[Path, Path] | None = None) -> None:
+                  tls: tuple[Path, Path] | None = None,
+                  mtls: dict[str, Any] | None = None) -> None:
     from gunicorn.app.base import BaseApplication
 
     class Standalone(BaseApplication):  # type: ignore[misc]
@@ -99,6 +175,16 @@ def _run_gunicorn(app: Flask, host: str, port: int, workers: int,
                 previous(signum, frame)
 
         signal.signal(signal.SIGTERM, on_term)
+        if mtls:
+            # One client-certificate listener per worker, all on the same port
+            # (SO_REUSEPORT: the kernel spreads the handshakes), started after the fork:
+            # the master never runs one (its threads would not survive the fork).
+            worker.psc_idp_mtls = start_mtls(app, mtls, reuse_port=True)
+
+    def worker_exit(server: Any, worker: Any) -> None:
+        listener = getattr(worker, "psc_idp_mtls", None)
+        if listener is not None:
+            listener.stop()
 
     def post_fork(server: Any, worker: Any) -> None:
         # Connections opened by the master must not be shared by the forked workers.
@@ -111,7 +197,7 @@ def _run_gunicorn(app: Flask, host: str, port: int, workers: int,
                      "worker_class": server.worker_class, "threads": server.threads,
                      "accesslog": None, "errorlog": "-", "timeout": 60,
                      "keepalive": 5, "post_fork": post_fork,
-                     "post_worker_init": post_worker_init,
+                     "post_worker_init": post_worker_init, "worker_exit": worker_exit,
                      # gunicorn's control socket is per user by default: several servers
                      # on one machine (tests, benchmarks) would fight over it.
                      "control_socket_disable": True}).run()

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..config import ConfigError
 from .base import Authenticator
+from .card import CardAuthenticator
 from .ecps_otp import EcpsOtpAuthenticator
 from .ecps_push import EcpsPushAuthenticator
 from .persona import PersonaAuthenticator
@@ -14,6 +15,7 @@ REGISTRY: dict[str, type[Authenticator]] = {
     PersonaAuthenticator.id: PersonaAuthenticator,
     EcpsPushAuthenticator.id: EcpsPushAuthenticator,
     EcpsOtpAuthenticator.id: EcpsOtpAuthenticator,
+    CardAuthenticator.id: CardAuthenticator,
 }
 
 

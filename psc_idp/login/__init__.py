@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 
+from . import card_views
 from .views import bp, render_first_step
 
 __all__ = ["init_app"]
@@ -18,3 +19,4 @@ __all__ = ["init_app"]
 def init_app(app: Flask, provider: Any) -> None:
     provider.interaction_handler = render_first_step
     app.register_blueprint(bp)
+    app.register_blueprint(card_views.bp)

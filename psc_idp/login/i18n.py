@@ -119,6 +119,29 @@ MESSAGES: dict[str, dict[str, str]] = {
                          " notification sur votre téléphone ou un autre moyen.",
         "otp_unavailable": "Le code de votre e-CPS ne peut pas être vérifié : réactivez-la dans"
                            " l'application.",
+        "card_intro": "Insérez votre carte CPS dans le lecteur, puis présentez-la : le code PIN"
+                      " de la carte vous sera demandé par le lecteur.",
+        "card_open_reader": "Ouvrir le lecteur de carte",
+        "card_step_hint": "Adresse où présenter la carte (lecteur, logiciel CPS) :",
+        "card_refused_title": "Carte refusée",
+        "card_error_title": "Connexion par carte impossible",
+        "card_refused_before": "Votre carte a été refusée : {message}",
+        "card_back_to_card": "Retour à la connexion par carte (annuler la connexion)",
+        "card_choose_other": "Choisir un autre moyen d'identification",
+        "card_not_on_listener": "Cette étape n'est accessible qu'en présentant une carte CPS"
+                                " (connexion avec certificat client) : utilisez le lien de la"
+                                " page de connexion.",
+        "card_unknown_login": "Cette demande de connexion est inconnue. Retournez sur le service"
+                              " pour recommencer.",
+        "card_not_offered": "La connexion par carte CPS n'est pas proposée pour cette"
+                            " demande.",
+        "card_ticket_used": "Cette étape de connexion par carte a déjà été utilisée :"
+                            " présentez de nouveau votre carte.",
+        "card_ticket_wrong": "Ce lien de connexion par carte n'est pas valable : présentez de"
+                             " nouveau votre carte.",
+        "card_ticket_expired": "Le délai entre la lecture de la carte et le retour sur cette"
+                               " page est dépassé : présentez de nouveau votre carte.",
+        "card_unknown_holder": "Le titulaire de cette carte est inconnu de l'annuaire.",
     },
     "en": {
         "sessions_title": "Your Pro Santé Connect sessions",
@@ -226,6 +249,25 @@ MESSAGES: dict[str, dict[str, str]] = {
                          " code is suspended for a few minutes. Use the notification on your"
                          " phone or another means.",
         "otp_unavailable": "Your e-CPS code cannot be checked: activate it again in the app.",
+        "card_intro": "Insert your CPS card in the reader, then present it: the reader asks"
+                      " for the card's PIN.",
+        "card_open_reader": "Open the card reader",
+        "card_step_hint": "Where to present the card (reader, CPS software):",
+        "card_refused_title": "Card refused",
+        "card_error_title": "Card login impossible",
+        "card_refused_before": "Your card was refused: {message}",
+        "card_back_to_card": "Back to the card login (cancel the login)",
+        "card_choose_other": "Choose another means of identification",
+        "card_not_on_listener": "This step is only reachable by presenting a CPS card (TLS"
+                                " client certificate): use the link of the login page.",
+        "card_unknown_login": "This login request is unknown. Go back to the service to start"
+                              " again.",
+        "card_not_offered": "Card login is not offered for this request.",
+        "card_ticket_used": "This card login step was already used: present your card again.",
+        "card_ticket_wrong": "This card login link is not valid: present your card again.",
+        "card_ticket_expired": "Too long between reading the card and coming back here:"
+                               " present your card again.",
+        "card_unknown_holder": "The holder of this card is not in the directory.",
     },
 }
 
