@@ -22,12 +22,14 @@ def _means_offered(psc: PscActions, **params: str) -> tuple[set[str], str]:
 
 
 @pytest.mark.parametrize("params,offered", [
-    ({}, {"persona", "ecps", "ecps_otp"}),
-    ({"acr_values": "eidas1"}, {"persona", "ecps", "ecps_otp"}),
-    ({"acr_values": "eidas2"}, {"persona", "ecps"}),        # not the code alone
+    ({}, {"persona", "card", "ecps", "ecps_otp"}),
+    ({"acr_values": "eidas1"}, {"persona", "card", "ecps", "ecps_otp"}),
+    ({"acr_values": "eidas2"}, {"persona", "card", "ecps"}),        # not the code alone
+    ({"acr_values": "eidas3"}, {"persona", "card"}),        # the card (and personas as CARD)
     ({"auth_mode": "MOBILE"}, {"ecps", "ecps_otp"}),
     ({"auth_mode": "MOBILE", "acr_values": "eidas2"}, set()),  # one means left: its page
-    ({"auth_mode": "MOBILE", "acr_values": "eidas3"}, {"persona", "ecps", "ecps_otp"}),
+    ({"auth_mode": "MOBILE", "acr_values": "eidas3"},
+     {"persona", "card", "ecps", "ecps_otp"}),
 ])
 def test_means_offered(live, params, offered):
     psc = PscActions(live.issuer)

@@ -37,7 +37,7 @@ def test_defaults():
     assert s.oidc.default_acr == "eidas1"
     assert s.quirks == QuirkSettings()
     assert not any(dataclasses.asdict(s.quirks).values())
-    assert s.authenticators == {"persona": {}, "ecps": {}, "ecps_otp": {}}
+    assert s.authenticators == {"persona": {}, "card": {}, "ecps": {}, "ecps_otp": {}}
     assert s.clients == []
     assert s.session.idle_timeout == 1800 and s.session.lifetime == 36000
     assert s.resolved_database_url().startswith("sqlite:///")
