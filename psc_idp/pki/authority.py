@@ -104,13 +104,20 @@ def subject_alt_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
 def issue(issuer: Authority | None, subject: x509.Name, public_key: PublicKey, *,
           lifetime_days: int, usage: Usage = TOKEN_SIGNING, sans: Iterable[str] = (),
           is_ca: bool = False, path_length: int | None = None,
-          signing_key: PrivateKey | None = None) -> x509.Certificate:
+          signing_key: PrivateKey | None = None,
+          not_before: dt.datetime | None = None, not_after: dt.datetime | None = None,
+          extensions: Iterable[tuple[x509.ExtensionType, bool]] = ()) -> x509.Certificate:
     """One certificate. ``issuer`` None: self-signed with ``signing_key`` (the root).
 
     The validity never outlives the issuer's (a chain that expires in the middle is refused),
-    and starts an hour back so a slightly late clock elsewhere accepts it at once."""
+    and starts an hour back so a slightly late clock elsewhere accepts it at once.
+    ``not_before``/``not_after`` (aware datetimes) replace that window when given (a card's
+    three years, a test's expired or not-yet-valid certificate); ``extensions`` are added as
+    (value, critical) pairs (policies, CRL distribution points...)."""
     now = dt.datetime.now(dt.UTC)
-    not_after = now + dt.timedelta(days=lifetime_days)
+    start = not_before if not_before is not None else now - dt.timedelta(hours=1)
+    if not_after is None:
+        not_after = now + dt.timedelta(days=lifetime_days)
     if issuer is not None:
         not_after = min(not_after, issuer.certificate.not_valid_after_utc)
     key = signing_key if issuer is None else issuer.key
@@ -120,7 +127,7 @@ def issue(issuer: Authority | None, subject: x509.Name, public_key: PublicKey, *
     builder = (x509.CertificateBuilder()
                .subject_name(subject).issuer_name(issuer_name).public_key(public_key)
                .serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(not_after)
+               .not_valid_before(start).not_valid_after(not_after)
                .add_extension(x509.BasicConstraints(ca=is_ca, path_length=path_length),
                               critical=True)
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key),
@@ -140,6 +147,8 @@ def issue(issuer: Authority | None, subject: x509.Name, public_key: PublicKey, *
     names = subject_alt_names(sans)
     if names:
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
     return builder.sign(key, hashes.SHA256())
 
 
@@ -168,13 +177,15 @@ class LocalPki:
                 None, name(ROOT_NAME), key.public_key(), lifetime_days=ROOT_DAYS,
                 is_ca=True, path_length=1, signing_key=key))
 
-    def issuing_ca(self, ca_name: str, common_name: str = "") -> Authority:
-        """An issuing CA signed by the root (``services`` by default; cards and organisations
-        will be other names)."""
+    def issuing_ca(self, ca_name: str, common_name: str = "", *,
+                   subject: x509.Name | None = None) -> Authority:
+        """An issuing CA signed by the root (``services`` by default; the emulated IGC-Santé's
+        ``personnes`` and ``organisations`` give their own ``subject``, used when the CA is
+        first made)."""
         if not ca_name.isalnum():
             raise PkiError(f"CA name must be alphanumeric, not {ca_name!r}")
         root = self.root()
-        subject = name(common_name or f"psc-idp TEST {ca_name} CA")
+        subject = subject or name(common_name or f"psc-idp TEST {ca_name} CA")
         with self.locked():
             return self._load_or_make(f"{ca_name}-ca", lambda key: issue(
                 root, subject, key.public_key(), lifetime_days=ISSUING_DAYS, is_ca=True,
