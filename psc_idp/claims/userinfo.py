@@ -36,6 +36,14 @@ Choices, each what a relying party written against the real PSC expects:
   registered, and an RP iterating exercices/activities simply finds no situation to pick
   (behaviour of the real PSC for this case is unverified).
 - Absent values are ``""``, never null (verified in the capture).
+- Structure staff (CPE, CPA, CDE holders: no RPPS, national id ``3``+FINESS or ``5``+SIRET,
+  ``/``, card id) get the same documents: ``SubjectNameID``/``preferred_username`` their
+  national id, their one ``exercice`` with ``codeProfession: ""`` (verified: PSC shows a CPE
+  holder so, reference §10) and their structure as the activity, ``SubjectOrganization`` and
+  ``SubjectOrganizationID``. Inferred, unverified: ``SubjectRole`` lists no entry for an empty
+  profession (``[]`` for staff: a ``"^1.2.250.1.213.1.1.5.5"`` entry would name no
+  profession); ``otherIds`` names the identifier type as ``origine`` (``FINESS`` as in
+  psc-ps-api's alternative ids, ``SIRET`` by analogy); ``codeCategorieProfessionnelle`` is ``""``.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..directory.national_id import identifier_origin
 from ..directory.nomenclature import (
     PALIER_AUTHENTIFICATION,
     PSI_LOCALE,
@@ -83,8 +92,10 @@ def other_ids(professional: Professional) -> list[dict[str, Any]]:
     """``otherIds``: the national id with its origin; ``qualite`` is an integer (capture).
 
     The origin is the identity's source, not a matter of shape: the 2024 sample's ``EDIT`` goes
-    with its ``ANS…`` test identity; psc-idp's professionals are RPPS ones."""
-    return [{"identifiant": professional.national_id, "origine": RPPS_ORIGIN, "qualite": 1}]
+    with its ``ANS…`` test identity; psc-idp's professionals are RPPS ones, its structure staff
+    ``FINESS`` or ``SIRET`` ones (the type digit of their id; unverified for PSC)."""
+    origin = identifier_origin(professional.national_id)
+    return [{"identifiant": professional.national_id, "origine": origin, "qualite": 1}]
 
 
 def _text(value: Any) -> str:
@@ -151,7 +162,8 @@ def _first_active_activity(professional: Professional) -> Activity | None:
 def _subject_roles(professional: Professional) -> list[str]:
     roles: list[str] = []
     for practice in professional.practices:
-        if practice.active_activities:
+        # staff practise no profession (codeProfession ""): nothing to name
+        if practice.active_activities and practice.profession_code:
             role = subject_role(practice.profession_code)
             if role not in roles:
                 roles.append(role)

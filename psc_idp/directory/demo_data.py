@@ -10,6 +10,13 @@ Everything here is invented: RPPS numbers are built with ``make_rpps`` from bodi
 numbers the ARCEP ranges reserved for fiction (01 99 00 xx xx) and unallocated mobiles
 (+33 6 00 00 00 xx). Registration authorities (``autoriteDenregistrement``) of structures other
 than the capture's two are plausible values, unverified.
+
+Card holders beyond the CPS: ``DEMO_PROFESSIONALS`` are RPPS identities (CPS, and the CPF of an
+intern); ``DEMO_STAFF`` are structure staff without RPPS (CPE, CPA, CDE holders), identified by
+``3``+FINESS or ``5``+SIRET, ``/`` and a card id, with an empty profession (``codeProfession:
+""`` as PSC shows them, reference §10). ``DEMO_CARD_HOLDERS`` names the card type each demo
+holder gets. The staff are kept apart so the RPPS personas' invariants (valid ``100999…``
+numbers, a profession from TRE_G15) keep holding; ``ALL_DEMO_PERSONAS`` has everyone.
 """
 
 from __future__ import annotations
@@ -83,9 +90,14 @@ class PracticeData:
 
 @dataclass(frozen=True)
 class ProfessionalData:
-    """A persona: civil status, contact data (never in claims) and practices."""
+    """A persona: civil status, contact data (never in claims) and practices.
 
-    rpps: str
+    ``rpps`` is None for structure staff (CPE/CPA/CDE holders), who are identified by
+    ``staff_national_id`` instead (``30B0168811/CPET00001``); their practice has
+    ``profession_code=""``.
+    """
+
+    rpps: str | None
     civility_code: str
     family_name: str
     given_name: str
@@ -97,10 +109,18 @@ class ProfessionalData:
     means_blocked: bool = False
     rpps_plus: bool = False
     practices: tuple[PracticeData, ...] = field(default_factory=tuple)
+    staff_national_id: str = ""
+    """Structure staff only (``rpps`` None): ``3``+FINESS or ``5``+SIRET, ``/``, holder id."""
 
     @property
     def national_id(self) -> str:
+        if self.rpps is None:
+            return self.staff_national_id
         return national_id_from_rpps(self.rpps)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.rpps is None
 
 
 DEMO_SERIAL_BASE = 1_009_990_000
@@ -127,6 +147,20 @@ NO_SITUATION_RPPS = demo_rpps(16)
 """Jean-Pierre BLANC: retired, his only activity ended in 2022."""
 RPPS_PLUS_COORDINATION_RPPS = demo_rpps(17)
 """Amina DIALLO: RPPS+ coordonnatrice de parcours, role GENR08, in a DAC."""
+CPF_INTERN_RPPS = demo_rpps(24)
+"""Maxime DUBOIS: interne en médecine générale (category E, role FON-48), CHU de Lyon: a CPF."""
+
+# Structure staff: no RPPS, national id = structure id + "/" + card id (reference §10).
+CPE_STAFF_ID = "30B0168811/CPET00001"
+"""Claire NGUYEN: secrétaire médicale at the hospital F0B0168811 (the id PSC showed for a CPE
+holder in a third-party capture, reference §10)."""
+CPA_STAFF_ID = "500000001815646/CPAT00045"
+"""Paulo FERNANDES: agent d'accueil at the health centre C00000001815646 (ANS's CIBA sample
+login_hint, reference §6)."""
+CDE_DIRECTOR_ID = "30B0168811/CDET00001"
+"""Martine ROCHE: directrice of the hospital F0B0168811, holder of its CDE (seed 002: the card
+of the legal representative who signs the ANS contract). The id's form is psc-idp's choice
+(same FINESS as her staff, card id CDET…): no real CDE holder's id was found (unverified)."""
 
 _DEMO_START = date(2015, 9, 1)
 
@@ -147,6 +181,10 @@ IME_PETITS_PONTS = "F0B0590015"
 SAAD_MEDITERRANEE = "F0B0130010"
 DAC_44 = "F0B0440016"
 MECS_BOUSSOLE = "F0B0590023"
+HOSPITAL_TOURS = "F0B0168811"
+"""The FINESS of the CPE holder's id in reference §10; the rest of the structure is invented."""
+CENTRE_ACACIAS = "C00000001815646"
+"""``C`` + the SIRET of ANS's CIBA sample login_hint (``5``+SIRET ``/CPAT00045``)."""
 
 DEMO_STRUCTURES: tuple[StructureData, ...] = (
     StructureData(
@@ -251,6 +289,22 @@ DEMO_STRUCTURES: tuple[StructureData, ...] = (
         street_name="DE LANNOY", cedex_office="59100 ROUBAIX", postal_code="59100",
         commune_code="59512", department_code="59", phone="0199000014",
         registration_authority="ARS/ARS/ARS",
+    ),
+    StructureData(
+        technical_id=HOSPITAL_TOURS, name="CENTRE HOSPITALIER DES BORDS DE LOIRE",
+        finess_site="0B0168811", finess_legal="1B0168803", sector_code="SA01",
+        street_number="2", street_type="BD", street_name="TONNELLE",
+        cedex_office="37000 TOURS", postal_code="37000", commune_code="37261",
+        department_code="37", phone="0199000015", registration_authority="ARS/ARS/ARS",
+    ),
+    StructureData(
+        # A SIRET structure (technical id "C" + SIRET, reference §10); the registration
+        # authority of such a centre is unverified.
+        technical_id=CENTRE_ACACIAS, name="CENTRE DE SANTE LES ACACIAS",
+        siret="00000001815646", siren="000000018", sector_code="SA05",
+        street_number="12", street_type="R", street_name="BANNIER",
+        cedex_office="45000 ORLEANS", postal_code="45000", commune_code="45234",
+        department_code="45", phone="0199000016", registration_authority="ARS/ARS/ARS",
     ),
 )
 
@@ -502,7 +556,80 @@ DEMO_PROFESSIONALS: tuple[ProfessionalData, ...] = (
             profession_code="353", practice_family_name="PETIT", practice_given_name="Manon",
             activities=(_rpps_plus(IME_PETITS_PONTS, "SA16", "GENR11", date(2024, 4, 2)),)),),
     ),
+    ProfessionalData(
+        # CPF: a student's card. Interns have an RPPS; category E (étudiant), no title and no
+        # specialty yet, role FON-48 "Interne" (TRE_R21).
+        rpps=CPF_INTERN_RPPS, civility_code="M", family_name="DUBOIS", given_name="Maxime",
+        persona_label="Interne en médecine générale, CHU de Lyon (carte CPF)",
+        birth_date=date(1999, 4, 12), birth_place_code="69123", **_contact("maxime.dubois", 24),
+        practices=(PracticeData(
+            profession_code="10", category_code="E", practice_family_name="DUBOIS",
+            practice_given_name="Maxime",
+            activities=(_health(HOSPITAL_LYON, "S", "SA01", role_code="FON-48",
+                                started_on=date(2024, 11, 4)),)),),
+    ),
 )
+
+
+def _staff(structure: str, sector: str, role: str, started_on: date) -> ActivityData:
+    """A structure staff situation: salaried, non-care activity (GENR04), role in TRE_R21.
+
+    What PSC puts in these fields for a CPE/CPA/CDE holder is unverified (only
+    ``codeProfession: ""`` is seen, reference §10); these are the directory's nearest codes."""
+    return ActivityData(structure=structure, mode_code="S", sector_code=sector, role_code=role,
+                        activity_kind_code="GENR04", started_on=started_on)
+
+
+def _staff_practice(family_name: str, given_name: str,
+                    activity: ActivityData) -> tuple[PracticeData, ...]:
+    """The one ``exercice`` of a staff identity: empty profession and category (no RPPS
+    registration), the names as the card carries them."""
+    return (PracticeData(profession_code="", category_code="", practice_family_name=family_name,
+                         practice_given_name=given_name, activities=(activity,)),)
+
+
+DEMO_STAFF: tuple[ProfessionalData, ...] = (
+    ProfessionalData(
+        rpps=None, staff_national_id=CPE_STAFF_ID, civility_code="MME", family_name="NGUYEN",
+        given_name="Claire",
+        persona_label="Secrétaire médicale, personnel d'établissement (carte CPE), centre "
+                      "hospitalier, Tours",
+        birth_date=date(1986, 10, 21), birth_place_code="37261", **_contact("claire.nguyen", 25),
+        practices=_staff_practice("NGUYEN", "Claire",
+                                  _staff(HOSPITAL_TOURS, "SA01", "FON-AU", date(2019, 3, 4))),
+    ),
+    ProfessionalData(
+        rpps=None, staff_national_id=CPA_STAFF_ID, civility_code="M", family_name="FERNANDES",
+        given_name="Paulo",
+        persona_label="Agent d'accueil, personnel autorisé (carte CPA), centre de santé, Orléans",
+        birth_date=date(1992, 7, 8), birth_place_code="45234",
+        **_contact("paulo.fernandes", 26),
+        practices=_staff_practice("FERNANDES", "Paulo",
+                                  _staff(CENTRE_ACACIAS, "SA05", "FON-AU", date(2021, 9, 1))),
+    ),
+    ProfessionalData(
+        rpps=None, staff_national_id=CDE_DIRECTOR_ID, civility_code="MME", family_name="ROCHE",
+        given_name="Martine",
+        persona_label="Directrice d'établissement (carte CDE, signataire du contrat ANS), "
+                      "centre hospitalier, Tours",
+        birth_date=date(1969, 1, 17), birth_place_code="37261", **_contact("martine.roche", 27),
+        practices=_staff_practice("ROCHE", "Martine",
+                                  _staff(HOSPITAL_TOURS, "SA01", "FON-09", date(2017, 1, 2))),
+    ),
+)
+"""Structure staff (CPE, CPA, CDE holders): loaded with ``load_demo_directory(...,
+include_staff=True)``."""
+
+ALL_DEMO_PERSONAS: tuple[ProfessionalData, ...] = DEMO_PROFESSIONALS + DEMO_STAFF
+
+DEMO_CARD_HOLDERS: dict[str, str] = {
+    national_id_from_rpps(GP_RPPS): "CPS",
+    national_id_from_rpps(CPF_INTERN_RPPS): "CPF",
+    CPE_STAFF_ID: "CPE",
+    CPA_STAFF_ID: "CPA",
+    CDE_DIRECTOR_ID: "CDE",
+}
+"""One demo holder per card type: national id → the card type to issue them."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -515,12 +642,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def as_directory_document() -> dict[str, Any]:
+def _persona_document(persona: ProfessionalData) -> dict[str, Any]:
+    doc = _jsonable(asdict(persona))
+    if not persona.is_staff:
+        del doc["staff_national_id"]  # RPPS personas: the national id is "8" + rpps
+    return doc
+
+
+def as_directory_document(*, include_staff: bool = False) -> dict[str, Any]:
     """The demo directory in the JSON shape ``loader.load_directory_file`` reads.
 
-    Operators can dump it as a template for their own personas.
+    Operators can dump it as a template for their own personas; ``include_staff`` adds the
+    structure staff (``"rpps": null`` and ``"staff_national_id"``).
     """
+    personas = ALL_DEMO_PERSONAS if include_staff else DEMO_PROFESSIONALS
     return {
         "structures": [_jsonable(asdict(s)) for s in DEMO_STRUCTURES],
-        "professionals": [_jsonable(asdict(p)) for p in DEMO_PROFESSIONALS],
+        "professionals": [_persona_document(p) for p in personas],
     }

@@ -14,6 +14,11 @@ The file format is the demo data's (``demo_data.as_directory_document()``)::
                             {"structure": "R100101", "mode_code": "L", ...}]}]}]}
 
 Field names are the column names of ``models.py``; dates are ``YYYY-MM-DD``.
+
+Structure staff (CPE, CPA, CDE holders) have no RPPS: ``"rpps": null`` (or no ``rpps``) and
+their national id in ``"staff_national_id"`` (``"national_id"`` is read the same way), e.g.
+``"30B0168811/CPET00001"``; only they may have an empty ``profession_code``. They are keyed on
+that national id instead of the RPPS.
 """
 
 from __future__ import annotations
@@ -31,7 +36,13 @@ from sqlalchemy.orm import Session
 from . import demo_data
 from .demo_data import ActivityData, PracticeData, ProfessionalData, StructureData
 from .models import Activity, Practice, Professional, Structure
-from .national_id import NATIONAL_ID_PREFIX, RPPS_LENGTH, is_valid_rpps, rpps_check_digit
+from .national_id import (
+    NATIONAL_ID_PREFIX,
+    RPPS_LENGTH,
+    is_valid_rpps,
+    parse_staff_id,
+    rpps_check_digit,
+)
 from .nomenclature import profession_label
 
 DATE_FIELDS = frozenset({"birth_date", "started_on", "ended_on"})
@@ -96,6 +107,8 @@ def _convert(cls: type, name: str, value: Any, where: str) -> Any:
             return date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{where}: {value!r} is not a date YYYY-MM-DD") from None
+    if name == "rpps" and value is None:
+        return None  # structure staff
     if name in BOOL_FIELDS:
         if not isinstance(value, bool):
             raise ValueError(f"{where}: expected true or false")
@@ -124,11 +137,23 @@ def parse_directory_document(doc: Any, source: str = "directory") -> DirectoryDa
     professionals = []
     for i, raw in enumerate(professionals_raw):
         where = f"{source}: professionals[{i}]"
+        if isinstance(raw, dict) and "rpps" not in raw and (
+                "national_id" in raw or "staff_national_id" in raw):
+            raw = {"rpps": None, **raw}  # structure staff: no RPPS
         professional = _build(ProfessionalData, raw, where)
         national_id = raw.get("national_id")
-        if national_id is not None and national_id != NATIONAL_ID_PREFIX + professional.rpps:
+        if professional.rpps is None:
+            if national_id is not None and professional.staff_national_id not in (
+                    "", national_id):
+                raise ValueError(f"{where}: national_id {national_id!r} and staff_national_id "
+                                 f"{professional.staff_national_id!r} differ")
+            if national_id is not None and isinstance(national_id, str):
+                professional = dataclasses.replace(professional, staff_national_id=national_id)
+        elif national_id is not None and national_id != NATIONAL_ID_PREFIX + professional.rpps:
             raise ValueError(f"{where}: national_id {national_id!r} is not '8' + rpps "
                              f"({professional.rpps!r})")
+        elif professional.staff_national_id:
+            raise ValueError(f"{where}: staff_national_id is only for identities without rpps")
         professionals.append(professional)
     return DirectoryData(structures=structures, professionals=tuple(professionals))
 
@@ -136,13 +161,14 @@ def parse_directory_document(doc: Any, source: str = "directory") -> DirectoryDa
 # ---------------------------------------------------------------------------- validation
 
 
-def _check_strings(obj: Any, where: str) -> None:
+def _check_strings(obj: Any, where: str, *, may_be_empty: frozenset[str] = frozenset()
+                   ) -> None:
     model = MODEL_OF[type(obj)]
     for spec in dataclasses.fields(obj):
         value = getattr(obj, spec.name)
         if not isinstance(value, str):
             continue
-        if spec.name in NON_EMPTY and not value.strip():
+        if spec.name in NON_EMPTY - may_be_empty and not value.strip():
             raise ValueError(f"{where}: {spec.name} must not be empty")
         limit = _column_length(model, spec.name)
         if limit is not None and len(value) > limit:
@@ -155,6 +181,19 @@ def _rpps_problem(rpps: str) -> str | None:
     if not is_valid_rpps(rpps):
         return (f"rpps {rpps!r} has a bad check digit (expected "
                 f"{rpps_check_digit(rpps[:-1])!r} as the last digit)")
+    return None
+
+
+def _staff_id_problem(national_id: str) -> str | None:
+    if not national_id:
+        return ("rpps is missing (only structure staff go without one, with their "
+                "staff_national_id such as '30B0168811/CPET00001')")
+    staff = parse_staff_id(national_id)
+    if staff is None:
+        return (f"staff_national_id {national_id!r} is not '3'+FINESS or '5'+SIRET, '/', and "
+                "the holder's id (letters and digits), with valid keys")
+    if staff.national_id != national_id:
+        return f"staff_national_id {national_id!r} must be written {staff.national_id!r}"
     return None
 
 
@@ -176,18 +215,30 @@ def validate_directory(session: Session, data: DirectoryData) -> None:
         else set()
 
     seen_rpps: set[str] = set()
+    seen_ids: set[str] = set()
     for i, professional in enumerate(data.professionals):
-        where = f"professionals[{i}] (rpps {professional.rpps})"
-        problem = _rpps_problem(professional.rpps)
+        if professional.rpps is None:
+            where = f"professionals[{i}] (national_id {professional.staff_national_id})"
+            problem = _staff_id_problem(professional.staff_national_id)
+        else:
+            where = f"professionals[{i}] (rpps {professional.rpps})"
+            problem = _rpps_problem(professional.rpps)
         if problem:
             raise ValueError(f"professionals[{i}]: {problem}")
         _check_strings(professional, where)
-        if professional.rpps in seen_rpps:
+        if professional.rpps is not None and professional.rpps in seen_rpps:
             raise ValueError(f"{where}: duplicate rpps")
-        seen_rpps.add(professional.rpps)
+        if professional.national_id in seen_ids:
+            raise ValueError(f"{where}: duplicate national_id")
+        if professional.rpps is not None:
+            seen_rpps.add(professional.rpps)
+        seen_ids.add(professional.national_id)
+        # Staff (CPE/CPA/CDE holders) are no health professionals: codeProfession "" (§10).
+        may_be_empty = frozenset({"profession_code"}) if professional.rpps is None \
+            else frozenset()
         for j, practice in enumerate(professional.practices):
             p_where = f"{where}: practices[{j}]"
-            _check_strings(practice, p_where)
+            _check_strings(practice, p_where, may_be_empty=may_be_empty)
             for k, activity in enumerate(practice.activities):
                 a_where = f"{p_where}.activities[{k}]"
                 _check_strings(activity, a_where)
@@ -258,8 +309,12 @@ def _write(session: Session, data: DirectoryData) -> dict[str, int]:
 
     for professional in data.professionals:
         values = _scalar_values(professional)
+        del values["staff_national_id"]
         values["national_id"] = professional.national_id
-        row = session.scalar(select(Professional).filter_by(rpps=professional.rpps))
+        # RPPS personas are keyed on the RPPS; staff (no RPPS) on their national id.
+        key = {"rpps": professional.rpps} if professional.rpps is not None \
+            else {"national_id": professional.national_id}
+        row = session.scalar(select(Professional).filter_by(**key))
         created = row is None
         if row is None:
             row = Professional(**values)
@@ -305,10 +360,17 @@ def load_directory(session: Session, data: DirectoryData, *, commit: bool = True
     return counts
 
 
-def load_demo_directory(session: Session, *, commit: bool = True) -> dict[str, int]:
-    """Upsert the demo structures and personas of ``demo_data`` (idempotent)."""
-    data = DirectoryData(structures=demo_data.DEMO_STRUCTURES,
-                         professionals=demo_data.DEMO_PROFESSIONALS)
+def load_demo_directory(session: Session, *, commit: bool = True,
+                        include_staff: bool = False) -> dict[str, int]:
+    """Upsert the demo structures and personas of ``demo_data`` (idempotent).
+
+    ``include_staff`` adds the structure staff (CPE, CPA, CDE holders, ``demo_data.DEMO_STAFF``);
+    what ``psc-idp init`` and ``professional reload-demo`` should load.
+    """
+    personas = demo_data.DEMO_PROFESSIONALS
+    if include_staff:
+        personas = personas + demo_data.DEMO_STAFF
+    data = DirectoryData(structures=demo_data.DEMO_STRUCTURES, professionals=personas)
     return load_directory(session, data, commit=commit)
 
 
@@ -363,7 +425,8 @@ def export_professional(professional: Professional, *, include_contact: bool = F
     """
     profession_codes: list[str] = []
     for practice in professional.active_practices:
-        if practice.profession_code not in profession_codes:
+        # staff have an empty profession: no code to list
+        if practice.profession_code and practice.profession_code not in profession_codes:
             profession_codes.append(practice.profession_code)
     practices = []
     for practice in professional.practices:
@@ -392,6 +455,7 @@ def export_professional(professional: Professional, *, include_contact: bool = F
     exported: dict[str, Any] = {
         "national_id": professional.national_id,
         "rpps": professional.rpps,
+        "staff": professional.rpps is None,
         "civility_code": professional.civility_code,
         "given_name": professional.given_name,
         "family_name": professional.family_name,
