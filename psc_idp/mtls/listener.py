@@ -54,14 +54,18 @@ class _CertificateGateway(wsgi.Gateway_10):
 
 
 def peer_chain_of(connection: Any) -> tuple[bytes, ...]:
-    """The DER certificates a pyOpenSSL connection's peer sent, leaf first (or ())."""
+    """The DER certificates a pyOpenSSL connection's peer sent, leaf first (or ()).
+
+    On a server, OpenSSL's ``SSL_get_peer_cert_chain`` leaves the client's own certificate
+    out (it holds only what the client sent after it): the leaf is read on its own."""
     try:
-        chain = connection.get_peer_cert_chain(as_cryptography=True) or []
-        if not chain:
-            leaf = connection.get_peer_certificate(as_cryptography=True)
-            chain = [leaf] if leaf is not None else []
+        leaf = connection.get_peer_certificate(as_cryptography=True)
+        rest = connection.get_peer_cert_chain(as_cryptography=True) or []
     except (AttributeError, SSL.Error):
         return ()
+    if leaf is None:
+        return ()
+    chain = [leaf, *(c for c in rest if c != leaf)]
     return tuple(c.public_bytes(serialization.Encoding.DER) for c in chain)
 
 
