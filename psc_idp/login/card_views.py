@@ -90,9 +90,7 @@ def _check(chain: list[Any], settings: Any) -> Any:
     except CardRefused:
         raise
     except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise CardRefused("malformed_certificate",
-                          "Le certificat présenté est illisible : ce n'est pas une carte CPx "
-                          "valide.") from exc
+        raise CardRefused("malformed") from exc
 
 
 def _save(interaction: Interaction, ctx: LoginContext) -> None:

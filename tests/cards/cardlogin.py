@@ -1,0 +1,159 @@
+"""Helpers for the card login tests: a provider with its client-certificate listener, virtual
+cards, and the three parties of a card login (the RP, the browser, the card reader)."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from flask import Flask
+
+from tests.conftest import LiveServer
+from tests.psc_actions import AuthorizationStart, PscActions, query
+
+PIN, PUK = "1234", "12345678"
+
+
+@dataclass
+class CardLive:
+    """A live provider and its client-certificate listener (same app, its own port)."""
+
+    live: LiveServer
+    listener: Any
+    root: Path
+    """The local TEST root: what the reader trusts for the listener's server certificate."""
+
+    @property
+    def app(self) -> Flask:
+        return self.live.app
+
+    @property
+    def settings(self) -> Any:
+        return self.app.extensions["psc_idp"].settings
+
+    @property
+    def mtls_base(self) -> str:
+        return self.settings.mtls_base
+
+
+@pytest.fixture
+def card_live(make_live: Callable[..., LiveServer]) -> Iterator[Callable[..., CardLive]]:
+    """``card_live(**overrides)``: a live provider plus ``start_listener`` on a free port."""
+    from psc_idp.mtls.listener import start_listener
+    from psc_idp.pki import LocalPki
+    from psc_idp.pki.igc_sante import IgcSante
+    from psc_idp.pki.server import tls_files
+
+    listeners: list[Any] = []
+
+    def start(**overrides: Any) -> CardLive:
+        live = make_live(**overrides)
+        settings = live.app.extensions["psc_idp"].settings
+        cert, key = tls_files(settings)
+        with warnings.catch_warnings():
+            # mtls/listener.py builds the CA name list with pyOpenSSL's X509.get_subject,
+            # deprecated (a warning, an error under pytest's filter): not this test's subject.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            listener = start_listener(live.app, "127.0.0.1", 0, cert, key,
+                                      client_ca_names=IgcSante.from_settings(settings)
+                                      .client_ca_names(), threads=4)
+        listeners.append(listener)
+        settings.mtls.port = listener.port  # settings.mtls_base follows
+        return CardLive(live, listener, LocalPki.in_keys_dir(settings.keys_dir).root_cert_path)
+
+    yield start
+    for listener in listeners:
+        listener.stop()
+
+
+def issue(app: Flask, folder: Path, national_id: str, card_type: str = "CPS",
+          structure: str | None = None, **kwargs: Any) -> Any:
+    """A virtual card through ``psc-idp card issue``'s function."""
+    from psc_idp.credentials.cards import issue_card
+
+    with app.app_context():
+        return issue_card(national_id=national_id, card_type=card_type, structure=structure,
+                          pin=PIN, puk=PUK, out=folder, **kwargs)
+
+
+def card_credentials(folder: Path, tmp: Path, pin: str = PIN) -> tuple[str, str]:
+    """(certificate chain, unencrypted key) files as ``requests``' ``cert=`` takes them,
+    after the chip checked the PIN."""
+    from psc_idp.credentials.card_chip import Chip
+
+    certfile, keyfile, password = Chip.open(folder).tls_credentials(pin)
+    key = serialization.load_pem_private_key(Path(keyfile).read_bytes(), password)
+    plain = tmp / f"{folder.name}-auth.key"
+    plain.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                        serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()))
+    plain.chmod(0o600)
+    return str(certfile), str(plain)
+
+
+@dataclass
+class CardLogin:
+    """One card login in progress: the RP's start, the browser, the login's uid."""
+
+    psc: PscActions
+    rp: Any
+    start: AuthorizationStart
+    uid: str
+    card_page: requests.Response
+    first_page: requests.Response
+
+    @property
+    def base(self) -> str:
+        return self.psc.issuer.split("/auth/realms")[0]
+
+
+def begin(server: CardLive, *, client: dict[str, Any] | None = None, **params: Any
+          ) -> CardLogin:
+    """The RP starts the code flow; the browser opens it and goes to the card page."""
+    psc = PscActions(server.live.issuer)
+    rp = psc.client(**(client or {}))
+    start = psc.start(rp, **params)
+    first = psc.open(start.url)
+    assert first.status_code == 200, first.text[:300]
+    uid = re.search(r"/login/([A-Za-z0-9_-]+)/", first.text).group(1)
+    page = psc.browser.get(f"{server.live.base_url}/login/{uid}/card", timeout=10)
+    return CardLogin(psc, rp, start, uid, page, first)
+
+
+def present(server: CardLive, login: CardLogin, cert: tuple[str, str] | None,
+            ) -> requests.Response:
+    """The reader (no browser cookie) presents the card on the listener: the TLS step."""
+    step = re.search(r'<meta name="psc-idp-card-step" content="([^"]+)"',
+                     login.card_page.text).group(1)
+    with requests.Session() as reader:
+        return reader.get(step, cert=cert, verify=str(server.root), allow_redirects=False,
+                          timeout=15)
+
+
+def back_in_browser(login: CardLogin, location: str) -> requests.Response:
+    return login.psc.browser.get(location, allow_redirects=False, timeout=10)
+
+
+def cancel(login: CardLogin) -> dict[str, str]:
+    """The browser cancels on the card page: what the RP's redirect_uri receives."""
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login.card_page.text).group(1)
+    done = login.psc.browser.post(f"{login.base}/login/{login.uid}/cancel",
+                                  data={"csrf": csrf}, allow_redirects=False, timeout=10)
+    assert done.status_code == 302, done.text[:300]
+    return query(done.headers["Location"])
+
+
+def audit_rows(app: Flask, event: str) -> list[Any]:
+    from psc_idp.audit import AuditEvent
+    from psc_idp.db import db
+
+    with app.app_context():
+        return list(db.session.scalars(db.select(AuditEvent).where(AuditEvent.event == event)
+                                       .order_by(AuditEvent.id)))
