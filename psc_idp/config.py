@@ -332,6 +332,14 @@ class ClientSeed:
     """``psc`` or ``strict`` for this client; empty: the deployment's profile."""
     userinfo_shape: str = ""
     """``2024`` or ``2023`` for this client; empty: the deployment's shape."""
+    tls_client_auth_subject_dn: str = ""
+    """RFC 8705 ``tls_client_auth``: the certificate's subject DN (RFC 4514, e.g.
+    ``CN=rp.example,O=Hopital,C=FR``)."""
+    tls_client_auth_san: str = ""
+    """RFC 8705 ``tls_client_auth``, instead of the DN: ``dns:``, ``uri:``, ``ip:`` or
+    ``email:`` and the value a SAN of the certificate must have."""
+    tls_client_certificate_bound_access_tokens: bool = False
+    """RFC 8705 §3: tokens bound to the certificate presented at the token endpoint."""
 
 
 @dataclass

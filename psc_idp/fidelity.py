@@ -56,6 +56,13 @@ BEHAVIOURS: dict[str, Behaviour] = {
         True, False, "end-session with an empty id_token_hint= answers 400 as Keycloak "
         "(the parameter is present, so it must parse); strict: treated as absent (RFC 6749 "
         "§3.1)"),
+    "mtls_refresh_bound_all_clients": Behaviour(
+        True, False, "a certificate-bound refresh token needs its certificate again for every "
+        "client (Keycloak's MtlsHoKTokenUtil); strict: for public clients only, a confidential "
+        "client's authentication binds its refresh tokens (RFC 8705 §3)"),
+    "keycloak_auth_methods_supported": Behaviour(
+        True, False, "discovery lists tls_client_auth but not self_signed_tls_client_auth, "
+        "as PSC's (Keycloak has no self-signed method); strict: both, as psc-idp accepts both"),
     "logout_without_state": Behaviour(
         False, False, "post-logout redirect without state (KEYCLOAK-7209, fixed before "
         "Keycloak 23: off in both, a quirk for older captures)"),

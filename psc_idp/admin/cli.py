@@ -365,7 +365,8 @@ def client() -> None:
     """Manage relying parties (clients)."""
 
 
-_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none",
+                 "tls_client_auth", "self_signed_tls_client_auth"]
 _HELP = {
     "client_id": "The client's identifier (client_id), as the RP sends it.",
     "client_secret": "The shared secret (client_secret_basic/post); stored hashed (argon2id), "
@@ -373,8 +374,19 @@ _HELP = {
     "redirect_uri": "Where codes may be sent (exact match, absolute http(s), no fragment); "
                     "repeatable.",
     "auth_method": "How the client authenticates at the token endpoint "
-                   "(default client_secret_basic).",
-    "jwks_uri": "private_key_jwt: where psc-idp fetches the client's public keys.",
+                   "(default client_secret_basic); tls_client_auth and "
+                   "self_signed_tls_client_auth: by TLS certificate on the mTLS listener "
+                   "(RFC 8705, docs/mtls.md).",
+    "jwks_uri": "private_key_jwt, self_signed_tls_client_auth: where psc-idp fetches the "
+                "client's public keys.",
+    "jwks": "private_key_jwt, self_signed_tls_client_auth: a file holding the client's keys "
+            "(JWKS JSON) or its certificate(s) (PEM).",
+    "tls_dn": "tls_client_auth: the certificate's subject DN, RFC 4514 "
+              "(\"CN=rp.example,O=Hopital,C=FR\").",
+    "tls_san": "tls_client_auth, instead of the DN: a SAN the certificate must have "
+               "(dns:NAME, uri:URI, ip:ADDRESS or email:ADDRESS).",
+    "tls_bound": "RFC 8705 §3: bind access tokens to the certificate presented at the token "
+                 "endpoint (userinfo then wants the same certificate).",
     "name": "The name professionals read (login page, consent, session page); default the id.",
     "userinfo_signed": "Answer userinfo as a signed JWT (RS256).",
     "test_autologin": "demo/test mode: a persona's national id as login_hint signs in with no "
@@ -400,6 +412,12 @@ _HELP = {
 @click.option("--auth-method", default="client_secret_basic", type=click.Choice(_AUTH_METHODS),
               help=_HELP["auth_method"])
 @click.option("--jwks-uri", default=None, help=_HELP["jwks_uri"])
+@click.option("--jwks", "jwks_file", default=None, type=click.Path(dir_okay=False),
+              help=_HELP["jwks"])
+@click.option("--tls-subject-dn", default="", help=_HELP["tls_dn"])
+@click.option("--tls-san", default="", help=_HELP["tls_san"])
+@click.option("--tls-bound-tokens/--no-tls-bound-tokens", default=False,
+              help=_HELP["tls_bound"])
 @click.option("--name", default="", help=_HELP["name"])
 @click.option("--userinfo-signed", is_flag=True, help=_HELP["userinfo_signed"])
 @click.option("--test-autologin", is_flag=True, help=_HELP["test_autologin"])
@@ -423,7 +441,9 @@ def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[s
                test_autologin: bool, post_logout: tuple[str, ...],
                backchannel_logout_uri: str | None, backchannel_logout_session_required: bool,
                frontchannel_logout_uri: str | None, consent_required: bool,
-               fidelity_profile: str, userinfo_shape: str, replace: bool) -> None:
+               fidelity_profile: str, userinfo_shape: str, replace: bool,
+               jwks_file: str | None, tls_subject_dn: str, tls_san: str,
+               tls_bound_tokens: bool) -> None:
     """Register a client. An existing id is refused if the settings differ ('client update'
     changes some of them, '--replace' all); the same command run again changes nothing."""
     from .clients import ClientError, add_client, describe, dumps
@@ -439,7 +459,11 @@ def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[s
                           backchannel_logout_session_required=backchannel_logout_session_required,
                           frontchannel_logout_uri=frontchannel_logout_uri,
                           consent_required=consent_required,
-                          fidelity_profile=fidelity_profile, userinfo_shape=userinfo_shape)
+                          fidelity_profile=fidelity_profile, userinfo_shape=userinfo_shape,
+                          jwks=_read_jwks(jwks_file) if jwks_file else None,
+                          tls_client_auth_subject_dn=tls_subject_dn,
+                          tls_client_auth_san=tls_san,
+                          tls_client_certificate_bound_access_tokens=tls_bound_tokens)
         try:
             registered, _ = add_client(seed, app.extensions["psc_idp"].settings,
                                        replace=replace, source="cli")
@@ -458,6 +482,11 @@ def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[s
 @click.option("--auth-method", default=None, type=click.Choice(_AUTH_METHODS),
               help=_HELP["auth_method"].replace(" (default client_secret_basic)", ""))
 @click.option("--jwks-uri", default=None, help=_HELP["jwks_uri"] + " Empty: none.")
+@click.option("--jwks", "jwks_file", default=None, help=_HELP["jwks"] + " Empty: none.")
+@click.option("--tls-subject-dn", default=None, help=_HELP["tls_dn"] + " Replaces the SAN.")
+@click.option("--tls-san", default=None, help=_HELP["tls_san"] + " Replaces the DN.")
+@click.option("--tls-bound-tokens/--no-tls-bound-tokens", default=None,
+              help=_HELP["tls_bound"])
 @click.option("--name", default=None, help=_HELP["name"])
 @click.option("--userinfo-signed/--no-userinfo-signed", default=None,
               help=_HELP["userinfo_signed"])
@@ -485,7 +514,9 @@ def client_update(client_id: str, client_secret: str | None, redirect_uris: tupl
                   backchannel_logout_uri: str | None,
                   backchannel_logout_session_required: bool | None,
                   frontchannel_logout_uri: str | None, consent_required: bool | None,
-                  fidelity_profile: str | None, userinfo_shape: str | None) -> None:
+                  fidelity_profile: str | None, userinfo_shape: str | None,
+                  jwks_file: str | None, tls_subject_dn: str | None, tls_san: str | None,
+                  tls_bound_tokens: bool | None) -> None:
     """Change only the given settings of a registered client (the rest, secret included,
     stays)."""
     from .clients import ClientError, describe, dumps, update_client
@@ -501,9 +532,13 @@ def client_update(client_id: str, client_secret: str | None, redirect_uris: tupl
         "frontchannel_logout_uri": frontchannel_logout_uri,
         "consent_required": consent_required, "fidelity_profile": fidelity_profile,
         "userinfo_shape": userinfo_shape,
+        "tls_client_auth_subject_dn": tls_subject_dn, "tls_client_auth_san": tls_san,
+        "tls_client_certificate_bound_access_tokens": tls_bound_tokens,
         "redirect_uris": list(redirect_uris) or None,
         "post_logout_redirect_uris": [] if no_post_logout else (list(post_logout) or None)}
     changes = {key: value for key, value in given.items() if value is not None}
+    if jwks_file is not None:
+        changes["jwks"] = _read_jwks(jwks_file) if jwks_file else None
     if not changes:
         raise click.UsageError("nothing to change: give at least one option (see --help)")
     app = _app(require_schema=True)
@@ -516,6 +551,20 @@ def client_update(client_id: str, client_secret: str | None, redirect_uris: tupl
             raise click.ClickException(str(exc)) from exc
         db.session.commit()
         click.echo(dumps(describe(updated)))
+
+
+def _read_jwks(path: str) -> dict[str, Any]:
+    """``--jwks FILE``: a JSON key set or PEM certificates (``mtls_auth.jwks_from_file``)."""
+    from ..oidc.mtls_auth import jwks_from_file
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--jwks") from exc
+    try:
+        return jwks_from_file(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--jwks") from exc
 
 
 @client.command("list")

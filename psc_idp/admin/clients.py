@@ -12,6 +12,13 @@ from ..config import ClientSeed, Settings
 from ..db import db
 from ..fidelity import PROFILES, USERINFO_SHAPES
 from ..oidc.models import AUTH_METHODS, Client
+from ..oidc.mtls_auth import (
+    SELF_SIGNED_TLS_CLIENT_AUTH,
+    TLS_CLIENT_AUTH,
+    parse_san,
+    parse_subject_dn,
+    registered_keys,
+)
 
 CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"
 
@@ -39,6 +46,40 @@ def _keeps_secret(client_id: str) -> bool:
         existing.token_endpoint_auth_method in ("client_secret_basic", "client_secret_post")
 
 
+def _check_mtls(seed: ClientSeed) -> None:
+    """RFC 8705 registration: a DN that parses or a SAN of a known type for
+    ``tls_client_auth``, keys for ``self_signed_tls_client_auth``."""
+    if seed.tls_client_auth_subject_dn and seed.tls_client_auth_san:
+        raise ClientError("give --tls-subject-dn or --tls-san, not both (RFC 8705 §2.1.2: one "
+                          "expected value)")
+    if seed.tls_client_auth_subject_dn or seed.tls_client_auth_san:
+        if seed.auth_method != TLS_CLIENT_AUTH:
+            raise ClientError("--tls-subject-dn and --tls-san are for --auth-method "
+                              "tls_client_auth")
+        try:
+            if seed.tls_client_auth_subject_dn:
+                parse_subject_dn(seed.tls_client_auth_subject_dn)
+            else:
+                parse_san(seed.tls_client_auth_san)
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+        if len(seed.tls_client_auth_subject_dn) > 500 or len(seed.tls_client_auth_san) > 500:
+            raise ClientError("the subject DN or SAN is longer than 500 characters")
+    elif seed.auth_method == TLS_CLIENT_AUTH:
+        raise ClientError("tls_client_auth needs the certificate's subject DN (--tls-subject-dn "
+                          "\"CN=…,O=…,C=FR\") or a SAN (--tls-san dns:rp.example)")
+    if seed.auth_method == SELF_SIGNED_TLS_CLIENT_AUTH and not (seed.jwks or seed.jwks_uri):
+        raise ClientError("self_signed_tls_client_auth needs the client's certificate or "
+                          "keys: --jwks FILE (JWKS JSON or PEM certificate) or --jwks-uri")
+    if seed.jwks is not None:
+        try:
+            if not registered_keys(seed.jwks) and seed.auth_method == \
+                    SELF_SIGNED_TLS_CLIENT_AUTH:
+                raise ClientError("the key set holds no public key")
+        except ValueError as exc:
+            raise ClientError(f"jwks: {exc}") from None
+
+
 def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Client:
     if seed.auth_method not in AUTH_METHODS:
         raise ClientError(f"auth method must be one of {AUTH_METHODS}")
@@ -56,6 +97,7 @@ def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Clien
         raise ClientError(f"{seed.auth_method} needs a client secret (--client-secret)")
     if seed.auth_method == "private_key_jwt" and not (seed.jwks_uri or seed.jwks):
         raise ClientError("private_key_jwt needs --jwks-uri (or jwks in the config)")
+    _check_mtls(seed)
     if seed.fidelity_profile not in ("",) + PROFILES:
         raise ClientError(f"fidelity profile must be one of {PROFILES}")
     if seed.userinfo_shape not in ("",) + USERINFO_SHAPES:
@@ -81,11 +123,15 @@ def upsert_client(seed: ClientSeed, settings: Settings, *, source: str) -> Clien
     client.consent_required = seed.consent_required
     client.fidelity_profile = seed.fidelity_profile
     client.userinfo_shape = seed.userinfo_shape
+    client.tls_client_auth_subject_dn = seed.tls_client_auth_subject_dn or ""
+    client.tls_client_auth_san = seed.tls_client_auth_san or ""
+    client.tls_client_certificate_bound_access_tokens = \
+        seed.tls_client_certificate_bound_access_tokens
     # CIBA: Keycloak's per-client "CIBA enabled" switch, on for every confidential client
     # (public clients cannot authenticate at the backchannel endpoint); see docs/ciba.md.
     client.grant_types = ["authorization_code", "refresh_token"] + (
         [CIBA_GRANT_TYPE] if seed.auth_method != "none" else [])
-    if seed.auth_method in ("none", "private_key_jwt"):
+    if seed.auth_method not in ("client_secret_basic", "client_secret_post"):
         client.set_secret(None)
     elif seed.client_secret and not client.check_client_secret(seed.client_secret):
         client.set_secret(seed.client_secret)
@@ -111,7 +157,11 @@ def seed_of(client: Client) -> ClientSeed:
         backchannel_logout_session_required=client.backchannel_logout_session_required,
         frontchannel_logout_uri=client.frontchannel_logout_uri or None,
         consent_required=client.consent_required,
-        fidelity_profile=client.fidelity_profile, userinfo_shape=client.userinfo_shape)
+        fidelity_profile=client.fidelity_profile, userinfo_shape=client.userinfo_shape,
+        tls_client_auth_subject_dn=client.tls_client_auth_subject_dn or "",
+        tls_client_auth_san=client.tls_client_auth_san or "",
+        tls_client_certificate_bound_access_tokens=bool(
+            client.tls_client_certificate_bound_access_tokens))
 
 
 # What ``client add`` compares with the registered client: (seed field, option).
@@ -123,7 +173,9 @@ _COMPARED = (
     ("backchannel_logout_session_required", "--backchannel-logout-session-required"),
     ("frontchannel_logout_uri", "--frontchannel-logout-uri"),
     ("consent_required", "--consent-required"), ("fidelity_profile", "--fidelity-profile"),
-    ("userinfo_shape", "--userinfo-shape"))
+    ("userinfo_shape", "--userinfo-shape"), ("jwks", "--jwks"),
+    ("tls_client_auth_subject_dn", "--tls-subject-dn"), ("tls_client_auth_san", "--tls-san"),
+    ("tls_client_certificate_bound_access_tokens", "--tls-bound-tokens"))
 
 
 def differences(client: Client, seed: ClientSeed) -> list[str]:
@@ -167,6 +219,13 @@ def update_client(client_id: str, changes: dict[str, Any], settings: Settings, *
         raise ClientError(f"no client {client_id!r} (register it with 'psc-idp client add')")
     if changes.get("backchannel_logout_uri") == "":  # no endpoint: nothing to require of it
         changes.setdefault("backchannel_logout_session_required", False)
+    if changes.get("tls_client_auth_san"):  # one expected name: the new one replaces the other
+        changes.setdefault("tls_client_auth_subject_dn", "")
+    if changes.get("tls_client_auth_subject_dn"):
+        changes.setdefault("tls_client_auth_san", "")
+    if changes.get("auth_method", TLS_CLIENT_AUTH) != TLS_CLIENT_AUTH:
+        changes.setdefault("tls_client_auth_subject_dn", "")  # no longer used
+        changes.setdefault("tls_client_auth_san", "")
     seed = dataclasses.replace(seed_of(client), **changes)
     return upsert_client(seed, settings, source=source)
 
@@ -195,6 +254,11 @@ def describe(client: Client) -> dict[str, Any]:
         "consent_required": client.consent_required,
         "fidelity_profile": client.fidelity_profile or None,
         "userinfo_shape": client.userinfo_shape or None,
+        "jwks": client.jwks,
+        "tls_client_auth_subject_dn": client.tls_client_auth_subject_dn or None,
+        "tls_client_auth_san": client.tls_client_auth_san or None,
+        "tls_client_certificate_bound_access_tokens":
+            bool(client.tls_client_certificate_bound_access_tokens),
         "has_secret": bool(client.client_secret_hash),
         "created_at": client.created_at.isoformat() + "Z" if client.created_at else None,
     }

@@ -4,11 +4,20 @@ It advertises what psc-idp really does (not Keycloak's long lists of unsupported
 keeps PSC's layout (the authorization endpoint on the wallet host), and says openly which
 emulation features are on (``psc_idp_emulation``). Plug-ins (CIBA, logout) add their own
 entries through ``provider.discovery_extensions`` without touching this module.
+
+With the mTLS listener on (``settings.mtls_enabled``), RFC 8705 §5: ``mtls_endpoint_aliases``
+gives the token, revocation, introspection, userinfo and CIBA endpoints (and PAR and device
+authorization, once advertised) on the listener's base URL, the same paths; PSC's discovery
+has the block (reference §2). ``tls_client_auth`` joins the three ``…_auth_methods_supported``
+lists, as on PSC; ``self_signed_tls_client_auth``, which psc-idp accepts in both profiles,
+is listed only in the strict profile (behaviour ``keycloak_auth_methods_supported``: PSC's
+Keycloak lists the methods it has, and it has no self-signed one).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from .. import fidelity
 from ..config import Settings
@@ -22,6 +31,10 @@ CLAIMS = ["aud", "sub", "iss", "auth_time", "acr", "amr", "sid", "given_name", "
           "PSI_Locale", "Acces_Regulation_Medicale", "Mode_Acces_Raison", "UITVersion",
           "authMode", "otherIds", "SubjectRefPro", "codeCivilite", "codeGenreActivite"]
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+MTLS_ALIASED = ("token_endpoint", "revocation_endpoint", "introspection_endpoint",
+                "userinfo_endpoint", "backchannel_authentication_endpoint",
+                "pushed_authorization_request_endpoint", "device_authorization_endpoint")
+"""Endpoints a client may call with its certificate (RFC 8705 §5), when advertised."""
 ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
                   "ES512"]
 
@@ -79,4 +92,25 @@ def discovery_document(settings: Settings, extensions: list[Any]) -> dict[str, A
     }
     for extend in extensions:
         extend(doc, settings)
+    if settings.mtls_enabled:
+        add_mtls(doc, settings)
     return doc
+
+
+def add_mtls(doc: dict[str, Any], settings: Settings) -> None:
+    """RFC 8705 §3.3 and §5: bound tokens, the aliases, the certificate methods."""
+    methods = ["tls_client_auth"]
+    if not behaves(settings, "keycloak_auth_methods_supported"):
+        methods.append("self_signed_tls_client_auth")
+    for key in ("token_endpoint_auth_methods_supported",
+                "introspection_endpoint_auth_methods_supported",
+                "revocation_endpoint_auth_methods_supported"):
+        doc[key] = [*doc[key], *methods]
+    doc["tls_client_certificate_bound_access_tokens"] = True
+    aliases = {}
+    for key in MTLS_ALIASED:
+        if doc.get(key):
+            parts = urlsplit(doc[key])
+            aliases[key] = settings.mtls_base + parts.path + (f"?{parts.query}"
+                                                              if parts.query else "")
+    doc["mtls_endpoint_aliases"] = aliases

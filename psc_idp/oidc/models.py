@@ -18,7 +18,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db import db, utcnow
 from . import secrets as client_secrets
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none",
+                "tls_client_auth", "self_signed_tls_client_auth")
+"""``tls_client_auth`` and ``self_signed_tls_client_auth``: RFC 8705, see ``mtls_auth``."""
 
 
 def digest(value: str) -> str:
@@ -108,6 +110,12 @@ class Client(db.Model, ClientMixin):
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types
+
+    @property
+    def authenticates_by_certificate(self) -> bool:
+        """RFC 8705 §2: ``tls_client_auth`` or ``self_signed_tls_client_auth``."""
+        return self.token_endpoint_auth_method in ("tls_client_auth",
+                                                   "self_signed_tls_client_auth")
 
     @property
     def is_public(self) -> bool:

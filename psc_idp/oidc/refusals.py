@@ -140,3 +140,48 @@ def grant_error(key: str, client: Any = None) -> Refusal:
     if keycloak_wording(client):
         return Refusal(psc_error, psc_text)
     return Refusal(strict_error, strict_text)
+
+
+# ----------------------------------------------------------------------------- RFC 8705
+KEYCLOAK_HOK_MISMATCH = ("Client certificate missing, or its thumbprint and one in the refresh "
+                         "token did NOT match")
+"""Keycloak's MtlsHoKTokenUtil wording, used by its refresh-token grant (401
+``unauthorized_client``) and, the same words, by its UserInfoEndpoint."""
+
+
+def certificate_refused(client: Any) -> Refusal:
+    """``tls_client_auth`` / ``self_signed_tls_client_auth``: no certificate, or one that does
+    not authenticate this client. psc: Keycloak's generic client-authentication answer (its
+    X509ClientAuthenticator's own words are not verified); strict: RFC 6749 §5.2. Neither says
+    which check failed (the audit row does)."""
+    if keycloak_wording(client):
+        return Refusal("unauthorized_client", KEYCLOAK_BAD_CLIENT, 401)
+    return Refusal("invalid_client", "Client authentication failed.", 401)
+
+
+def bound_certificate_missing(client: Any) -> Refusal:
+    """A client registered for bound tokens asked for tokens without a certificate (RFC 8705
+    §3). psc: Keycloak's TokenEndpoint ("Client Certification missing for MTLS HoK Token
+    Binding", 400 ``invalid_request``); strict: the same code, plain words."""
+    if keycloak_wording(client):
+        return Refusal("invalid_request",
+                       "Client Certification missing for MTLS HoK Token Binding")
+    return Refusal("invalid_request", "This client's tokens are bound to its TLS certificate "
+                   "(RFC 8705 section 3): call the mtls_endpoint_aliases with it.")
+
+
+def refresh_binding_mismatch(client: Any) -> Refusal:
+    """A bound refresh token presented without its certificate. psc: Keycloak's 401
+    ``unauthorized_client``; strict: 400 ``invalid_grant`` (RFC 6749 §5.2)."""
+    if keycloak_wording(client):
+        return Refusal("unauthorized_client", KEYCLOAK_HOK_MISMATCH, 401)
+    return Refusal("invalid_grant", "The refresh token is bound to a TLS client certificate "
+                   "that this request did not present.")
+
+
+def bound_token_mismatch_text(client: Any) -> str:
+    """Userinfo's ``invalid_token`` description for a bound token without its certificate."""
+    if keycloak_wording(client):
+        return KEYCLOAK_HOK_MISMATCH
+    return ("The access token is bound to a TLS client certificate that this request did "
+            "not present (RFC 8705 section 3).")

@@ -17,6 +17,17 @@ Wrong secrets are throttled (``ratelimit.guard_secret_check``): a secret this pr
 verified before is counted against the address's, the (client, address)'s and the client's
 budget of failures before argon2id runs; once one is spent the request is answered
 ``429 slow_down`` with ``Retry-After``, unchecked (``too_many``).
+
+RFC 8705 (``mtls_auth``): a client registered for ``tls_client_auth`` or
+``self_signed_tls_client_auth`` authenticates only by the certificate of a request that came
+through the mTLS listener, and only there; every endpoint that accepts confidential clients
+(token, introspection, revocation, CIBA) accepts these two methods as well. A client with
+``tls_client_certificate_bound_access_tokens`` must present a certificate at the token
+endpoint (whatever its authentication method): its tokens carry ``cnf.x5t#S256``. A bound
+refresh token needs its certificate again (``BoundRefreshGrant``): for every client in the psc
+profile (Keycloak's MtlsHoKTokenUtil), for public clients only in the strict one (RFC 8705 §3:
+a confidential client's authentication already binds its refresh tokens, so it may roll its
+certificate over).
 """
 
 from __future__ import annotations
@@ -42,15 +53,20 @@ from ..fidelity import behaves
 from .ciba import CibaGrant
 from .client_auth import PrivateKeyJwt
 from .endpoints_authlib import PscIntrospectionEndpoint, PscRevocationEndpoint
-from .grants import CodeGrant, RefreshGrant
+from .grants import CodeGrant, RefreshCredential, RefreshGrant
 from .id_token import PscOpenIDCode
 from .models import Client
+from .mtls_auth import MTLS_METHODS, MtlsRefused, binds_tokens, presented_matches
+from .mtls_auth import authenticate as authenticate_by_certificate
 from .refusals import (
     Refusal,
     bad_client,
     basic_challenge,
+    bound_certificate_missing,
+    certificate_refused,
     grant_error,
     not_at_this_endpoint,
+    refresh_binding_mismatch,
     several_methods,
     wrong_method,
 )
@@ -153,6 +169,21 @@ class AuthFailure(Exception):
         self.reason = reason
 
 
+class BoundRefreshGrant(RefreshGrant):
+    """The refresh grant, plus RFC 8705's binding of refresh tokens (see the module's
+    docstring for who must present the certificate again)."""
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential:
+        credential = super().authenticate_refresh_token(refresh_token)
+        cnf = credential.claims.get("cnf")
+        client = self.request.client
+        if cnf is not None and (client.is_public or behaves(
+                self.server.settings, "mtls_refresh_bound_all_clients", client)) \
+                and not presented_matches(cnf, flask_request):
+            raise refresh_binding_mismatch(client)
+        return credential
+
+
 class PscAuthorizationServer(AuthorizationServer):
     settings: Settings
 
@@ -163,7 +194,7 @@ class PscAuthorizationServer(AuthorizationServer):
         self.register_token_generator("default", generate_token)
         self.register_grant(CodeGrant, [PscCodeChallenge(allow_plain=True),
                                         PscOpenIDCode(require_nonce=False)])
-        self.register_grant(RefreshGrant, [PscOpenIDCode(require_nonce=False)])
+        self.register_grant(BoundRefreshGrant, [PscOpenIDCode(require_nonce=False)])
         self.register_grant(CibaGrant, [PscOpenIDCode(require_nonce=False)])
         self.private_key_jwt = PscPrivateKeyJwt(settings)
         self.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, self.private_key_jwt)
@@ -178,8 +209,15 @@ class PscAuthorizationServer(AuthorizationServer):
         """The client making this request, or a refusal. The endpoints audit refusals (views,
         ``ciba``, ``endpoints_authlib``); the precise reason, which a strict answer may hide
         (unknown client or wrong secret), goes to the log."""
+        methods = list(methods)
+        if "private_key_jwt" in methods:  # an endpoint for confidential clients
+            methods += MTLS_METHODS
         try:
-            client, method = self._authenticate(request, list(methods))
+            client, method = self._authenticate(request, methods)
+            if endpoint == "token" and binds_tokens(client) and \
+                    not request_has_certificate():
+                raise AuthFailure(bound_certificate_missing(client),
+                                  "bound-token client without a certificate")
         except AuthFailure as failure:
             log.info("client authentication refused at %s: client=%r reason=%s", endpoint,
                      _claimed_client_id(request), failure.reason)
@@ -227,6 +265,15 @@ class PscAuthorizationServer(AuthorizationServer):
                 raise AuthFailure(bad_client(client, known=True),
                                   "public client sent credentials")
             return client, "none"
+        if registered in MTLS_METHODS:
+            if used:  # RFC 6749 §2.3: one method per request
+                raise AuthFailure(certificate_refused(client), f"{used[0]} sent by a "
+                                  f"{registered} client")
+            try:
+                authenticate_by_certificate(client, flask_request, self.settings)
+            except MtlsRefused as refused:
+                raise AuthFailure(certificate_refused(client), refused.reason) from None
+            return client, registered
         if registered == "private_key_jwt":
             if assertion is None:
                 raise AuthFailure(wrong_method(client, registered), "no client_assertion")
@@ -281,6 +328,14 @@ class PscAuthorizationServer(AuthorizationServer):
         if isinstance(request, OAuth2Request):
             return request
         return FlaskOAuth2Request(flask_request)
+
+
+def request_has_certificate() -> bool:
+    """This request came through the mTLS listener with a certificate."""
+    from ..mtls.presented import came_through_listener, presented_certificate
+
+    return came_through_listener(flask_request) and presented_certificate(flask_request) \
+        is not None
 
 
 def _claimed_client_id(request: Any) -> str:

@@ -4,6 +4,12 @@ refresh tokens, and Keycloak's token-response fields.
 Access tokens carry no ``aud`` (as PSC's); refresh tokens are HS512 JWTs keyed by a server secret,
 as Keycloak does, so RPs can read their ``exp``. Every token's ``jti`` is recorded against its
 grant (``IssuedToken``) so revocation and reuse detection reach all of them.
+
+A client registered for certificate-bound tokens (RFC 8705 §3) gets ``cnf: {"x5t#S256": …}``
+in its access and refresh tokens, the thumbprint of the certificate of the token request (the
+server refused the request earlier if there was none); introspection shows it, userinfo
+requires the same certificate, and so does a refresh (``server.BoundRefreshGrant``). Keycloak
+binds its refresh tokens too.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from flask import request as flask_request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
@@ -25,6 +32,7 @@ from ..claims import other_ids, subject
 from ..db import db, utcnow
 from ..fidelity import behaves
 from .models import Grant, IssuedToken
+from .mtls_auth import confirmation_of
 
 REFRESH_ALG = "HS512"
 
@@ -103,7 +111,11 @@ def generate_token(grant_type: str, client: Any, user: AuthContext | None = None
     scope = scope or ""
     lifetime = expires_in or settings.oidc.access_token_lifetime
     access_jti = str(uuid.uuid4())
-    access = keys.sign(access_token_claims(user, client, scope, access_jti, now, lifetime))
+    cnf = confirmation_of(client, flask_request)
+    access_claims = access_token_claims(user, client, scope, access_jti, now, lifetime)
+    if cnf:
+        access_claims["cnf"] = cnf
+    access = keys.sign(access_claims)
     token: dict[str, Any] = {
         "access_token": access, "expires_in": lifetime, "token_type": "Bearer",
         "not-before-policy": 0, "session_state": user.session_id, "scope": scope,
@@ -124,6 +136,8 @@ def generate_token(grant_type: str, client: Any, user: AuthContext | None = None
         # Keycloak builds the refresh token from the access token (its nonce included)
         if not behaves(settings, "access_token_empty_nonce", client):
             del claims["nonce"]
+        if cnf:
+            claims["cnf"] = cnf
         token["refresh_token"] = jwt.encode({"alg": REFRESH_ALG, "typ": "JWT"}, claims,
                                             refresh_key(), algorithms=[REFRESH_ALG])
         token["refresh_expires_in"] = refresh_lifetime

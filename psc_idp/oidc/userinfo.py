@@ -4,7 +4,11 @@
 
 A token granted without ``openid`` is refused as Keycloak ≥ 19.0.2 does (UserInfoEndpoint,
 in both profiles, as OIDC Core §5.3 wants): 403 ``insufficient_scope`` "Missing openid scope",
-checked right after the signature and expiry, before the token's liveness (reference §10)."""
+checked right after the signature and expiry, before the token's liveness (reference §10).
+
+A certificate-bound token (``cnf.x5t#S256``, RFC 8705 §3) is answered only on a request that
+presents that certificate through the mTLS listener (the ``mtls_endpoint_aliases``); otherwise
+401 ``invalid_token`` with ``WWW-Authenticate`` (RFC 6750 §3.1), worded per profile."""
 
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from ..directory.lookup import get_professional
 from ..fidelity import userinfo_shape_of
 from .errors import json_error
 from .models import Client
+from .mtls_auth import presented_matches
+from .refusals import bound_token_mismatch_text
 from .tokens import decode_access_token, token_is_live
 
 _CHALLENGE = 'Bearer realm="esante-wallet", error="invalid_token"'
@@ -35,8 +41,8 @@ def _bearer_token() -> str:
     return ""
 
 
-def _refuse(description: str, status: int = 401) -> Response:
-    record("userinfo.refused", "failure", reason=description)
+def _refuse(description: str, status: int = 401, **audit: str) -> Response:
+    record("userinfo.refused", "failure", reason=description, **audit)
     db.session.commit()
     return json_error("invalid_token", description, status,
                       {"WWW-Authenticate": _CHALLENGE})
@@ -62,6 +68,10 @@ def userinfo_endpoint() -> Response:
     if live is None:
         return _refuse("Token is not active")
     _, grant = live
+    if "cnf" in claims and not presented_matches(claims["cnf"], request):
+        bound_client = db.session.get(Client, grant.client_id)
+        return _refuse(bound_token_mismatch_text(bound_client), client_id=grant.client_id,
+                       detail="certificate-bound token without its certificate")
     professional = get_professional(grant.professional_id, whole=True)
     if professional is None or professional.means_blocked:
         return _refuse("User not found or disabled")
