@@ -117,10 +117,10 @@ def check_presented_card(chain: list[x509.Certificate], settings: Any, *,
             raise _status_refusal(card) from None
         raise _refused(exc.reason, MESSAGES.get(exc.reason) or exc.message_fr,
                        card_serial=serial, national_id=national_id) from None
+    if registered is not None and registered.kind != "card_auth":
+        raise _refused("wrong_usage", card_serial=serial, national_id=national_id)
     if registered is None or card is None:
         raise _refused("unknown_card")
-    if registered.kind != "card_auth":
-        raise _refused("wrong_usage", card_serial=serial, national_id=national_id)
     if card.status in ("revoked", "replaced"):
         raise _status_refusal(card)
     try:
