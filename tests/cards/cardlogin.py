@@ -43,30 +43,37 @@ class CardLive:
         return self.settings.mtls_base
 
 
-@pytest.fixture
-def card_live(make_live: Callable[..., LiveServer]) -> Iterator[Callable[..., CardLive]]:
-    """``card_live(**overrides)``: a live provider plus ``start_listener`` on a free port."""
+def attach_listener(live: LiveServer) -> tuple[Any, Path]:
+    """``start_listener`` on a free port for ``live``'s app, as ``psc-idp serve`` does;
+    ``settings.mtls_base`` then names it. Returns (listener, the TEST root to trust)."""
     from psc_idp.mtls.listener import start_listener
     from psc_idp.pki import LocalPki
     from psc_idp.pki.igc_sante import IgcSante
     from psc_idp.pki.server import tls_files
 
+    settings = live.app.extensions["psc_idp"].settings
+    cert, key = tls_files(settings)
+    with warnings.catch_warnings():
+        # mtls/listener.py builds the CA name list with pyOpenSSL's X509.get_subject,
+        # deprecated (a warning, an error under pytest's filter): not this test's subject.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        listener = start_listener(live.app, "127.0.0.1", 0, cert, key,
+                                  client_ca_names=IgcSante.from_settings(settings)
+                                  .client_ca_names(), threads=4)
+    settings.mtls.port = listener.port  # settings.mtls_base follows
+    return listener, LocalPki.in_keys_dir(settings.keys_dir).root_cert_path
+
+
+@pytest.fixture
+def card_live(make_live: Callable[..., LiveServer]) -> Iterator[Callable[..., CardLive]]:
+    """``card_live(**overrides)``: a live provider plus its listener on a free port."""
     listeners: list[Any] = []
 
     def start(**overrides: Any) -> CardLive:
         live = make_live(**overrides)
-        settings = live.app.extensions["psc_idp"].settings
-        cert, key = tls_files(settings)
-        with warnings.catch_warnings():
-            # mtls/listener.py builds the CA name list with pyOpenSSL's X509.get_subject,
-            # deprecated (a warning, an error under pytest's filter): not this test's subject.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            listener = start_listener(live.app, "127.0.0.1", 0, cert, key,
-                                      client_ca_names=IgcSante.from_settings(settings)
-                                      .client_ca_names(), threads=4)
+        listener, root = attach_listener(live)
         listeners.append(listener)
-        settings.mtls.port = listener.port  # settings.mtls_base follows
-        return CardLive(live, listener, LocalPki.in_keys_dir(settings.keys_dir).root_cert_path)
+        return CardLive(live, listener, root)
 
     yield start
     for listener in listeners:
