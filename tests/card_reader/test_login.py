@@ -1,0 +1,144 @@
+"""``card-reader login`` end to end: a real provider (HTTP) and its client-certificate listener
+(TLS), a real card folder, the console script in a subprocess. The card is presented in a
+real TLS handshake; the provider checks it against the emulated IGC-Santé and its register."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.card_reader.conftest import PIN, CardSetup
+from tests.psc_actions import DEMO_CLIENT
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+REDIRECT_URI = DEMO_CLIENT[2]
+
+
+def _login(run_reader: Run, folder: Path, url: str, pin: str = PIN, *extra: str
+           ) -> subprocess.CompletedProcess[str]:
+    return run_reader("--card", str(folder), "login", "--authorize-url", url, "--pin", pin,
+                      *extra)
+
+
+def _last_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stdout.strip().splitlines()
+    assert lines, (result.returncode, result.stderr)
+    return lines[-1]
+
+
+def test_login_prints_the_code_redirect_and_the_tokens_say_card(card_setup: CardSetup,
+                                                                run_reader: Run):
+    folder = card_setup.issue()
+    psc, rp, start = card_setup.authorize_url()
+    # no --ca-file: the provider's trust anchor comes from card.json
+    result = _login(run_reader, folder, start.url)
+    assert result.returncode == 0, result.stderr
+    callback = _last_line(result)
+    assert callback.startswith(REDIRECT_URI + "?")
+    params = parse_qs(urlsplit(callback).query)
+    assert params["code"] and params["state"] == [start.state]
+    token = psc.tokens(rp, start, callback)
+    access = psc.verify(token["access_token"])
+    assert access["authMode"] == "CARD"
+    assert access["preferred_username"] == "810099900010"
+
+
+def test_login_with_an_explicit_ca_file(card_setup: CardSetup, run_reader: Run):
+    folder = card_setup.issue()
+    _, _, start = card_setup.authorize_url()
+    result = _login(run_reader, folder, start.url, PIN, "--ca-file", card_setup.ca_file)
+    assert result.returncode == 0, result.stderr
+    assert "code=" in _last_line(result)
+
+
+def test_wrong_pin_exits_3_with_the_tries_left(card_setup: CardSetup, run_reader: Run):
+    folder = card_setup.issue()
+    _, _, start = card_setup.authorize_url()
+    result = _login(run_reader, folder, start.url, "9999")
+    assert result.returncode == 3
+    assert "Code PIN erroné : il reste 2 essais." in result.stderr
+    assert "code=" not in result.stdout
+    status = run_reader("--card", str(folder), "status")
+    assert '"pin_tries_left": 2' in status.stdout
+
+
+def test_blocked_card_abandons_and_the_rp_gets_access_denied(card_setup: CardSetup,
+                                                             run_reader: Run):
+    folder = card_setup.issue()
+    for _ in range(2):
+        _, _, start = card_setup.authorize_url()
+        assert _login(run_reader, folder, start.url, "0000").returncode == 3
+    _, _, start = card_setup.authorize_url()
+    third = _login(run_reader, folder, start.url, "0000")  # blocks the chip now
+    assert third.returncode == 4, third.stderr
+    assert "Carte bloquée : débloquez-la avec le code PUK (card-reader unblock)." in \
+        third.stderr
+    back = _last_line(third)
+    assert back.startswith(REDIRECT_URI + "?")
+    assert parse_qs(urlsplit(back).query)["error"] == ["access_denied"]
+    assert parse_qs(urlsplit(back).query)["state"] == [start.state]
+
+    _, _, start = card_setup.authorize_url()
+    already = _login(run_reader, folder, start.url, PIN)  # already blocked: right PIN too
+    assert already.returncode == 4
+    assert parse_qs(urlsplit(_last_line(already)).query)["error"] == ["access_denied"]
+
+
+def test_lost_card_is_refused_with_the_providers_reason(card_setup: CardSetup,
+                                                        run_reader: Run):
+    folder = card_setup.issue()
+    card_setup.lost(folder)
+    _, _, start = card_setup.authorize_url()
+    result = _login(run_reader, folder, start.url)
+    assert result.returncode == 5, result.stderr
+    assert "Carte refusée (" in result.stderr
+    reason = result.stderr.split("Carte refusée (", 1)[1].split(")", 1)[0]
+    assert reason == "card_revoked"
+    assert "perdue ou volée" in result.stderr
+    assert "code=" not in result.stdout
+
+
+def _other_ca(path: Path) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Another CA (test)")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return str(path)
+
+
+def test_untrusted_server_exits_6_in_french(card_setup: CardSetup, run_reader: Run,
+                                            tmp_path: Path):
+    folder = card_setup.issue()
+    _, _, start = card_setup.authorize_url()
+    result = _login(run_reader, folder, start.url, PIN, "--ca-file",
+                    _other_ca(tmp_path / "other.pem"))
+    assert result.returncode == 6, result.stderr
+    assert "TLS" in result.stderr and "Traceback" not in result.stderr
+    assert '"pin_tries_left": 3' in run_reader("--card", str(folder), "status").stdout
+
+
+def test_provider_refusal_before_the_card_step_exits_1_with_its_sentence(
+        card_setup: CardSetup, run_reader: Run):
+    folder = card_setup.issue()
+    base = card_setup.provider.base_url
+    url = (f"{base}/auth?response_type=code&client_id=nobody&scope=openid&state=s"
+           f"&redirect_uri={REDIRECT_URI}")
+    result = _login(run_reader, folder, url)
+    assert result.returncode == 1
+    assert result.stderr.startswith("card-reader: ") and "Traceback" not in result.stderr
+    no_redirect = _login(run_reader, folder, f"{base}/auth?client_id=psc-demo-rp")
+    assert no_redirect.returncode == 2 and "redirect_uri" in no_redirect.stderr
