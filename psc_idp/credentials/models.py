@@ -99,7 +99,8 @@ class OutboxMessage(db.Model):
     recipient: Mapped[str] = mapped_column(String(200), index=True)
     subject: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text)
-    national_id: Mapped[str] = mapped_column(String(20), default="", index=True)
+    national_id: Mapped[str] = mapped_column(String(64), default="", index=True)
+    """Up to 64 characters as ``professional.national_id`` (staff: ``5``+SIRET/…)."""
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     delivered: Mapped[bool] = mapped_column(Boolean, default=True)
 

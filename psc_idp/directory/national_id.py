@@ -22,7 +22,7 @@ structure (reference §10): ``3`` + FINESS (9 characters), e.g. ``30B0168811/CPE
   FINESS with a letter in second place (Corsica, and ANS's test numbers ``0B…``/``1B…`` used by
   the sandbox and the demo) is accepted unchecked.
 - The holder's part after ``/`` (``CPET00001``, ``CPAT00045``; psc-ps-api shows ``000000001``):
-  1 to 30 letters or digits, kept upper-case; no key (none is known).
+  1 to 24 letters or digits, kept upper-case; no key (none is known).
 """
 
 from __future__ import annotations
@@ -120,9 +120,9 @@ FINESS_PREFIX = "3"
 SIRET_PREFIX = "5"
 FINESS_LENGTH = 9
 SIRET_LENGTH = 14
-HOLDER_ID_MAX = 30
-"""Longest holder part accepted: ``3``+FINESS+``/``+30 = 41 characters, within the 64 of
-``professional.national_id``."""
+HOLDER_ID_MAX = 24
+"""Longest holder part accepted, so that a staff id (``5``+SIRET+``/``+24) is at most 40
+characters: the width of the audit trail's ``subject`` (``professional.national_id`` has 64)."""
 LA_POSTE_SIREN = "356000000"
 
 ORIGIN_BY_PREFIX = {NATIONAL_ID_PREFIX: "RPPS", FINESS_PREFIX: "FINESS", SIRET_PREFIX: "SIRET"}

@@ -70,9 +70,16 @@ def upgrade() -> None:
         batch_op.alter_column('national_id', existing_type=sa.String(length=20),
                               type_=sa.String(length=64), existing_nullable=False)
         batch_op.alter_column('rpps', existing_type=sa.String(length=11), nullable=True)
+    # the e-CPS codes sent to a staff member name their national id (5+SIRET/… is 25+ chars)
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.alter_column('national_id', existing_type=sa.String(length=20),
+                              type_=sa.String(length=64), existing_nullable=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.alter_column('national_id', existing_type=sa.String(length=64),
+                              type_=sa.String(length=20), existing_nullable=False)
     with op.batch_alter_table('professional', schema=None) as batch_op:
         batch_op.alter_column('rpps', existing_type=sa.String(length=11), nullable=False)
         batch_op.alter_column('national_id', existing_type=sa.String(length=64),
