@@ -130,3 +130,41 @@ def issue_software_files(app: Flask, client_id: str, folder: Path, organisation:
         "ca_file": str(ca_file.resolve()),
         "client_registered": client is not None,
     }
+
+
+REASONS = ("unspecified", "key_compromise", "affiliation_changed", "superseded",
+           "cessation_of_operation", "privilege_withdrawn")
+
+
+@pki.command("revoke")
+@click.argument("serial")
+@click.option("--reason", type=click.Choice(REASONS), default="unspecified", show_default=True,
+              help="The CRL reason code (RFC 5280).")
+def pki_revoke(serial: str, reason: str) -> None:
+    """Revoke a software certificate of the emulated IGC-Santé by its serial (hex, as
+    issue-software-cert prints it). Card certificates are revoked with the card:
+    ``psc-idp card lost SERIAL``."""
+    from cryptography import x509
+
+    from ..audit import record
+    from ..db import db
+    from ..pki.models import IssuedCertificate
+    from ..pki.register import revoke_certificate
+    from .cli import _app
+
+    key = serial.strip().lower().removeprefix("0x").lstrip("0") or "0"
+    app = _app(require_schema=True)
+    with app.app_context():
+        row = db.session.get(IssuedCertificate, key)
+        if row is None:
+            raise click.ClickException(f"no certificate with serial {serial!r} in the register")
+        if row.kind.startswith("card_"):
+            raise click.ClickException(f"{key} is a card certificate (card {row.card_serial}): "
+                                       f"revoke the card with `psc-idp card lost "
+                                       f"{row.card_serial}`")
+        if not revoke_certificate(key, x509.ReasonFlags[reason]):
+            raise click.ClickException(f"certificate {key} is already revoked")
+        record("pki.certificate_revoked", client_id=row.client_id or "", serial=key,
+               reason=reason, authority=row.authority, kind=row.kind)
+        db.session.commit()
+    click.echo(json.dumps({"serial": key, "revoked": True, "reason": reason}))

@@ -19,6 +19,7 @@ from .igc_sante import IgcSante
 from .register import revoked_of
 
 NEXT_UPDATE = dt.timedelta(minutes=5)
+ROOT = "root"
 _lock = threading.Lock()
 _memo: dict[tuple[str, bytes], tuple[tuple, int, bytes]] = {}
 
@@ -28,11 +29,13 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 
 def build_crl(igc: IgcSante, authority: str, now: dt.datetime | None = None) -> bytes:
-    """The DER CRL of ``authority`` (``personnes`` or ``organisations``); PkiError if unknown."""
-    ca = igc.authority(authority)
+    """The DER CRL of ``authority`` (``personnes``, ``organisations``, or ``root``: the root's
+    CRL of issuing CAs, always empty, so ``openssl verify -crl_check_all`` finds one per CA);
+    PkiError if unknown."""
+    ca = igc.root() if authority == ROOT else igc.authority(authority)
     exact = _aware(now or dt.datetime.now(dt.UTC))
     moment = exact.replace(microsecond=0)
-    rows = revoked_of(authority)
+    rows = [] if authority == ROOT else revoked_of(authority)
     content = tuple((r.serial, r.revoked_at, r.revocation_reason) for r in rows)
     second = int(moment.timestamp())
     key = (authority, ca.certificate.fingerprint(hashes.SHA256()))

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Response, abort, current_app, request
 
 from .authority import PkiError
-from .crl import build_crl
+from .crl import ROOT, build_crl
 from .igc_sante import AUTHORITIES, IgcSante
 from .ocsp import respond
 
@@ -51,8 +51,8 @@ def ca_certificate(name: str) -> Response:
 
 @bp.get("/crl/<name>.crl")
 def crl(name: str) -> Response:
-    """The authority's CRL, DER, as fresh as the register."""
-    if name not in AUTHORITIES:
+    """The authority's CRL, DER, as fresh as the register (``root``: the root's, empty)."""
+    if name not in (ROOT, *AUTHORITIES):
         abort(404)
     try:
         der = build_crl(_igc(), name)

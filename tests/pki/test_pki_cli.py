@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import stat
@@ -17,7 +18,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from psc_idp.audit import AuditEvent
 from psc_idp.db import db
+from psc_idp.pki.authority import new_key
+from psc_idp.pki.igc_sante import PERSONNES, CardHolder, IgcSante
 from psc_idp.pki.models import IssuedCertificate
+from psc_idp.pki.register import register_certificate, serial_hex
 from psc_idp.pki.verify import verify_client_chain
 from tests.pki.helpers import openssl_verify
 
@@ -86,6 +90,21 @@ def test_show_and_issue_software_certificate(make_app, backend, tmp_path: Path):
         audit = db.session.query(AuditEvent).filter_by(event="pki.certificate_issued").one()
         assert audit.client_id == "future-rp" and audit.details["serial"] == printed["serial"]
 
+    revoked = _run(url, tmp_path, "pki", "revoke", "0x" + printed["serial"].upper(),
+                   "--reason", "key_compromise")
+    assert revoked.returncode == 0, revoked.stderr
+    assert json.loads(revoked.stdout) == {"serial": printed["serial"], "revoked": True,
+                                          "reason": "key_compromise"}
+    again = _run(url, tmp_path, "pki", "revoke", printed["serial"])
+    assert again.returncode == 1 and "already revoked" in again.stderr
+    assert "Traceback" not in again.stderr
+    with app.app_context():
+        db.session.expire_all()
+        row = db.session.get(IssuedCertificate, printed["serial"])
+        assert row.revoked_at is not None and row.revocation_reason == "key_compromise"
+        audit = db.session.query(AuditEvent).filter_by(event="pki.certificate_revoked").one()
+        assert audit.client_id == "future-rp" and audit.details["reason"] == "key_compromise"
+
 
 def test_issue_errors_are_one_line(make_app, backend, tmp_path: Path):
     make_app(demo=False)
@@ -100,3 +119,26 @@ def test_issue_errors_are_one_line(make_app, backend, tmp_path: Path):
         done = _run(url, tmp_path, "pki", "issue-software-cert", *args)
         assert done.returncode != 0
         assert "Traceback" not in done.stderr and expected in done.stderr, done.stderr
+    unknown = _run(url, tmp_path, "pki", "revoke", "abc123")
+    assert unknown.returncode == 1 and "no certificate" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_card_certificates_are_revoked_with_the_card(make_app, backend, tmp_path: Path):
+    app = make_app(demo=False)
+    _, url = backend
+    with app.app_context():
+        igc = IgcSante.from_settings(app.extensions["psc_idp"].settings)
+        made = igc.issue_card_certificates(
+            CardHolder("810002813839", "DUPONT", "JEAN"), card_serial="2000000042",
+            card_type="CPS", auth_public_key=new_key().public_key(),
+            sign_public_key=new_key().public_key(),
+            not_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+        register_certificate(made.auth, authority=PERSONNES, kind="card_auth",
+                             card_serial="2000000042")
+        db.session.commit()
+        serial = serial_hex(made.auth)
+    done = _run(url, tmp_path, "pki", "revoke", serial)
+    assert done.returncode == 1 and "card lost 2000000042" in done.stderr, done.stderr
+    with app.app_context():
+        assert db.session.get(IssuedCertificate, serial).revoked_at is None

@@ -112,7 +112,10 @@ def test_crl_and_ca_over_http_and_openssl_crl_check(make_live, tmp_path: Path):
         requests.get(f"{live.base_url}/pki/crl/organisations.crl", timeout=10).content)
     assert len(organisations) == 0
     assert organisations.is_signature_valid(igc.organisations_ca().certificate.public_key())
-    for unknown in ("services", "root", "..%2Fetc", "PERSONNES"):
+    root_crl = x509.load_der_x509_crl(
+        requests.get(f"{live.base_url}/pki/crl/root.crl", timeout=10).content)
+    assert len(root_crl) == 0 and root_crl.is_signature_valid(igc.trust_anchor().public_key())
+    for unknown in ("services", "..%2Fetc", "PERSONNES", "root-ca"):
         assert requests.get(f"{live.base_url}/pki/crl/{unknown}.crl", timeout=10).status_code \
             == 404
     for name, expected in (("root", igc.trust_anchor()), ("personnes", ca),
@@ -124,13 +127,17 @@ def test_crl_and_ca_over_http_and_openssl_crl_check(make_live, tmp_path: Path):
 
     crl_file = tmp_path / "personnes.crl.pem"
     crl_file.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    both = tmp_path / "both.crl.pem"
+    both.write_bytes(crl.public_bytes(serialization.Encoding.PEM)
+                     + root_crl.public_bytes(serialization.Encoding.PEM))
     root, issuing = igc.pki.root_cert_path, pem(tmp_path / "ca.pem", ca)
     for made, ok in ((kept, True), (revoked, False)):
         leaf = pem(tmp_path / "leaf.pem", made.auth)
-        done = openssl_verify(root, issuing, leaf, "-crl_check", "-CRLfile", str(crl_file))
-        assert (done.returncode == 0) is ok, done.stdout + done.stderr
-        if not ok:
-            assert "revoked" in (done.stdout + done.stderr)
+        for check, crls in (("-crl_check", crl_file), ("-crl_check_all", both)):
+            done = openssl_verify(root, issuing, leaf, check, "-CRLfile", str(crls))
+            assert (done.returncode == 0) is ok, check + done.stdout + done.stderr
+            if not ok:
+                assert "revoked" in (done.stdout + done.stderr)
 
 
 def _ocsp(live, certificate: x509.Certificate, issuer: x509.Certificate) -> ocsp.OCSPResponse:
