@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, redirect, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
-from psc_idp.credentials.card_chip import Chip, ChipError, is_card_folder
+from psc_idp.credentials.card_chip import Chip, ChipError, is_card_folder, read_meta
 
 from .middleware import (
     EXIT_BLOCKED,
@@ -35,6 +35,7 @@ from .middleware import (
     card_trust,
     check_pin,
     is_tls_step,
+    origin_of,
     present_card,
 )
 
@@ -84,15 +85,31 @@ def cards_in(folder: Path) -> list[CardView]:
     return found
 
 
-def back_url(step: str, back: str) -> str:
-    """The provider's card page to go back to: ``back`` if it is that login's card page
-    (``/login/<uid>/card`` with the step's uid), else "" (the page goes back in history)."""
+def back_url(step: str, back: str, cards_dir: Path) -> str:
+    """The provider's card page for this login (``/login/<uid>/card`` on its main host).
+
+    ``back`` if the provider gave it (and it is that login's card page); else found from the
+    cards: a card issued by the provider whose card host is the step's names the provider's
+    issuer (card.json's ``mtls_base`` and ``issuer``); else "" (the page goes back in the
+    browser's history)."""
     found = TLS_STEP_PATH.match(urlsplit(step).path) if is_tls_step(step) else None
+    if not found:
+        return ""
     parts = urlsplit(back)
     page = CARD_PAGE_PATH.match(parts.path)
-    if (found and page and page.group(1) == found.group(1) and parts.scheme in ("http", "https")
+    if (page and page.group(1) == found.group(1) and parts.scheme in ("http", "https")
             and parts.hostname and not parts.username and not parts.password):
         return back
+    step_origin = origin_of(step)
+    for sub in sorted(p for p in cards_dir.iterdir() if p.is_dir()) if cards_dir.is_dir() else []:
+        try:
+            meta = read_meta(sub) if is_card_folder(sub) else {}
+        except ChipError:
+            continue
+        issuer = str(meta.get("issuer") or "")
+        if (str(meta.get("mtls_base") or "").rstrip("/") == step_origin
+                and issuer.startswith(("http://", "https://"))):
+            return f"{origin_of(issuer)}/login/{found.group(1)}/card"
     return ""
 
 
@@ -128,11 +145,12 @@ def create_app(cards_dir: Path, *, ca_file: str | None = None,
         valid = is_tls_step(step)
         view.setdefault("message", "")
         view.setdefault("kind", "")
+        back = back_url(step, view.pop("back", ""), cards_dir)
         return render_template(
             "reader.html", cards=cards_in(cards_dir), step=step if valid else "",
             step_host=urlsplit(step).netloc if valid else "", invalid_step=bool(step) and
-            not valid, back=back_url(step, view.pop("back", "")), csrf_token=csrf_token(),
-            cards_dir=str(cards_dir), **view), status
+            not valid, back=back, csrf_token=csrf_token(), cards_dir=str(cards_dir),
+            **view), status
 
     @app.get("/")
     def home() -> tuple[str, int]:
