@@ -1,8 +1,9 @@
 """Reading the directory inside a Flask app context (``db.session``).
 
 The login form, CIBA ``login_hint`` and the CLI all take what a person typed; ``find_by_identifier``
-normalises it first (national id or bare RPPS, check digit verified) so a typo is a clean "not
-found" rather than a query on garbage.
+normalises it first (national id, bare RPPS, or a structure staff id such as
+``500000001815646/CPAT00045``; check digits verified) so a typo is a clean "not found" rather
+than a query on garbage.
 """
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ def get_professional(professional_id: int, *, whole: bool = False) -> Profession
 
 
 def find_by_national_id(national_id: str) -> Professional | None:
-    """The professional whose national identifier (``8`` + RPPS) is exactly ``national_id``."""
+    """The professional whose national identifier (``8`` + RPPS, or a staff id ``3…/…`` or
+    ``5…/…``) is exactly ``national_id``."""
     query = select(Professional).filter_by(national_id=national_id)
     return _remember(db.session.scalars(query).first())
 
 
 def find_by_identifier(text: str) -> Professional | None:
-    """Accepts a national id or an RPPS, with stray whitespace; None if malformed or unknown."""
+    """Accepts a national id, an RPPS or a staff id, with stray whitespace (staff ids in any
+    case); None if malformed or unknown."""
     national_id = parse_identifier(text)
     if national_id is None:
         return None
