@@ -144,3 +144,33 @@ def test_an_empty_reader_says_how_to_make_a_card(tmp_path: Path):
     html = client.get("/").get_data(as_text=True)
     assert "Aucune carte dans le lecteur" in html and "psc-idp card issue" in html
     assert client.get("/nowhere").status_code == 404
+
+
+def test_card_reader_serve_answers_the_page(tmp_path: Path):
+    import subprocess
+    import time
+
+    from tests.card_reader.conftest import CARD_READER
+    from tests.conftest import free_port
+    from tests.served import stop_process
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(CARD_READER), "serve", "--cards-dir", str(tmp_path),
+                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                text=True)
+    try:
+        for _ in range(100):
+            try:
+                page = requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None, log.read_text()
+                time.sleep(0.1)
+        assert page.status_code == 200
+        assert "Insérez votre carte, saisissez le code PIN" in page.text
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).text == "ok"
+        assert f"http://127.0.0.1:{port}/" in log.read_text()
+    finally:
+        stop_process(proc, timeout=10)
