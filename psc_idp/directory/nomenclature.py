@@ -114,6 +114,26 @@ ACTIVITY_KINDS: dict[str, str] = {
 }
 """TRE_R22_GenreActivite, active codes (``codeGenreActivite``)."""
 
+# --- Roles in the structure (codeRole, TRE_R21_Fonction) ---
+
+ROLES: dict[str, str] = {
+    "FON-01": "Titulaire de cabinet",
+    "FON-03": "Titulaire d'officine",
+    "FON-05": "Adjoint",
+    "FON-09": "Responsable d'établissement",
+    "FON-33": "Salarié en poste fixe",
+    "FON-43": "Cadre de santé",
+    "FON-45": "Directeur des soins",
+    "FON-48": "Interne",
+    "FON-57": "Docteur junior",
+    "FON-63": "Coordonnateur en EHPAD",
+    "FON-AU": "Fonction non définie",
+}
+"""A subset of TRE_R21_Fonction (``codeRole``), labels as in ANS's JDV_J108
+EnsembleFonction-RASS (verified in stored ANS terminology material). The demo uses FON-48 for
+the intern (CPF), FON-09 for the establishment director (CDE) and FON-AU for other structure
+staff (CPE/CPA); which codes PSC shows for staff is unverified."""
+
 # --- Specialties (codeSavoirFaire) and their types (codeTypeSavoirFaire) ---
 
 SPECIALTIES: dict[str, str] = {

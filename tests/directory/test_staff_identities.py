@@ -34,7 +34,7 @@ from psc_idp.directory.national_id import (
     parse_staff_id,
     rpps_from_national_id,
 )
-from psc_idp.directory.nomenclature import PROFESSIONS, SECTORS
+from psc_idp.directory.nomenclature import ACTIVITY_KINDS, PROFESSIONS, ROLES, SECTORS
 
 CPE = demo_data.CPE_STAFF_ID
 CPA = demo_data.CPA_STAFF_ID
@@ -185,6 +185,15 @@ def _by_id(session: Session, national_id: str) -> Professional:
     professional = session.scalar(select(Professional).filter_by(national_id=national_id))
     assert professional is not None, national_id
     return professional
+
+
+def test_role_and_kind_codes_of_the_demo_are_in_the_tables() -> None:
+    for persona in demo_data.ALL_DEMO_PERSONAS:
+        for practice in persona.practices:
+            for activity in practice.activities:
+                assert activity.role_code in ROLES or activity.role_code == ""
+                assert activity.activity_kind_code in ACTIVITY_KINDS or \
+                    activity.activity_kind_code == ""
 
 
 def test_one_demo_holder_per_card_type() -> None:
