@@ -52,6 +52,8 @@ EVENTS: dict[str, str] = {
     "admin.clock_moved": "the emulated clock was moved (demo/test mode)",
     "ciba.requested": "a CIBA backchannel authentication request was accepted (e-CPS asked)",
     "ciba.refused": "a CIBA backchannel authentication request was refused",
+    "ciba.card_answered": "a professional approved or denied a CIBA channel=CARD request with"
+                          " the CPx card (client-certificate listener)",
     "ciba.pending": "a CIBA token poll found the request still pending (or polled too fast)",
     "ratelimit.refused": "a request was refused by an abuse limit (activations, client secret"
                          " failures, token requests): see ratelimit/ and [rate_limits]",

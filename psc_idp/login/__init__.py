@@ -20,3 +20,4 @@ def init_app(app: Flask, provider: Any) -> None:
     provider.interaction_handler = render_first_step
     app.register_blueprint(bp)
     app.register_blueprint(card_views.bp)
+    app.register_blueprint(card_views.ciba_bp)

@@ -210,3 +210,104 @@ def abandon(uid: str) -> Response:
     return fail_interaction(interaction, "access_denied",
                             f"The card login was abandoned: {reason}")
 
+
+
+# ----------------------------------------------------------------------------- CIBA channel=CARD
+ciba_bp = Blueprint("ciba_card", __name__, url_prefix="/ciba/card")
+
+
+def _ciba_csrf(challenge_id: str, card_serial: str) -> str:
+    """A form token bound to the request and the card (stateless: an HMAC under the app's
+    secret). The browser presents the card by itself on every request to the listener, so a
+    page elsewhere must not be able to post an approval."""
+    import hashlib
+    import hmac
+
+    key = str(current_app.secret_key or "").encode()
+    return hmac.new(key, f"ciba-card.{challenge_id}.{card_serial}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def _ciba_card() -> tuple[Any, Response | None]:
+    """The card presented on this request, checked as for a login: (checked, None) or
+    (None, a French refusal page)."""
+    from ..credentials.card_check import CardRefused
+    from ..mtls.presented import came_through_listener, presented_chain
+
+    if not came_through_listener(request):
+        return None, _card_page(400, translator("fr")("card_not_on_listener"))
+    try:
+        return _check(presented_chain(request), _provider().settings), None
+    except CardRefused as refused:
+        record("card.refused", "failure", subject=refused.national_id, reason=refused.reason,
+               card_serial=refused.card_serial, national_id=refused.national_id, step="ciba")
+        db.session.commit()
+        return None, _card_page(403, refused.message_fr, reason=refused.reason)
+
+
+def _ciba_page(checked: Any, requests_: list[Any], status: int = 200, done: str = "") -> Response:
+    settings = _provider().settings
+    now = _provider().clock.now()
+    rows = [{"id": c.id, "service": c.service_name, "binding": c.binding_code,
+             "expires_in": max(int((c.expires_at - now).total_seconds()), 0),
+             "csrf": _ciba_csrf(c.id, checked.card_serial)} for c in requests_]
+    html = render_template("login/card_ciba.html", t=translator("fr"), lang="fr",
+                           requests=rows, holder=checked.national_id, done=done,
+                           settings=settings, emulation=settings.emulation_enabled)
+    return protect(Response(html, status=status, mimetype="text/html"))
+
+
+@ciba_bp.get("")
+def ciba_list() -> Response:
+    """The card holder's CIBA requests waiting for the card (``channel=CARD``)."""
+    from ..oidc.ciba import pending_card_requests
+
+    checked, refusal = _ciba_card()
+    if refusal is not None:
+        return refusal
+    return _ciba_page(checked, pending_card_requests(checked.professional_id))
+
+
+@ciba_bp.get("/<challenge_id>")
+def ciba_one(challenge_id: str) -> Response:
+    from ..oidc.ciba import pending_card_requests
+
+    checked, refusal = _ciba_card()
+    if refusal is not None:
+        return refusal
+    found = [c for c in pending_card_requests(checked.professional_id) if c.id == challenge_id]
+    if not found:
+        return _card_page(404, translator("fr")("ciba_card_unknown"))
+    return _ciba_page(checked, found)
+
+
+@ciba_bp.post("/<challenge_id>")
+def ciba_answer(challenge_id: str) -> Response:
+    """Approve or deny one request with the card (the form's token, the card again)."""
+    from ..credentials.models import EcpsChallenge
+    from ..oidc.ciba import answer_card_request, pending_card_requests
+
+    checked, refusal = _ciba_card()
+    if refusal is not None:
+        return refusal
+    t = translator("fr")
+    challenge = db.session.get(EcpsChallenge, challenge_id[:36])
+    if challenge is None or challenge.professional_id != checked.professional_id or \
+            challenge.origin != "ciba":
+        return _card_page(404, t("ciba_card_unknown"))
+    if not same_secret(request.form.get("csrf", ""),
+                       _ciba_csrf(challenge.id, checked.card_serial)):
+        record("ciba.refused", "failure", subject=checked.national_id,
+               client_id=challenge.client_id, challenge_id=challenge.id, error="csrf",
+               channel="CARD")
+        db.session.commit()
+        return _card_page(400, t("csrf"))
+    decision = request.form.get("decision", "")
+    if not answer_card_request(challenge, decision, checked.card_serial):
+        db.session.commit()
+        return _card_page(400, t("ciba_card_unknown"))
+    record("ciba.card_answered", subject=checked.national_id, client_id=challenge.client_id,
+           challenge_id=challenge.id, decision=decision, card_serial=checked.card_serial)
+    db.session.commit()
+    return _ciba_page(checked, pending_card_requests(checked.professional_id),
+                      done="ciba_card_approved" if decision == "approve" else "ciba_card_denied")

@@ -142,6 +142,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "card_ticket_expired": "Le délai entre la lecture de la carte et le retour sur cette"
                                " page est dépassé : présentez de nouveau votre carte.",
         "card_unknown_holder": "Le titulaire de cette carte est inconnu de l'annuaire.",
+        "ciba_card_title": "Demandes de connexion à valider avec votre carte",
+        "ciba_card_none": "Aucune demande n'attend votre carte.",
+        "ciba_card_request": "{service} demande à se connecter en votre nom. Vérifiez que le"
+                             " service affiche le code {binding}.",
+        "ciba_card_expires": "Expire dans {seconds} secondes.",
+        "ciba_card_approve": "Valider avec ma carte",
+        "ciba_card_deny": "Refuser",
+        "ciba_card_approved": "Demande validée : le service reçoit l'accès.",
+        "ciba_card_denied": "Demande refusée : le service est prévenu.",
+        "ciba_card_unknown": "Cette demande n'existe pas, a déjà reçu une réponse ou a expiré.",
     },
     "en": {
         "sessions_title": "Your Pro Santé Connect sessions",
@@ -268,6 +278,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "card_ticket_expired": "Too long between reading the card and coming back here:"
                                " present your card again.",
         "card_unknown_holder": "The holder of this card is not in the directory.",
+        "ciba_card_title": "Login requests to approve with your card",
+        "ciba_card_none": "No request is waiting for your card.",
+        "ciba_card_request": "{service} asks to sign in on your behalf. Check that the service"
+                             " shows the code {binding}.",
+        "ciba_card_expires": "Expires in {seconds} seconds.",
+        "ciba_card_approve": "Approve with my card",
+        "ciba_card_deny": "Refuse",
+        "ciba_card_approved": "Request approved: the service gets access.",
+        "ciba_card_denied": "Request refused: the service is told.",
+        "ciba_card_unknown": "This request does not exist, was already answered or has"
+                             " expired.",
     },
 }
 

@@ -17,6 +17,15 @@ State lives in ``EcpsChallenge.data`` (origin ``ciba``). ``auth_req_id`` is
 ``<challenge id>.<32 random bytes, base64url>``: the id finds the row by primary key, the random
 part is the bearer secret (256 bits, CIBA §7.3 asks for at least 128) and only its SHA-256 is
 stored, as for authorization codes. Ping and push modes are not implemented.
+
+``channel=CARD`` (psc-idp's behaviour; PSC documents the value, not what it does): the request
+is not pushed to the phone. The professional confirms with the CPx card on the
+client-certificate listener, ``{mtls_base}/ciba/card`` (``login/card_views.py``): the card is
+checked as for a card login, the page shows the service and the ``binding_message``, and
+approves or denies. Its challenge waits in status ``card_pending`` (the phone lists only
+``pending`` ones, so an e-CPS cannot answer a card request); tokens then say ``authMode``
+``CARD`` and ``amr`` ``sc``/``pin``/``hwk``. A professional without an active card gets
+``access_denied`` at once. docs/card-login.md.
 """
 
 from __future__ import annotations
@@ -67,6 +76,12 @@ AUTH_MODE = "MOBILE"
 ACR = "eidas1"
 AMR = ["swk", "pin", "mfa"]  # RFC 8176: software-secured key + PIN, as the e-CPS persona mode
 AUTHENTICATOR = "ecps-ciba"
+CARD_PENDING = "card_pending"
+"""Status of a ``channel=CARD`` request waiting for the card (never listed on the phone)."""
+CARD_AMR = ["sc", "pin", "hwk"]  # RFC 8176: smart card, PIN, hardware-secured key
+CARD_AUTHENTICATOR = "card-ciba"
+MAX_CARD_PENDING = 3
+"""``channel=CARD`` requests waiting per professional; a new one withdraws the oldest."""
 PENDING_DESCRIPTION = ("The authorization request is still pending as the end-user hasn't yet "
                        "been authenticated.")  # PSC's exact wording (reference §6)
 SINGLE_VALUED = ("scope", "client_notification_token", "acr_values", "login_hint_token",
@@ -205,8 +220,6 @@ def _validate(form: Any, client: Any) -> dict[str, Any]:
         raise InvalidRequestError("Missing parameter: login_hint")
 
     channel = _single(form, "channel") or "MOBILE"
-    if channel == "CARD":
-        raise InvalidRequestError("CARD channel not available: use channel=MOBILE (e-CPS).")
     if channel not in CHANNELS:
         raise InvalidRequestError("Invalid parameter: channel (CARD or MOBILE)")
 
@@ -227,7 +240,10 @@ def _validate(form: Any, client: Any) -> dict[str, Any]:
         raise UnknownUserIdError("Unknown login_hint: no professional with this identifier.")
     if professional.means_blocked:
         raise BackchannelAccessDeniedError("This professional's means are blocked.")
-    if not ecps.usable_devices(professional.id):
+    if channel == "CARD":
+        if not _has_active_card(professional.id):
+            raise BackchannelAccessDeniedError("No usable CPx card for this professional.")
+    elif not ecps.usable_devices(professional.id):
         raise BackchannelAccessDeniedError("No usable e-CPS for this professional.")
     return {"professional": professional, "scope": allowed, "channel": channel,
             "binding_message": binding_message, "lifetime": lifetime,
@@ -252,9 +268,12 @@ def backchannel_authentication_endpoint() -> Response:
         return server.handle_error_response(oauth_request, error)
 
     professional = checked["professional"]
-    challenge = ecps.create_challenge(
-        professional, client.client_id, client.name or client.client_id, "ciba",
-        binding_code=checked["binding_message"] or None)
+    if checked["channel"] == "CARD":
+        challenge = _card_challenge(professional, client, checked["binding_message"])
+    else:
+        challenge = ecps.create_challenge(
+            professional, client.client_id, client.name or client.client_id, "ciba",
+            binding_code=checked["binding_message"] or None)
     challenge.expires_at = challenge.created_at + timedelta(seconds=checked["lifetime"])
     auth_req_id, secret_digest = new_auth_req_id(challenge.id)
     challenge.data = {
@@ -272,6 +291,70 @@ def backchannel_authentication_endpoint() -> Response:
                                         "expires_in": checked["lifetime"],
                                         "interval": DEFAULT_INTERVAL},
                                   default_json_headers)
+
+
+def _has_active_card(professional_id: int) -> bool:
+    from ..credentials.models import Card
+
+    now = _clock().now()
+    return db.session.scalar(db.select(Card.serial).where(
+        Card.professional_id == professional_id, Card.status == "active",
+        Card.not_before <= now, Card.not_after > now).limit(1)) is not None
+
+
+def _card_challenge(professional: Any, client: Any, binding_message: str) -> EcpsChallenge:
+    """A ``channel=CARD`` request: no push to the phone; at most ``MAX_CARD_PENDING`` wait per
+    professional (the row lock of ``attempts.serialise`` queues concurrent requests)."""
+    from ..credentials import attempts
+
+    attempts.serialise(professional)
+    now = _clock().now()
+    waiting = list(db.session.scalars(db.select(EcpsChallenge).where(
+        EcpsChallenge.professional_id == professional.id,
+        EcpsChallenge.status == CARD_PENDING, EcpsChallenge.expires_at > now)
+        .order_by(EcpsChallenge.created_at, EcpsChallenge.id)))
+    for old in waiting[:max(len(waiting) - (MAX_CARD_PENDING - 1), 0)]:
+        if attempts.transition(old, {"status": CARD_PENDING}, status="cancelled"):
+            record("ciba.refused", "failure", subject=professional.national_id,
+                   client_id=old.client_id, challenge_id=old.id, error="superseded",
+                   channel="CARD")
+    challenge = EcpsChallenge(
+        id=str(uuid.uuid4()), professional_id=professional.id, client_id=client.client_id,
+        service_name=(client.name or client.client_id)[:200], origin="ciba",
+        binding_code=binding_message or f"{secrets.randbelow(100):02d}", created_at=now,
+        expires_at=now, status=CARD_PENDING, data={})
+    db.session.add(challenge)
+    return challenge
+
+
+def card_request_status(challenge: EcpsChallenge) -> str:
+    """A card request's status as the token endpoint reads it (``pending`` while waiting)."""
+    if challenge.status == CARD_PENDING:
+        return "pending" if _clock().now() < challenge.expires_at else "expired"
+    return challenge.status
+
+
+def pending_card_requests(professional_id: int) -> list[EcpsChallenge]:
+    """What the card holder's page lists: the ``channel=CARD`` requests still waiting."""
+    return list(db.session.scalars(db.select(EcpsChallenge).where(
+        EcpsChallenge.professional_id == professional_id, EcpsChallenge.origin == "ciba",
+        EcpsChallenge.status == CARD_PENDING, EcpsChallenge.expires_at > _clock().now())
+        .order_by(EcpsChallenge.created_at, EcpsChallenge.id)))
+
+
+def answer_card_request(challenge: EcpsChallenge, decision: str, card_serial: str) -> bool:
+    """The holder approved or denied with the card: one conditional update decides (a
+    second answer, or one after expiry, changes nothing and returns False)."""
+    from ..credentials import attempts
+
+    if decision not in ("approve", "deny") or card_request_status(challenge) != "pending":
+        return False
+    status = "approved" if decision == "approve" else "denied"
+    if not attempts.transition(challenge, {"status": CARD_PENDING}, status=status,
+                               answered_at=_clock().now()):
+        return False
+    _update_data(challenge, card_serial=card_serial)
+    return True
 
 
 def _presented_client_id(oauth_request: Any) -> str:
@@ -310,7 +393,8 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         if data.get("redeemed_at") or db.session.get(Grant, self._grant_id(challenge)):
             raise InvalidGrantError("This auth_req_id was already used.")
 
-        status = ecps.challenge_status(challenge)
+        status = card_request_status(challenge) if _is_card(challenge) \
+            else ecps.challenge_status(challenge)
         if status == "expired" or _remaining(challenge) <= 0:
             raise ExpiredTokenError("The auth_req_id has expired: start a new request.")
         if status == "denied":
@@ -349,10 +433,11 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         anything else is written. Its session is attached right after."""
         data = challenge.data or {}
         db.session.flush()
+        auth_mode, acr, amr, _ = _means(challenge)
         grant = Grant(id=self._grant_id(challenge), client_id=challenge.client_id,
                       professional_id=challenge.professional_id, session_id="",
-                      scope=data.get("scope", ""), nonce="", auth_time=auth_time, acr=ACR,
-                      amr=list(AMR), auth_mode=AUTH_MODE)
+                      scope=data.get("scope", ""), nonce="", auth_time=auth_time, acr=acr,
+                      amr=amr, auth_mode=auth_mode)
         try:
             with db.session.begin_nested():
                 db.session.add(grant)
@@ -371,21 +456,38 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         grant = self._claim(challenge, auth_time)
         # No browser, so no cookie: the session row exists for sid/session_state, the session
         # lists and logout fan-out; its cookie value is random and handed to nobody.
+        auth_mode, acr, amr, authenticator = _means(challenge)
         session, _unused_cookie = establish_session(
-            professional_id=professional.id, auth_time=auth_time, acr=ACR, amr=list(AMR),
-            auth_mode=AUTH_MODE, authenticator=AUTHENTICATOR, previous=None)
+            professional_id=professional.id, auth_time=auth_time, acr=acr, amr=list(amr),
+            auth_mode=auth_mode, authenticator=authenticator, previous=None)
         grant.session_id = session.id
         note_client(session, challenge.client_id)
         ctx = AuthContext(professional=professional, session_id=session.id,
-                          auth_time=auth_time, acr=ACR, amr=list(AMR), auth_mode=AUTH_MODE,
+                          auth_time=auth_time, acr=acr, amr=list(amr), auth_mode=auth_mode,
                           grant_id=grant.id, scope=grant.scope)
         record("login.success", subject=professional.national_id,
-               client_id=challenge.client_id, authenticator=AUTHENTICATOR,
-               auth_mode=AUTH_MODE, acr=ACR, sid=session.id, challenge_id=challenge.id)
+               client_id=challenge.client_id, authenticator=authenticator,
+               auth_mode=auth_mode, acr=acr, sid=session.id, challenge_id=challenge.id)
         token = self.generate_token(user=ctx, scope=grant.scope, include_refresh_token=True)
         self.request.user = ctx
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+def _is_card(challenge: EcpsChallenge) -> bool:
+    return (challenge.data or {}).get("channel") == "CARD"
+
+
+def _means(challenge: EcpsChallenge) -> tuple[str, str, list[str], str]:
+    """(authMode, acr, amr, authenticator) of the approval: the e-CPS, or the card (its
+    acr: the strongest of ``acr_values`` a card reaches, else eidas1 as PSC's RPs expect)."""
+    if not _is_card(challenge):
+        return AUTH_MODE, ACR, list(AMR), AUTHENTICATOR
+    from ..sessions.assurance import granted_acr, known_acr_values, means_level
+
+    acr = granted_acr(known_acr_values(str((challenge.data or {}).get("acr_values", ""))),
+                      means_level("CARD", CARD_AMR), ACR)
+    return "CARD", acr, list(CARD_AMR), CARD_AUTHENTICATOR
 
 
 # ----------------------------------------------------------------------------- discovery

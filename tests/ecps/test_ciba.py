@@ -388,9 +388,11 @@ def test_without_binding_message_the_phone_shows_a_provider_code(live, rp, phone
     assert len(pending["binding_code"]) == 2 and pending["binding_code"].isdigit()
 
 
-def test_card_channel_is_a_clear_error(live, rp, phone):
-    body = assert_json_error(rp.backchannel(channel="CARD"), 400, "invalid_request")
-    assert "CARD channel not available" in body["error_description"]
+def test_card_channel_without_a_card_is_access_denied(live, rp, phone):
+    # channel=CARD is confirmed with the card (tests/cards/test_login_ciba.py), never on the
+    # phone: without an active card it is refused at once
+    body = assert_json_error(rp.backchannel(channel="CARD"), 403, "access_denied")
+    assert "No usable CPx card" in body["error_description"]
     assert phone.pending() == []
 
 
