@@ -9,6 +9,10 @@ worker only reports alive between requests). See docs/architecture.md for the me
 With ``[tls] enabled`` both servers speak TLS themselves (docs/https.md): the certificate is the
 configured one or issued by the local TEST authority (``pki/server.py``) before the server starts,
 so gunicorn's workers inherit files that exist.
+
+With ``[mtls]`` enabled, the client-certificate listener (card logins, RFC 8705) runs beside
+the server: in this process under werkzeug, in each gunicorn worker after the fork (one per
+worker on a shared port, ``SO_REUSEPORT``). docs/card-login.md.
 """
 
 from __future__ import annotations
