@@ -3,6 +3,7 @@ the console script: the chip's counters are the card's own, whoever reads it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from collections.abc import Callable
@@ -82,3 +83,21 @@ def test_usage_errors_exit_2_and_touch_nothing(card_folder: Path, run_reader: Ru
     missing = run_reader("--card", str(tmp_path / "nowhere"), "status")
     assert missing.returncode == 1 and "Aucune carte" in missing.stderr
     assert "Traceback" not in missing.stderr + short.stderr + no_card.stderr
+
+
+def test_ten_wrong_puks_block_the_card_for_good(card_folder: Path, run_reader: Run):
+    from psc_idp.credentials.card_chip import Chip, ChipError
+
+    chip = Chip.open(card_folder)
+    for _ in range(10):
+        with contextlib.suppress(ChipError):
+            chip.unblock("00000000", "1111")
+    unblock = run_reader("--card", str(card_folder), "unblock", "--puk", PUK,
+                         "--new-pin", "2468")
+    assert unblock.returncode == 4
+    assert "définitivement bloquée" in unblock.stderr
+    status = _status(run_reader, card_folder)
+    assert status["puk_tries_left"] == 0
+    pin = run_reader("--card", str(card_folder), "change-pin", "--pin", PIN, "--new-pin",
+                     "2468")
+    assert pin.returncode == 4

@@ -4,6 +4,7 @@ real TLS handshake; the provider checks it against the emulated IGC-Santé and i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import subprocess
 from collections.abc import Callable
@@ -142,3 +143,29 @@ def test_provider_refusal_before_the_card_step_exits_1_with_its_sentence(
     assert result.stderr.startswith("card-reader: ") and "Traceback" not in result.stderr
     no_redirect = _login(run_reader, folder, f"{base}/auth?client_id=psc-demo-rp")
     assert no_redirect.returncode == 2 and "redirect_uri" in no_redirect.stderr
+
+
+def test_a_card_blocked_for_good_abandons_too(card_setup: CardSetup, run_reader: Run):
+    from psc_idp.credentials.card_chip import Chip, ChipError
+
+    folder = card_setup.issue()
+    chip = Chip.open(folder)
+    for _ in range(10):
+        with contextlib.suppress(ChipError):
+            chip.unblock("00000000", "1111")
+    _, _, start = card_setup.authorize_url()
+    result = _login(run_reader, folder, start.url)
+    assert result.returncode == 4
+    assert "définitivement bloquée" in result.stderr
+    assert parse_qs(urlsplit(_last_line(result)).query)["error"] == ["access_denied"]
+
+
+def test_a_provider_without_the_card_means_exits_1_with_its_page(
+        make_card_setup: Callable[..., CardSetup], run_reader: Run):
+    setup = make_card_setup(authenticators={"persona": {}, "ecps": {}})
+    folder = setup.issue()
+    _, _, start = setup.authorize_url()
+    result = _login(run_reader, folder, start.url)
+    assert result.returncode == 1, result.stderr
+    assert "Connexion par carte impossible" in result.stderr, result.stderr
+    assert '"pin_tries_left": 3' in run_reader("--card", str(folder), "status").stdout
