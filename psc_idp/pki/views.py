@@ -6,7 +6,10 @@ authority information access). See docs/pki.md."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+from urllib.parse import unquote
 
 from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Response, abort, current_app, request
@@ -71,6 +74,22 @@ def ocsp() -> Response:
     body = request.stream.read(MAX_OCSP_REQUEST + 1)
     if len(body) > MAX_OCSP_REQUEST:
         abort(413)
+    return _answer(body)
+
+
+@bp.get("/ocsp/<path:encoded>")
+def ocsp_get(encoded: str) -> Response:
+    """RFC 6960 appendix A.1 over GET: the request's DER, base64 then URL-encoded."""
+    if len(encoded) > MAX_OCSP_REQUEST * 2:
+        abort(413)
+    try:
+        body = base64.b64decode(unquote(encoded), validate=True)
+    except (binascii.Error, ValueError):
+        body = b""  # answered malformedRequest, as a garbled POST body is
+    return _answer(body)
+
+
+def _answer(body: bytes) -> Response:
     try:
         answer = respond(_igc(), body)
     except (OSError, PkiError) as exc:

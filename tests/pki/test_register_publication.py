@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 from cryptography import x509
@@ -176,6 +179,26 @@ def test_ocsp_answers_from_the_register(make_live, tmp_path: Path):
                                                     public_key=new_key().public_key())
     refused = _ocsp(live, other_leaf, foreign.organisations_ca().certificate)
     assert refused.response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    for certificate, status in ((made.auth, "good"), (made.sign, "revoked")):
+        done = subprocess.run(
+            ["openssl", "ocsp", "-issuer", str(pem(tmp_path / "issuer.pem", ca.certificate)),
+             "-cert", str(pem(tmp_path / "cert.pem", certificate)),
+             "-url", f"{live.base_url}/pki/ocsp", "-CAfile", str(igc.pki.root_cert_path)],
+            capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert "Response verify OK" in done.stderr + done.stdout
+        assert f"cert.pem: {status}" in done.stdout, done.stdout
+    sha1 = hashes.SHA1()  # noqa: S303 - the CertID hash openssl ocsp sends by default
+    der = ocsp.OCSPRequestBuilder().add_certificate(made.sign, ca.certificate, sha1).build() \
+        .public_bytes(serialization.Encoding.DER)
+    by_get = requests.get(f"{live.base_url}/pki/ocsp/"
+                          + quote(base64.b64encode(der).decode(), safe=""), timeout=10)
+    assert by_get.headers["Content-Type"] == "application/ocsp-response"
+    assert ocsp.load_der_ocsp_response(by_get.content).certificate_status == \
+        ocsp.OCSPCertStatus.REVOKED
+    bad_get = requests.get(f"{live.base_url}/pki/ocsp/%%%", timeout=10)
+    assert ocsp.load_der_ocsp_response(bad_get.content).response_status == \
+        ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     garbage = requests.post(f"{live.base_url}/pki/ocsp", data=b"nonsense", timeout=10)
     assert garbage.status_code == 200
     assert ocsp.load_der_ocsp_response(garbage.content).response_status == \
