@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Response, abort, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from .authority import PkiError
 from .crl import ROOT, build_crl
@@ -29,6 +30,7 @@ def _igc() -> IgcSante:
 
 
 def _unavailable(exc: Exception) -> Response:
+    """The CA files or the register are unreadable: 503 (retry later), never a 500."""
     log.error("emulated IGC-Santé unavailable: %s", exc)
     return Response("autorité de certification indisponible\n", status=503,
                     mimetype="text/plain")
@@ -59,7 +61,7 @@ def crl(name: str) -> Response:
         abort(404)
     try:
         der = build_crl(_igc(), name)
-    except (OSError, PkiError) as exc:
+    except (OSError, PkiError, SQLAlchemyError) as exc:
         return _unavailable(exc)
     response = Response(der, mimetype="application/pkix-crl")
     response.cache_control.max_age = 60
@@ -92,6 +94,6 @@ def ocsp_get(encoded: str) -> Response:
 def _answer(body: bytes) -> Response:
     try:
         answer = respond(_igc(), body)
-    except (OSError, PkiError) as exc:
+    except (OSError, PkiError, SQLAlchemyError) as exc:
         return _unavailable(exc)
     return Response(answer, mimetype="application/ocsp-response")

@@ -226,3 +226,21 @@ def test_parallel_revocations_one_winner(make_app):
         row = db.session.get(IssuedCertificate, serial)
         winner = results.index(True)
         assert row.revocation_reason == ("key_compromise" if winner % 2 else "superseded")
+
+
+def test_unreadable_authority_is_503_not_500(make_live, tmp_path: Path):
+    live = make_live(keys_dir=str(tmp_path / "keys"))
+    base = f"{live.base_url}/pki"
+    assert requests.get(f"{base}/crl/personnes.crl", timeout=10).status_code == 200
+    elsewhere = IgcSante(LocalPki(tmp_path / "elsewhere"), "x")
+    leaf = elsewhere.issue_software_certificate(client_id="x", organisation="x",
+                                                public_key=new_key().public_key())
+    asked = ocsp.OCSPRequestBuilder().add_certificate(
+        leaf, elsewhere.organisations_ca().certificate, hashes.SHA256()).build()
+    (tmp_path / "keys" / "pki" / "personnes-ca.crt").write_text("not a certificate")
+    for got in (requests.get(f"{base}/crl/personnes.crl", timeout=10),
+                requests.get(f"{base}/ca/personnes.crt", timeout=10),
+                requests.post(f"{base}/ocsp", timeout=10,
+                              data=asked.public_bytes(serialization.Encoding.DER))):
+        assert got.status_code == 503, got.text
+        assert "indisponible" in got.text
