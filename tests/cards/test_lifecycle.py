@@ -265,15 +265,10 @@ def test_replacing_an_active_card_revokes_it(app, tmp_path):
     assert refused.value.reason == "card_revoked"
 
 
-def test_concurrent_lost_and_renew_cannot_both_win(app, tmp_path):
-    """A renewal racing a declaration of loss: exactly one wins, and a lost card never comes
-    back to life."""
-    from psc_idp.credentials.cards import CardError as Refused
-
-    issued = issue(app, tmp_path / "card")
-    serial = issued.card.serial
+def _race(app, actions):
+    """Run the actions at once (one thread each, behind a barrier): name -> ok | refused."""
     outcomes: dict[str, str] = {}
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(len(actions))
 
     def run(name, action):
         with app.app_context():
@@ -281,23 +276,54 @@ def test_concurrent_lost_and_renew_cannot_both_win(app, tmp_path):
             try:
                 action()
                 outcomes[name] = "ok"
-            except Refused:
+            except CardError:
                 outcomes[name] = "refused"
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=run, args=("lost", lambda: declare_lost(serial))),
-               threading.Thread(target=run, args=(
-                   "renew", lambda: renew_card(serial, tmp_path / "renewed")))]
+    threads = [threading.Thread(target=run, args=item) for item in actions.items()]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(90)
+    return outcomes
+
+
+def test_concurrent_lost_and_renew_cannot_both_win(app, tmp_path):
+    """A renewal racing a declaration of loss: exactly one wins, and a lost card never comes
+    back to life."""
+    serial = issue(app, tmp_path / "card").card.serial
+    outcomes = _race(app, {"lost": lambda: declare_lost(serial),
+                           "renew": lambda: renew_card(serial, tmp_path / "renewed")})
     assert sorted(outcomes.values()) == ["ok", "refused"], outcomes
     with app.app_context():
         card = get_card(serial)
         if outcomes["lost"] == "ok":
             assert card.status == "revoked" and card.replaced_by == ""
             assert [c.serial for c in list_cards(GP)] == [serial]
+            assert not (tmp_path / "renewed").exists()
         else:
             assert card.status == "replaced" and card.replaced_by
+            assert len(list_cards(GP)) == 2
+
+
+@pytest.mark.parametrize("operation", ["renew", "replace"])
+def test_two_renewals_or_replacements_at_once_make_one_card(app, tmp_path, operation):
+    serial = issue(app, tmp_path / "card").card.serial
+
+    def act(n):
+        if operation == "renew":
+            return lambda: renew_card(serial, tmp_path / f"new{n}")
+        return lambda: replace_card(serial, tmp_path / f"new{n}")
+
+    outcomes = _race(app, {"first": act(1), "second": act(2)})
+    assert sorted(outcomes.values()) == ["ok", "refused"], outcomes
+    with app.app_context():
+        cards = list_cards(GP)
+        assert len(cards) == 2
+        old = get_card(serial)
+        [new] = [c for c in cards if c.serial != serial]
+        assert old.replaced_by == new.serial
+    written = [n for n in (1, 2) if (tmp_path / f"new{n}").exists()]
+    assert len(written) == 1
+    assert card_chip.Chip.open(tmp_path / f"new{written[0]}").info()["serial"] == new.serial
