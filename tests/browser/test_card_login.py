@@ -64,6 +64,11 @@ def test_card_login_in_chromium(psc: BrowserSetup, chromium: Any, tmp_path: Path
 
 def test_staff_card_login_shows_the_structure(psc: BrowserSetup, chromium: Any,
                                               tmp_path: Path) -> None:
+    from psc_idp.db import db
+    from psc_idp.directory.loader import load_demo_directory
+
+    with psc.provider.app.app_context():  # the structure staff (idempotent)
+        load_demo_directory(db.session, include_staff=True)
     context, page = _login_with_card(psc, chromium, tmp_path, CPE, "CPE", CPE_STRUCTURE)
     try:
         expect(page.locator("section.identity-card .national-id code")).to_have_text(CPE)
