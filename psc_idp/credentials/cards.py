@@ -242,7 +242,9 @@ def _make_card(professional: Professional, card_type: str, structure: Structure 
 
     settings = _provider().settings
     now = _now()
-    not_before = not_before or now
+    # an hour back, as the local authority does: a relying host whose clock is a little late
+    # accepts a new card at once
+    not_before = not_before or now - dt.timedelta(hours=1)
     not_after = not_after or now + dt.timedelta(days=settings.cards.lifetime_days)
     serial = new_serial()
     auth_key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
