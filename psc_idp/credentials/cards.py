@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,11 @@ def _check_rules(professional: Professional, card_type: str, structure: str | No
     if found is None:
         raise CardError(f"Aucune structure {structure!r} dans l'annuaire (identifiant "
                         "technique : F+FINESS, R+n° ou 3+SIRET).")
+    places = {a.structure.technical_id for p in professional.practices for a in p.activities}
+    if places and structure not in places:
+        raise CardError(f"{national_id} n'a pas d'activité dans la structure {structure} "
+                        f"(ses structures : {', '.join(sorted(places))}) : une carte "
+                        f"{card_type} est celle d'une structure où son titulaire exerce.")
     return found
 
 
@@ -295,6 +301,15 @@ def _meta(card: Card, professional: Professional, structure: Structure | None,
             "sign_certificate_serial": card.sign_cert_serial}
 
 
+def _rolled_back_on_error(make: Callable[[], _Made]) -> _Made:
+    """Keys, certificates and rows, or nothing (the authority's files unreadable...)."""
+    try:
+        return make()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
 def _write_new(made: _Made, folder: Path, pin: str, puk: str) -> None:
     card_chip.write_chip(folder, meta=made.meta, auth_chain=made.auth_chain,
                          sign_chain=made.sign_chain, auth_key=made.auth_key,
@@ -332,8 +347,9 @@ def issue_card(*, national_id: str, card_type: str = "CPS", structure: str | Non
     except CardError as exc:
         raise _refuse("issue", str(exc), national_id=national_id, card_type=card_type) from None
     existed = folder.exists()
-    made = _make_card(professional, card_type, found_structure, folder, not_after=not_after,
-                      not_before=not_before)
+    made = _rolled_back_on_error(lambda: _make_card(
+        professional, card_type, found_structure, folder, not_after=not_after,
+        not_before=not_before))
     record("card.issued", subject=national_id, card_serial=made.card.serial,
            card_type=card_type, structure=made.card.structure_technical_id,
            not_after=_iso(made.card.not_after), folder=str(folder),
@@ -491,7 +507,8 @@ def renew_card(serial: str, out: Path | None = None) -> IssuedCard:
     except CardError as exc:
         raise _refuse("renew", str(exc), card_serial=serial,
                       national_id=card.national_id) from None
-    made = _make_card(professional, card.card_type, structure, target)
+    made = _rolled_back_on_error(lambda: _make_card(professional, card.card_type, structure,
+                                                    target))
     if not _transition(serial, {"status": "replaced", "replaced_by": made.card.serial},
                        Card.status == "active"):
         db.session.rollback()
@@ -536,7 +553,8 @@ def replace_card(serial: str, out: Path, *, pin: str | None = None,
         raise _refuse("replace", str(exc), card_serial=serial,
                       national_id=card.national_id) from None
     was_active = card.status == "active"
-    made = _make_card(professional, card.card_type, structure, folder)
+    made = _rolled_back_on_error(lambda: _make_card(professional, card.card_type, structure,
+                                                    folder))
     now = _now()
     if not _transition(serial, {"status": "revoked", "replaced_by": made.card.serial,
                                 "revoked_at": db.func.coalesce(Card.revoked_at, now)},

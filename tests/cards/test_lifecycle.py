@@ -137,6 +137,7 @@ def test_each_card_type(app, tmp_path, national_id, card_type, structure):
     (CPE_STAFF, "CPE", None, "--structure"),
     (CPE_STAFF, "CPS", None, "8+RPPS"),
     (CPE_STAFF, "CPE", "F0B9999999", "Aucune structure"),
+    (CPE_STAFF, "CPE", PHARMACY, "pas d'activité dans la structure"),
     (GP, "CPF", None, "étudiants"),
     (STUDENT, "CPS", None, "CPF"),
     (RPPS_PLUS, "CPS", None, "RPPS+"),
