@@ -25,6 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from flask import Flask
 
 from tests.conftest import LiveServer
+from tests.fidelity.tls import make_tls_live  # noqa: F401 (a fixture, for tls=True)
 from tests.psc_actions import GP, PscActions
 
 REDIRECT = "http://127.0.0.1:5997/cb"
@@ -68,8 +69,17 @@ class MtlsLive:
     def psc(self) -> PscActions:
         return PscActions(self.live.issuer)
 
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Discovery, over https too (the local TEST root trusted)."""
+        if not hasattr(self, "_metadata"):
+            self._metadata = requests.get(
+                self.live.issuer + "/.well-known/wallet-openid-configuration", timeout=10,
+                verify=str(self.root_file)).json()
+        return self._metadata
+
     def alias(self, name: str) -> str:
-        return self.psc.metadata["mtls_endpoint_aliases"][name]
+        return self.metadata["mtls_endpoint_aliases"][name]
 
     def register(self, **fields: Any) -> None:
         from psc_idp.admin.clients import upsert_client
@@ -185,9 +195,10 @@ def profile(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def mtls_live(make_live: Callable[..., LiveServer], tmp_path: Path
-              ) -> Iterator[Callable[..., MtlsLive]]:
-    """``mtls_live(profile="psc", **overrides)``: a provider and its mTLS listener."""
+def mtls_live(make_live: Callable[..., LiveServer], make_tls_live: Callable[..., Any],  # noqa: F811
+              tmp_path: Path) -> Iterator[Callable[..., MtlsLive]]:
+    """``mtls_live(profile="psc", tls=False, **overrides)``: a provider (over HTTPS with
+    ``tls``) and its mTLS listener."""
     from psc_idp.mtls.listener import start_listener
     from psc_idp.pki.authority import LocalPki
     from psc_idp.pki.igc_sante import IgcSante
@@ -195,8 +206,8 @@ def mtls_live(make_live: Callable[..., LiveServer], tmp_path: Path
 
     listeners: list[Any] = []
 
-    def start(profile: str = "psc", **overrides: Any) -> MtlsLive:
-        live = make_live(fidelity={"profile": profile}, **overrides)
+    def start(profile: str = "psc", tls: bool = False, **overrides: Any) -> MtlsLive:
+        live = (make_tls_live if tls else make_live)(fidelity={"profile": profile}, **overrides)
         settings = live.app.extensions["psc_idp"].settings
         cert, key = tls_files(settings)
         with live.app.app_context():
