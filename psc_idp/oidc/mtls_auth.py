@@ -224,6 +224,7 @@ def _authenticate(client: Any, request: Request, settings: Any) -> x509.Certific
 def _check_igc_sante(leaf: x509.Certificate, intermediates: list[x509.Certificate],
                      settings: Any) -> None:
     from ..clock import provider_clock
+    from ..pki.authority import PkiError
     from ..pki.igc_sante import IgcSante
     from ..pki.verify import ChainRefused, check_not_revoked, verify_client_chain
 
@@ -233,6 +234,9 @@ def _check_igc_sante(leaf: x509.Certificate, intermediates: list[x509.Certificat
         check_not_revoked(leaf)
     except ChainRefused as refused:
         raise MtlsRefused(f"certificate refused: {refused.reason}") from None
+    except (PkiError, OSError) as exc:  # the emulated authority's files cannot be read
+        log.error("IGC-Santé trust anchor unavailable: %s", exc)
+        raise MtlsRefused("IGC-Santé trust anchor unavailable") from None
 
 
 def _check_registered_name(client: Any, leaf: x509.Certificate) -> None:
