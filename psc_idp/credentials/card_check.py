@@ -99,11 +99,11 @@ def check_presented_card(chain: list[x509.Certificate], settings: Any, *,
     if not chain:
         raise _refused("no_certificate")
     from ..pki.igc_sante import IgcSante
-    from ..pki.verify import ChainRefused, check_not_revoked, verify_client_chain
+    from ..pki.verify import ChainRefused, verify_client_chain
 
     leaf = chain[0]
     moment = at or _now()
-    registered, card = _find_card(leaf)
+    registered, card = _find_card(leaf)  # the register's row: revocation read from it too
     serial = card.serial if card else ""
     national_id = card.national_id if card else ""
     igc = IgcSante.from_settings(settings)
@@ -123,10 +123,8 @@ def check_presented_card(chain: list[x509.Certificate], settings: Any, *,
         raise _refused("unknown_card")
     if card.status in ("revoked", "replaced"):
         raise _status_refusal(card)
-    try:
-        check_not_revoked(leaf)  # revoked by the authority while the card stayed active
-    except ChainRefused as exc:
-        raise _refused(exc.reason, card_serial=serial, national_id=national_id) from None
+    if registered.revoked_at is not None:  # by the authority while the card stayed active
+        raise _refused("revoked", card_serial=serial, national_id=national_id)
     if card.card_type not in settings.cards.accepted_types:
         raise _refused("type_refused", f"Ce service n'accepte pas les cartes {card.card_type} "
                        "pour se connecter : utilisez une autre carte ou votre e-CPS.",
