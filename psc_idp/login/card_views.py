@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from sqlalchemy.orm.attributes import flag_modified
@@ -142,6 +143,18 @@ def tls_step(uid: str) -> Response:
     return response
 
 
+def _lock(interaction: Interaction) -> None:
+    """Hold the login's row until the commit, then read it again: PostgreSQL ``FOR UPDATE``;
+    SQLite has no row lock, so a no-op UPDATE takes the database's single write lock (a
+    concurrent return waits, then sees the ticket already spent)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.refresh(interaction, with_for_update=True)
+        return
+    db.session.execute(sa.update(Interaction).where(Interaction.uid == interaction.uid)
+                       .values(uid=Interaction.uid))
+    db.session.refresh(interaction)
+
+
 @bp.get("/<uid>/card/return")
 def card_return(uid: str) -> Response:
     """The browser back on the main host with the ticket: the login completes."""
@@ -149,8 +162,7 @@ def card_return(uid: str) -> Response:
     from ..mtls.presented import came_through_listener
 
     interaction = _load(uid)
-    # One redemption at a time: the row is locked (PostgreSQL) while the ticket is spent.
-    db.session.refresh(interaction, with_for_update=True)
+    _lock(interaction)  # one redemption at a time, whatever the number of processes
     t = translator(pick_locale(interaction.params.get("ui_locales", "")))
     if interaction.state != "pending":
         db.session.commit()

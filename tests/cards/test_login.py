@@ -119,6 +119,22 @@ def test_ticket_is_single_use_and_checked(card_live, tmp_path: Path):  # noqa: F
     assert [r.details["reason"] for r in rows] == ["card_ticket_wrong", "card_ticket_used"]
 
 
+def test_concurrent_returns_complete_the_login_once(card_live, tmp_path: Path):  # noqa: F811
+    from tests.served import fire
+
+    server = card_live()
+    card = issue(server.app, tmp_path / "card", GP)
+    login = begin(server)
+    location = present(server, login, card_credentials(card.folder, tmp_path)).headers[
+        "Location"]
+    cookies = login.psc.browser.cookies.get_dict()
+    answers = fire(6, lambda _: requests.get(location, cookies=cookies,
+                                             allow_redirects=False, timeout=30))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [302, 400, 400, 400, 400, 400], statuses
+    assert len(audit_rows(server.app, "login.success")) == 1
+
+
 def test_return_from_another_browser_is_refused(card_live, tmp_path: Path):  # noqa: F811
     server = card_live()
     card = issue(server.app, tmp_path / "card", GP)
