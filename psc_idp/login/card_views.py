@@ -94,6 +94,17 @@ def _check(chain: list[Any], settings: Any) -> Any:
         raise CardRefused("malformed") from exc
 
 
+def _stored_chain(card: dict[str, Any]) -> list[Any]:
+    """The chain kept at the TLS step; unreadable (never, short of an edited row): none,
+    which the check refuses as ``no_certificate``."""
+    from cryptography import x509
+
+    try:
+        return [x509.load_pem_x509_certificate(str(p).encode()) for p in card.get("chain", [])]
+    except (ValueError, TypeError):
+        return []
+
+
 def _save(interaction: Interaction, ctx: LoginContext) -> None:
     interaction.data = dict(ctx.data)
     flag_modified(interaction, "data")
@@ -181,10 +192,7 @@ def card_return(uid: str) -> Response:
         db.session.commit()
         return _card_page(400, t(problem), reason=problem, interaction=interaction)
     try:
-        from cryptography import x509
-
-        chain = [x509.load_pem_x509_certificate(p.encode()) for p in card.get("chain", [])]
-        _check(chain, _provider().settings)  # the card's status now: lost in between?
+        _check(_stored_chain(card), _provider().settings)  # the card now: lost in between?
     except CardRefused as refused:
         authenticator.refused(ctx, refused.reason, refused.message_fr)  # type: ignore[attr-defined]
         _save(interaction, ctx)
