@@ -95,7 +95,15 @@ def _chip(ctx: click.Context) -> Chip:
     return Chip.open(Path(folder))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+EPILOG = """\b
+Exit status: 0 done (login: the service's redirect with ?code= is the last line);
+1 refused by the provider or unreadable card; 2 usage error; 3 wrong PIN or PUK;
+4 card blocked (login: the service's error=access_denied redirect is the last line);
+5 card refused by the provider (reason code and sentence); 6 TLS or network failure."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=EPILOG)
 @click.option("--card", type=click.Path(file_okay=False, path_type=Path), envvar="CARD_READER_CARD",
               default=None, help="The virtual card's folder (what `psc-idp card issue --out` "
                                  "wrote); $CARD_READER_CARD by default.")
@@ -109,7 +117,9 @@ def main(ctx: click.Context, card: Path | None) -> None:
 @main.command()
 @click.option("--authorize-url", required=True,
               help="The relying service's authorization URL (with its redirect_uri).")
-@click.option("--pin", required=True, help="The card's PIN (4 digits), checked by the chip.")
+@click.option("--pin", required=True, envvar="CARD_READER_PIN",
+              help="The card's PIN (4 digits), checked by the chip; $CARD_READER_PIN by "
+                   "default.")
 @click.option("--ca-file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="PEM file the provider's TLS certificates are verified with (default: the "
                    "trust anchor card.json names, else $REQUESTS_CA_BUNDLE or the system's).")

@@ -30,6 +30,7 @@ from psc_idp.credentials.card_chip import (
     Chip,
     ChipBlocked,
     ChipError,
+    PukBlocked,
     WrongPin,
     read_meta,
 )
@@ -141,7 +142,10 @@ class CardAnswer:
 
 def check_pin(chip: Chip, pin: str) -> None:
     """The chip checks the PIN (its counter is authoritative): ReaderError 3 or 4 otherwise."""
-    if chip.info().get("blocked"):
+    info = chip.info()
+    if info.get("puk_blocked"):
+        raise ReaderError(PukBlocked().message, EXIT_BLOCKED, reason="card_blocked")
+    if info.get("blocked"):
         raise ReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED, reason="card_blocked")
     try:
         chip.verify_pin(pin)
@@ -151,6 +155,8 @@ def check_pin(chip: Chip, pin: str) -> None:
         raise ReaderError(pin_message(exc), EXIT_WRONG_PIN, reason="wrong_pin") from None
     except ChipBlocked:
         raise ReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED, reason="card_blocked") from None
+    except PukBlocked as exc:
+        raise ReaderError(exc.message, EXIT_BLOCKED, reason="card_blocked") from None
     except BadCode as exc:
         raise ReaderError(exc.message, EXIT_USAGE, reason="bad_pin_format") from None
     except ChipError as exc:
@@ -172,6 +178,8 @@ def present_card(chip: Chip, pin: str, tls_url: str, verify: str | bool,
         raise ReaderError(pin_message(exc), EXIT_WRONG_PIN, reason="wrong_pin") from None
     except ChipBlocked:
         raise ReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED, reason="card_blocked") from None
+    except PukBlocked as exc:
+        raise ReaderError(exc.message, EXIT_BLOCKED, reason="card_blocked") from None
     except BadCode as exc:
         raise ReaderError(exc.message, EXIT_USAGE, reason="bad_pin_format") from None
     except ChipError as exc:
