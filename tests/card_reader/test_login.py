@@ -169,3 +169,30 @@ def test_a_provider_without_the_card_means_exits_1_with_its_page(
     assert result.returncode == 1, result.stderr
     assert "Connexion par carte impossible" in result.stderr, result.stderr
     assert '"pin_tries_left": 3' in run_reader("--card", str(folder), "status").stdout
+
+
+def test_a_cpe_staff_card_signs_in_as_staff_of_its_structure(card_setup: CardSetup,
+                                                             run_reader: Run):
+    import json
+
+    from psc_idp.db import db
+    from psc_idp.directory.demo_data import CPE_STAFF_ID
+    from psc_idp.directory.loader import load_demo_directory
+
+    with card_setup.app.app_context():
+        load_demo_directory(db.session, include_staff=True)  # the staff, as init loads them
+    folder = card_setup.issue(CPE_STAFF_ID, "cpe", card_type="CPE", structure="F0B0168811")
+    status = json.loads(run_reader("--card", str(folder), "status").stdout)
+    assert (status["type"], status["national_id"]) == ("CPE", CPE_STAFF_ID)
+    psc, rp, start = card_setup.authorize_url()
+    result = _login(run_reader, folder, start.url)
+    assert result.returncode == 0, result.stderr
+    token = psc.tokens(rp, start, _last_line(result))
+    access = psc.verify(token["access_token"])
+    assert access["authMode"] == "CARD" and access["preferred_username"] == CPE_STAFF_ID
+    info = rp.get(psc.metadata["userinfo_endpoint"]).json()
+    assert info["SubjectOrganizationID"] == "F0B0168811"
+    assert info["Palier_Authentification"].startswith("APPPRIP3")
+    practice = info["SubjectRefPro"]["exercices"][0]
+    assert practice["codeProfession"] == ""  # staff: no profession (reference §10)
+    assert practice["activities"][0]["identifiantTechniqueDeLaStructure"] == "F0B0168811"
