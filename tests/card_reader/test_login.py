@@ -196,3 +196,24 @@ def test_a_cpe_staff_card_signs_in_as_staff_of_its_structure(card_setup: CardSet
     practice = info["SubjectRefPro"]["exercices"][0]
     assert practice["codeProfession"] == ""  # staff: no profession (reference §10)
     assert practice["activities"][0]["identifiantTechniqueDeLaStructure"] == "F0B0168811"
+
+
+def test_an_expired_card_is_refused(card_setup: CardSetup, run_reader: Run):
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    folder = card_setup.issue(not_before=now - dt.timedelta(days=1100),
+                              not_after=now - dt.timedelta(days=5))
+    _, _, start = card_setup.authorize_url()
+    result = _login(run_reader, folder, start.url)
+    assert result.returncode == 5, result.stderr
+    assert "Carte refusée (expired) : Votre carte CPx a expiré" in result.stderr
+
+
+def test_a_card_type_the_provider_does_not_accept_is_refused(
+        make_card_setup: Callable[..., CardSetup], run_reader: Run):
+    setup = make_card_setup(cards={"accepted_types": ["CPF"]})
+    folder = setup.issue()  # a CPS
+    _, _, start = setup.authorize_url()
+    result = _login(run_reader, folder, start.url)
+    assert result.returncode == 5, result.stderr
+    assert "Carte refusée (type_refused) : Ce service n'accepte pas les cartes CPS" in \
+        result.stderr
