@@ -448,6 +448,13 @@ def client_add(client_id: str, client_secret: str | None, redirect_uris: tuple[s
     changes some of them, '--replace' all); the same command run again changes nothing."""
     from .clients import ClientError, add_client, describe, dumps
 
+    if auth_method == "tls_client_auth" and not (tls_subject_dn or tls_san):
+        raise click.UsageError("--auth-method tls_client_auth needs --tls-subject-dn "
+                               "\"CN=…,O=…,C=FR\" or --tls-san dns:rp.example (RFC 8705 §2.1)")
+    if auth_method == "self_signed_tls_client_auth" and not (jwks_file or jwks_uri):
+        raise click.UsageError("--auth-method self_signed_tls_client_auth needs --jwks FILE "
+                               "(its certificate, PEM, or a JWKS) or --jwks-uri")
+
     app = _app(require_schema=True)
     with app.app_context():
         seed = ClientSeed(client_id=client_id, client_secret=client_secret,
