@@ -122,7 +122,9 @@ def label(table: dict[str, str], code: Any) -> str:
 
 def profession_label(code: Any) -> str:
     code = _text(code)
-    return PROFESSIONS.get(code, f"Profession {code}" if code else "Profession inconnue")
+    # PSC sends codeProfession "" for structure staff (CPE/CPA card holders, reference §10).
+    return PROFESSIONS.get(code, f"Profession {code}" if code
+                           else "Personnel de structure (sans profession de santé)")
 
 
 def pretty_json(data: Any) -> str:

@@ -95,7 +95,10 @@ class EcpsPhone:
     # ------------------------------------------------------------------ local state
     @property
     def _state_file(self) -> Path:
-        return self.home / f"{self.national_id or 'device'}.json"
+        # Structure staff ids hold a "/" (30B0168811/CPET00001): "_" in the file name, which
+        # no national id contains, so the name maps back (``known``).
+        stem = (self.national_id or "device").replace("/", "_")
+        return self.home / f"{stem}.json"
 
     @staticmethod
     def known(home: Path | str) -> list[str]:
@@ -103,7 +106,8 @@ class EcpsPhone:
         folder = Path(home)
         if not folder.is_dir():
             return []
-        return sorted(f.stem for f in folder.glob("*.json") if f.stem.isalnum())
+        return sorted(f.stem.replace("_", "/") for f in folder.glob("*.json")
+                      if f.stem.replace("_", "").isalnum())
 
     @property
     def activated(self) -> bool:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import record
 from ..db import db
-from ..directory.demo_data import DEMO_PROFESSIONALS, DEMO_STRUCTURES
+from ..directory.demo_data import ALL_DEMO_PERSONAS, DEMO_STRUCTURES
 from .clients import DEMO_SERVICES, remove_client
 
 REMOVE_COMMAND = "psc-idp demo-data remove"
@@ -31,7 +31,7 @@ DEMO_CLIENT_IDS = tuple(service[0] for service in DEMO_SERVICES)
 
 
 def demo_national_ids() -> list[str]:
-    return [p.national_id for p in DEMO_PROFESSIONALS]
+    return [p.national_id for p in ALL_DEMO_PERSONAS]
 
 
 @dataclass

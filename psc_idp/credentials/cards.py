@@ -35,7 +35,6 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from ..audit import record
-from ..audit.events import EVENTS
 from ..db import db
 from ..directory.models import Professional, Structure
 from ..directory.nomenclature import profession_label
@@ -51,15 +50,6 @@ DEMO_PIN, DEMO_PUK = "1234", "12345678"
 RSA_BITS = 2048
 """CPS3/CPS4 chips hold RSA-2048 keys (IAS-ECC)."""
 
-CARD_EVENTS = {
-    "card.issued": "a CPx card was issued (certificates, chip, virtual card folder)",
-    "card.lost": "a CPx card was declared lost or stolen: revoked with its certificates",
-    "card.renewed": "a CPx card was renewed: a new card with the same codes, the old replaced",
-    "card.replaced": "a CPx card was replaced by a new one with new codes (lost, damaged)",
-    "card.operation_refused": "a card operation (issue, lost, renew, replace) was refused",
-}
-for _name, _meaning in CARD_EVENTS.items():  # until audit/events.py lists them itself
-    EVENTS.setdefault(_name, _meaning)
 
 
 class CardError(Exception):

@@ -87,9 +87,10 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "national_id": {"type": "string", "maxLength": 40},
                     "method": {"enum": ["contact", "card"],
                                "description": "contact (default): one code by e-mail and one "
-                                              "by SMS. card: a CPx card signs card_challenge; "
-                                              "400 unsupported_method when the server has no "
-                                              "card verifier installed (the default)."}}),
+                                              "by SMS. card: a CPx card of the emulated "
+                                              "IGC-Santé signs card_challenge (400 "
+                                              "unsupported_method if the deployment removed "
+                                              "the card verifier)."}}),
                 "responses": {"201": _json({"type": "object",
                                             "required": ["activation_id", "expires_in",
                                                          "method"],

@@ -82,6 +82,11 @@ class _Adapter(pyOpenSSLAdapter):
         super().__init__(str(cert_file), str(key_file))
         self.client_ca_names = client_ca_names
 
+    def get_environ(self) -> dict[str, Any]:
+        """What cheroot merges into every environ: the scheme only (cheroot's own version
+        reads the server certificate through pyOpenSSL's deprecated X509 getters)."""
+        return {"wsgi.url_scheme": "https", "HTTPS": "on"}
+
     def get_context(self) -> SSL.Context:
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
         context.set_min_proto_version(SSL.TLS1_2_VERSION)
@@ -89,17 +94,13 @@ class _Adapter(pyOpenSSLAdapter):
         context.use_privatekey_file(self.private_key)
         context.check_privatekey()
         context.set_verify(SSL.VERIFY_PEER, _accept_any)
-        if self.client_ca_names:
-            from OpenSSL import crypto
-
-            context.set_client_ca_list([
-                crypto.X509Name(crypto.X509.from_cryptography(_dummy_with(n)).get_subject())
-                for n in self.client_ca_names])
+        for ca_name in self.client_ca_names:  # add_client_ca reads the subject of a certificate
+            context.add_client_ca(_dummy_with(ca_name))
         return context
 
 
 def _dummy_with(subject: x509.Name) -> x509.Certificate:
-    """pyOpenSSL takes CA names as X509Name objects, made from a certificate's subject."""
+    """pyOpenSSL takes a CA name from a certificate's subject (``add_client_ca``)."""
     import datetime as dt
 
     from cryptography.hazmat.primitives import hashes

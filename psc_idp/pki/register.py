@@ -14,19 +14,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select, update
 
-from ..audit.events import EVENTS
 from ..db import db, utcnow
 from .models import IssuedCertificate
 
 KINDS = ("card_auth", "card_sign", "software_client", "software_server")
 
-PKI_EVENTS = {
-    "pki.certificate_issued": "the emulated IGC-Santé issued a certificate (card, software)",
-    "pki.certificate_revoked": "a certificate of the emulated IGC-Santé was revoked",
-}
-# Registered here until audit/events.py lists them (that table is not this module's to edit).
-for _event, _meaning in PKI_EVENTS.items():
-    EVENTS.setdefault(_event, _meaning)
 
 
 def serial_hex(certificate: x509.Certificate | int) -> str:

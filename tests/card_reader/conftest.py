@@ -75,14 +75,9 @@ class CardSetup:
 
 
 def _start_listener(app: Any) -> Any:
-    import warnings
-
     from psc_idp.admin.serve import mtls_arguments, start_mtls
 
-    with warnings.catch_warnings():
-        # pyOpenSSL's X509Name (the CertificateRequest's CA names) is deprecated: not ours
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return start_mtls(app, mtls_arguments(app))
+    return start_mtls(app, mtls_arguments(app))
 
 
 @pytest.fixture

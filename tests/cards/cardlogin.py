@@ -4,7 +4,6 @@ cards, and the three parties of a card login (the RP, the browser, the card read
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,13 +52,9 @@ def attach_listener(live: LiveServer) -> tuple[Any, Path]:
 
     settings = live.app.extensions["psc_idp"].settings
     cert, key = tls_files(settings)
-    with warnings.catch_warnings():
-        # mtls/listener.py builds the CA name list with pyOpenSSL's X509.get_subject,
-        # deprecated (a warning, an error under pytest's filter): not this test's subject.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        listener = start_listener(live.app, "127.0.0.1", 0, cert, key,
-                                  client_ca_names=IgcSante.from_settings(settings)
-                                  .client_ca_names(), threads=4)
+    listener = start_listener(live.app, "127.0.0.1", 0, cert, key,
+                              client_ca_names=IgcSante.from_settings(settings)
+                              .client_ca_names(), threads=4)
     settings.mtls.port = listener.port  # settings.mtls_base follows
     return listener, LocalPki.in_keys_dir(settings.keys_dir).root_cert_path
 

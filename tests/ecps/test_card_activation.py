@@ -148,6 +148,7 @@ def _audit(live, event: str) -> list[AuditEvent]:
 
 
 def test_without_a_verifier_the_card_path_is_a_clear_error(live, tmp_path):
+    register_card_verifier(live.app, None)  # create_app installs the IGC-Santé one: remove it
     answer = requests.post(live.base_url + API + "/activations", timeout=10,
                            json={"national_id": GP, "method": "card"})
     assert answer.status_code == 400

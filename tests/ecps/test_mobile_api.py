@@ -209,7 +209,9 @@ def test_activation_refusals(live):
     assert requests.post(url, json={"national_id": BLOCKED}).json()["error"] == "means_blocked"
     assert requests.post(url, json={"national_id": "899999999999"}).status_code == 404
     assert requests.post(url, data="not json").json()["error"] == "invalid_request"
-    assert requests.post(url, json={"national_id": GP, "method": "card"}).status_code == 400
+    card = requests.post(url, json={"national_id": GP, "method": "card"})  # the IGC-Santé
+    assert card.status_code == 201 and card.json()["card_challenge"]  # card verifier is on
+    assert requests.post(url, json={"national_id": GP, "method": "pigeon"}).status_code == 400
 
 
 def test_otp_code_once_and_replay_refused(live, phone):
