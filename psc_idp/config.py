@@ -64,6 +64,12 @@ class QuirkSettings:
     """Answer 400 to an empty ``id_token_hint=`` at logout as Keycloak does."""
     client_default_scopes: bool | None = None
     """Add the realm's default client scopes (``fidelity.default_scopes``) to granted scopes."""
+    mtls_refresh_bound_all_clients: bool | None = None
+    """Every client with certificate-bound tokens must refresh with the same certificate
+    (Keycloak); off: only public clients (RFC 8705 §3, a renewed certificate may refresh)."""
+    keycloak_auth_methods_supported: bool | None = None
+    """Discovery lists ``tls_client_auth`` but not ``self_signed_tls_client_auth`` (accepted
+    all the same), as PSC's Keycloak list does."""
 
 
 @dataclass

@@ -195,3 +195,7 @@ def serve(cards_dir: Path, host: str, port: int, ca_file: str | None) -> None:
     app = create_app(cards_dir, ca_file=ca_file)
     click.echo(f"card-reader: page on http://{host}:{port}/ (cards in {cards_dir})", err=True)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":  # pragma: no cover (psc-idp demo runs it with -m)
+    main()

@@ -3,11 +3,12 @@
     psc-idp init [--demo]                 schema, keys, demo data (idempotent)
     psc-idp serve [--host H] [--port P] [--workers N] [--tls]
     psc-idp client add [--replace]|update|list|show|remove
-    psc-idp demo [--port P] [--rp-port P1] [--phone-port P2] [--rp2-port P3] [--tls]
+    psc-idp demo [--port P] [--rp-port P1] [--phone-port P2] [--rp2-port P3] [--reader-port P4]
+                 [--tls]
     psc-idp professional list --json | load FILE | reload-demo
     psc-idp demo-data remove              the demo clients and personas (before production)
     psc-idp keys show|rotate|prune
-    psc-idp pki show | issue-software-cert --client-id ID --out DIR
+    psc-idp pki show | issue-software-cert --client-id ID --out DIR | revoke SERIAL
     psc-idp card issue|list|show|lost|renew|replace          (CPx cards, docs/cards.md)
     psc-idp audit list [--json] [--limit N]
 """
@@ -108,7 +109,7 @@ def initialise(app: Flask, demo: bool | None) -> dict[str, Any]:
                               "keys_dir": settings.keys_dir, "demo": load_demo}
     with app.app_context():
         if load_demo:
-            counts = load_demo_directory(db.session)
+            counts = load_demo_directory(db.session, include_staff=True)
             record("directory.loaded", source="demo", **counts)
             report["directory"] = counts
         report["clients"] = seed_clients(settings, include_demo=load_demo)
@@ -190,15 +191,18 @@ def _run(run: Any, app: Flask, host: str, port: int, workers: int) -> None:
 @click.option("--rp2-port", default=None, type=int,
               help="Port of the demo service \"Messagerie sécurisée\" (default: provider "
                    "port + 3).")
+@click.option("--reader-port", default=None, type=int,
+              help="Port of the virtual card reader's page (default: provider port + 4).")
 @click.option("--tls/--no-tls", default=None,
               help="The provider over HTTPS (local TEST authority); the demo services and the "
                    "e-CPS app trust it (default from config: [tls] enabled).")
 def demo(port: int | None, rp_port: int | None, phone_port: int | None,
-         rp2_port: int | None, tls: bool | None) -> None:
-    """Init, then run the provider, the two demo relying services and the virtual e-CPS app
-    together (Ctrl-C stops them all; if one of them stops, the others are stopped too). Every
-    port is checked free before anything starts, so two demos can run side by side:
-    'psc-idp demo --port 5100' uses 5100-5103."""
+         rp2_port: int | None, reader_port: int | None, tls: bool | None) -> None:
+    """Init, then run the provider (with its card listener), the two demo relying services,
+    the virtual e-CPS app and the virtual card reader together (Ctrl-C stops them all; if one
+    of them stops, the others are stopped too). The demo cards (PIN 1234, PUK 12345678) are
+    issued into <home>/cards. Every port is checked free before anything starts, so two demos
+    can run side by side: 'psc-idp demo --port 5100' uses 5100-5104 and 5543 for cards."""
     import os
     import signal
     import subprocess
@@ -208,7 +212,7 @@ def demo(port: int | None, rp_port: int | None, phone_port: int | None,
     from .clients import DEMO_SERVICES
     from .serve import run
 
-    overrides = _demo_overrides(port, rp_port, phone_port, rp2_port, tls)
+    overrides = _demo_overrides(port, rp_port, phone_port, rp2_port, tls, reader_port)
     app = _app(**overrides)
     settings = app.extensions["psc_idp"].settings
     if not settings.emulation_enabled:
@@ -218,9 +222,13 @@ def demo(port: int | None, rp_port: int | None, phone_port: int | None,
               ('the demo service "Dossier patient"', "127.0.0.1", _port_of(settings.demo_rp_url)),
               ("the virtual e-CPS app", "127.0.0.1", _port_of(phone_url)),
               ('the demo service "Messagerie sécurisée"', "127.0.0.1",
-               _port_of(settings.demo_rp2_url))]
+               _port_of(settings.demo_rp2_url)),
+              ("the virtual card reader", "127.0.0.1", _port_of(settings.cards.reader_url))]
+    if settings.mtls_enabled:
+        wanted.append(("the card listener ([mtls])", settings.mtls.host, settings.mtls.port))
     _check_ports(wanted)
     initialise(app, True)
+    cards = _demo_cards(app)
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     for (client_id, name, secret, url_setting), accent in zip(
             DEMO_SERVICES, ("#000091", "#18753c"), strict=True):
@@ -237,6 +245,11 @@ def demo(port: int | None, rp_port: int | None, phone_port: int | None,
                    ECPS_APP_PORT=str(_port_of(phone_url)), **_demo_trust(settings))
     children.append(("the virtual e-CPS app", subprocess.Popen(
         [sys.executable, "-m", "clients.ecps_app.web"], env=app_env)))
+    # The virtual card reader's page ("insérez votre carte"): the demo cards, trusting the
+    # card listener's certificate (the local TEST root).
+    children.append(("the virtual card reader", subprocess.Popen(  # noqa: S603 (our own args)
+        [sys.executable, "-m", "clients.card_reader.cli", "serve", "--cards-dir", str(cards),
+         "--port", str(_port_of(settings.cards.reader_url)), "--ca-file", _root_ca(settings)])))
     failed = threading.Event()
 
     def stop(*_: Any) -> None:
@@ -263,6 +276,8 @@ def demo(port: int | None, rp_port: int | None, phone_port: int | None,
     click.echo(f"\n  Open the demo service \"Dossier patient\":      {settings.demo_rp_url}/"
                f"\n  Open the demo service \"Messagerie sécurisée\": {settings.demo_rp2_url}/"
                f"\n  Open the virtual e-CPS app:                  {phone_url}/"
+               f"\n  The virtual card reader (PIN 1234):          "
+               f"{settings.cards.reader_url.rstrip('/')}/  (cards in {cards})"
                f"\n  The provider's home page:                    {settings.public_url}/"
                f"\n  Your sessions: {settings.issuer}/account/sessions"
                f"\n  Command line: {script} --help\n", err=True)
@@ -284,6 +299,26 @@ def demo(port: int | None, rp_port: int | None, phone_port: int | None,
                 child.kill()
 
 
+def _demo_cards(app: Flask) -> Path:
+    """The demo cards (idempotent), in ``[cards] cards_dir`` or ``<home>/cards``."""
+    from ..credentials.cards import cards_dir, issue_demo_cards
+
+    settings = app.extensions["psc_idp"].settings
+    folder = cards_dir(settings)
+    with app.app_context():
+        issued = issue_demo_cards(folder)
+    for one in issued:
+        click.echo(f"  demo card {one.card.card_type} {one.card.serial} "
+                   f"{one.card.national_id}: {one.folder}", err=True)
+    return folder
+
+
+def _root_ca(settings: Any) -> str:
+    from ..pki import LocalPki
+
+    return str(LocalPki.in_keys_dir(settings.keys_dir).root_cert_path.resolve())
+
+
 def _port_of(url: str) -> int:
     from urllib.parse import urlsplit
 
@@ -292,10 +327,12 @@ def _port_of(url: str) -> int:
 
 
 def _demo_overrides(port: int | None, rp_port: int | None, phone_port: int | None,
-                    rp2_port: int | None, tls: bool | None) -> dict[str, Any]:
-    """The demo's settings: the helpers' URLs follow the provider's port (P+1, P+2, P+3)
-    unless given as options or configured (``demo_rp_url``, ``demo_rp2_url``,
-    ``ecps_app_url``, or ``ECPS_APP_PORT``)."""
+                    rp2_port: int | None, tls: bool | None,
+                    reader_port: int | None = None) -> dict[str, Any]:
+    """The demo's settings: the helpers' URLs follow the provider's port (P+1, P+2, P+3,
+    the card reader P+4, the card listener P+443) unless given as options or configured
+    (``demo_rp_url``, ``demo_rp2_url``, ``ecps_app_url``, ``[cards] reader_url``,
+    ``[mtls] port``, or ``ECPS_APP_PORT``)."""
     import os
 
     from ..config import load_settings
@@ -317,6 +354,12 @@ def _demo_overrides(port: int | None, rp_port: int | None, phone_port: int | Non
             overrides[setting] = f"http://127.0.0.1:{given}"
         elif getattr(configured, setting) == getattr(defaults, setting):
             overrides[setting] = f"http://127.0.0.1:{base + offset}"
+    if reader_port is not None:
+        overrides["cards"] = {"reader_url": f"http://127.0.0.1:{reader_port}"}
+    elif configured.cards.reader_url == defaults.cards.reader_url:
+        overrides["cards"] = {"reader_url": f"http://127.0.0.1:{base + 4}"}
+    if configured.mtls.port == defaults.mtls.port and not configured.mtls.public_url:
+        overrides["mtls"] = {"port": base + 443}
     return overrides
 
 
@@ -737,7 +780,7 @@ def professional_reload_demo() -> None:
     if not app.extensions["psc_idp"].settings.emulation_enabled:
         raise click.ClickException("demo personas are not loaded in production mode")
     with app.app_context():
-        counts = load_demo_directory(db.session)
+        counts = load_demo_directory(db.session, include_staff=True)
         record("directory.loaded", source="demo", **counts)
         db.session.commit()
     click.echo(json.dumps(counts))

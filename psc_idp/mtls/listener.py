@@ -113,6 +113,26 @@ def _dummy_with(subject: x509.Name) -> x509.Certificate:
             .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
 
 
+def _prepare_as_daemon(server: wsgi.Server) -> None:
+    """``server.prepare()`` (bind, start the worker threads) from a daemon thread, so the
+    workers are daemon threads too (a thread inherits the flag from its creator): a process
+    whose shutdown was interrupted (a second SIGTERM during ``stop``) still exits instead of
+    waiting forever on cheroot's idle workers."""
+    failures: list[BaseException] = []
+
+    def prepare() -> None:
+        try:
+            server.prepare()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=prepare, name="psc-idp-mtls-prepare", daemon=True)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
 @dataclass
 class MtlsListener:
     """A running listener: its address and how to stop it."""
@@ -141,7 +161,7 @@ def start_listener(app: Any, host: str, port: int, cert_file: Path, key_file: Pa
                          server_name="psc-idp-mtls")
     server.gateway = _CertificateGateway
     server.ssl_adapter = _Adapter(cert_file, key_file, client_ca_names or [])
-    server.prepare()  # binds now: a taken port fails here, in the caller
+    _prepare_as_daemon(server)  # binds now: a taken port fails here, in the caller
     thread = threading.Thread(target=server.serve, name="psc-idp-mtls", daemon=True)
     thread.start()
     log.info("mTLS listener on https://%s:%s", host, server.bind_addr[1])

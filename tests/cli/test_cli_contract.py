@@ -226,7 +226,7 @@ def test_client_add_errors_are_clean_and_write_nothing(cli, args, words):
 
 def test_client_add_unknown_auth_method_is_a_usage_error(cli):
     result = cli("client", "add", "--client-id", "x", "--redirect-uri", "http://a/cb",
-                 "--auth-method", "tls_client_auth")
+                 "--auth-method", "client_secret_jwt")
     assert result.rc == 2 and "Traceback" not in result.err
     assert "x" not in _clients(cli)
 
@@ -257,11 +257,16 @@ def test_professional_list_json(cli):
     people = result.json()
     assert len(people) >= 20
     for person in people:
-        assert person["national_id"] == "8" + person["rpps"] and len(person["rpps"]) == 11
         assert person["given_name"] and person["family_name"]
         assert person["practices"], person["national_id"]
-        assert all(p["profession_code"] for p in person["practices"])
         assert "contact_email" not in person
+        if person["staff"]:  # structure staff (CPE/CPA/CDE holders): no RPPS, no profession
+            assert person["rpps"] is None and "/" in person["national_id"]
+            continue
+        assert person["national_id"] == "8" + person["rpps"] and len(person["rpps"]) == 11
+        assert all(p["profession_code"] for p in person["practices"])
+    assert {"30B0168811/CPET00001", "500000001815646/CPAT00045"} <= {
+        p["national_id"] for p in people if p["staff"]}
     assert "810099900010" in {p["national_id"] for p in people}
     assert any(p["profession_codes"] == ["10"] for p in people)
 

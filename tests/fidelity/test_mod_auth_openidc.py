@@ -10,9 +10,10 @@ in a temporary folder (``scripts/ensure-apache`` installs the packages), and is 
 The "browser" is a requests session following redirects. Without the CA file the sign-in fails:
 the proof that the CA is what makes it work.
 
-ANS's config also authenticates to the token endpoint with a client certificate (mTLS); psc-idp
-does not emulate that, so the client secret goes by Basic (mod_auth_openidc's default, and
-PSC's).
+ANS's config also authenticates to the token endpoint with a client certificate (mTLS): that
+variant is tests/mtls/test_mod_auth_openidc.py (the certificate at the token alias of the
+client-certificate listener); here the client secret goes by Basic (mod_auth_openidc's
+default, and PSC's).
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ self-signed ones; each is written as PEM files that ``requests`` presents in the
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,12 +211,8 @@ def mtls_live(make_live: Callable[..., LiveServer], make_tls_live: Callable[...,
         cert, key = tls_files(settings)
         with live.app.app_context():
             names = IgcSante.from_settings(settings).client_ca_names()
-        with warnings.catch_warnings():
-            # cheroot's pyOpenSSL adapter and the listener's CA name list use pyOpenSSL's
-            # deprecated X509 getters (an error under pytest's filter): not under test here
-            warnings.simplefilter("ignore", DeprecationWarning)
-            listener = start_listener(live.app, "127.0.0.1", 0, cert, key,
-                                      client_ca_names=names, threads=4)
+        listener = start_listener(live.app, "127.0.0.1", 0, cert, key,
+                                  client_ca_names=names, threads=4)
         listeners.append(listener)
         settings.mtls.port = listener.port  # settings.mtls_base, hence the aliases, follow
         folder = tmp_path / f"certs-{len(listeners)}"
