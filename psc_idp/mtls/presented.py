@@ -5,6 +5,7 @@ authentication read the certificate the same way and nobody reads a raw header."
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -16,9 +17,10 @@ log = logging.getLogger(__name__)
 
 
 def came_through_listener(request: Request) -> bool:
-    """True for requests served by the client-certificate listener (or a trusted proxy
-    configured to forward certificates): the only places a certificate can come from."""
-    return bool(request.environ.get(LISTENER)) or _forwarded_header(request) is not None
+    """True for requests served by the client-certificate listener, or by a trusted proxy
+    configured to forward certificates (with a certificate or without one): the only places
+    a certificate can come from."""
+    return bool(request.environ.get(LISTENER)) or _from_certificate_proxy(request)
 
 
 def presented_chain(request: Request) -> list[x509.Certificate]:
@@ -34,7 +36,7 @@ def presented_chain(request: Request) -> list[x509.Certificate]:
     if not header:
         return []
     try:
-        return x509.load_pem_x509_certificates(unquote(header).encode())
+        return x509.load_pem_x509_certificates(_pem(header).encode())
     except ValueError:
         log.warning("unreadable client certificate in the %s header",
                     _settings().mtls.forwarded_certificate_header)
@@ -51,10 +53,33 @@ def _settings():  # type: ignore[no-untyped-def]
     return current_app.extensions["psc_idp"].settings
 
 
+def _from_certificate_proxy(request: Request) -> bool:
+    """A request from a trusted proxy (``proxy.py`` marks them) of a deployment that says
+    its proxy forwards client certificates."""
+    return bool(_settings().mtls.forwarded_certificate_header
+                and request.environ.get("psc_idp.proxy.trusted"))
+
+
 def _forwarded_header(request: Request) -> str | None:
-    """The configured header, only on requests from a trusted proxy (``proxy.py`` marks
-    them)."""
-    name = _settings().mtls.forwarded_certificate_header
-    if not name or not request.environ.get("psc_idp.proxy.trusted"):
+    """The configured header, only on requests from a trusted proxy; None when absent or
+    empty (Apache sends "" or "(null)" when no certificate came)."""
+    if not _from_certificate_proxy(request):
         return None
-    return request.headers.get(name) or None
+    value = request.headers.get(_settings().mtls.forwarded_certificate_header, "")
+    return value if "-----BEGIN" in unquote(value) else None
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
+
+
+def _pem(header: str) -> str:
+    """PEM certificates from a proxy's header, whatever the proxy did to the line breaks:
+    URL-escaped (nginx ``$ssl_client_escaped_cert``), tab-indented (nginx's older
+    ``$ssl_client_cert``) or turned into spaces (Apache ``%{SSL_CLIENT_CERT}s`` through
+    mod_headers)."""
+    blocks = []
+    for body in _PEM_BLOCK.findall(unquote(header)):
+        b64 = "".join(body.split())
+        lines = "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
+        blocks.append(f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n")
+    return "".join(blocks)

@@ -102,6 +102,9 @@ def verify_client_chain(leaf: x509.Certificate, intermediates: list[x509.Certifi
     moment = _aware(at)
     if not anchors:
         raise ChainRefused("unknown_authority", "no trust anchor configured")
+    if not any(leaf.issuer == ca.subject for ca in [*intermediates, *anchors]):
+        # A self-signed certificate or one from elsewhere: say so, whatever else is odd in it.
+        raise ChainRefused("unknown_authority", f"issuer {leaf.issuer.rfc4514_string()}")
     try:
         _check_window(leaf, moment)
         _check_usage(leaf)
