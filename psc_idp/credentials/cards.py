@@ -24,7 +24,8 @@ import datetime as dt
 import logging
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -312,6 +313,18 @@ def _rewrite(made: _Made, folder: Path) -> None:
                                    sign_key=made.sign_key)
 
 
+def _committed_or_undone(write: Callable[[], None], undo: Callable[[], None]) -> None:
+    """The chip written and the rows committed, or neither: ``undo`` removes what the call
+    wrote to disk when the write or the commit fails."""
+    try:
+        write()
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        undo()
+        raise
+
+
 def _remove_new_folder(folder: Path, existed: bool) -> None:
     """Undo a folder this call created (the database refused the card)."""
     if existed:
@@ -344,13 +357,8 @@ def issue_card(*, national_id: str, card_type: str = "CPS", structure: str | Non
            card_type=card_type, structure=made.card.structure_technical_id,
            not_after=_iso(made.card.not_after), folder=str(folder),
            codes="generated" if gen_pin or gen_puk else "chosen")
-    try:
-        _write_new(made, folder, chosen_pin, chosen_puk)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        _remove_new_folder(folder, existed)
-        raise
+    _committed_or_undone(lambda: _write_new(made, folder, chosen_pin, chosen_puk),
+                         lambda: _remove_new_folder(folder, existed))
     return IssuedCard(made.card, folder, chosen_pin if gen_pin else None,
                       chosen_puk if gen_puk else None)
 
@@ -443,6 +451,47 @@ def _why_not_active(card: Card) -> str:
     return f"La carte n° {card.serial} a changé d'état pendant l'opération : réessayez."
 
 
+def _lost_the_race(serial: str, operation: str) -> CardError:
+    """The conditional UPDATE changed nothing: the refusal says the card's state now."""
+    db.session.rollback()
+    card = _existing(serial, operation)
+    return _refuse(operation, _why_not_active(card), card_serial=serial,
+                   national_id=card.national_id)
+
+
+@contextmanager
+def _refused_for(operation: str, card: Card) -> Iterator[None]:
+    """A check that fails (CardError) is refused and audited for this card."""
+    try:
+        yield
+    except CardError as exc:
+        raise _refuse(operation, str(exc), card_serial=card.serial,
+                      national_id=card.national_id) from None
+
+
+def _successor(card: Card, operation: str, folder: Path) -> _Made:
+    """The new card's keys, certificates and rows: same holder, type and structure, checked
+    again against the rules (the holder may have left the structure since)."""
+    with _refused_for(operation, card):
+        professional = _holder(card.national_id)
+        structure = _check_rules(professional, card.card_type,
+                                 card.structure_technical_id or None)
+    return _rolled_back_on_error(lambda: _make_card(professional, card.card_type, structure,
+                                                    folder))
+
+
+def _hand_over(card: Card, operation: str, made: _Made, values: dict[str, Any],
+               where: tuple[Any, ...], reason: x509.ReasonFlags, event: str,
+               **audited: Any) -> None:
+    """The old card points to its successor (one conditional UPDATE: refused if someone
+    changed it meanwhile), its certificates are revoked for ``reason``, the event audited."""
+    if not _transition(card.serial, {**values, "replaced_by": made.card.serial}, *where):
+        raise _lost_the_race(card.serial, operation)
+    revoked = _revoke_certificates(card, reason)
+    record(event, subject=card.national_id, card_serial=card.serial,
+           new_card_serial=made.card.serial, certificates_revoked=revoked, **audited)
+
+
 def declare_lost(serial: str) -> Card:
     """Lost or stolen: revoked at once with both certificates (key_compromise), in one
     transaction; refused unless the card is active (the UPDATE decides, not a read)."""
@@ -450,10 +499,7 @@ def declare_lost(serial: str) -> Card:
     now = _now()
     if not _transition(serial, {"status": "revoked", "revoked_at": now},
                        Card.status == "active"):
-        db.session.rollback()
-        card = _existing(serial, "lost")
-        raise _refuse("lost", _why_not_active(card), card_serial=serial,
-                      national_id=card.national_id)
+        raise _lost_the_race(serial, "lost")
     revoked = _revoke_certificates(card, x509.ReasonFlags.key_compromise)
     record("card.lost", subject=card.national_id, card_serial=serial,
            card_type=card.card_type, certificates_revoked=revoked)
@@ -485,41 +531,27 @@ def renew_card(serial: str, out: Path | None = None) -> IssuedCard:
     the old chip's state is copied (``out``) or the old folder rewritten in place (no ``out``).
     The old card becomes ``replaced`` and its certificates are revoked ``superseded``."""
     card = _existing(serial, "renew")
-    try:
+    with _refused_for("renew", card):
         if card.status != "active":
             raise CardError(_why_not_active(card))
         old_folder = _readable_chip(card)
         in_place = out is None or Path(out).expanduser().absolute() == old_folder.absolute()
         target = old_folder if in_place else prepare_folder(Path(out))  # type: ignore[arg-type]
-        professional = _holder(card.national_id)
-        structure = _check_rules(professional, card.card_type,
-                                 card.structure_technical_id or None)
-    except CardError as exc:
-        raise _refuse("renew", str(exc), card_serial=serial,
-                      national_id=card.national_id) from None
-    made = _rolled_back_on_error(lambda: _make_card(professional, card.card_type, structure,
-                                                    target))
-    if not _transition(serial, {"status": "replaced", "replaced_by": made.card.serial},
-                       Card.status == "active"):
-        db.session.rollback()
-        card = _existing(serial, "renew")
-        raise _refuse("renew", _why_not_active(card), card_serial=serial,
-                      national_id=card.national_id)
-    revoked = _revoke_certificates(card, x509.ReasonFlags.superseded)
-    record("card.renewed", subject=card.national_id, card_serial=serial,
-           new_card_serial=made.card.serial, folder=str(target), in_place=in_place,
-           certificates_revoked=revoked)
+    made = _successor(card, "renew", target)
+    _hand_over(card, "renew", made, {"status": "replaced"}, (Card.status == "active",),
+               x509.ReasonFlags.superseded, "card.renewed", folder=str(target), in_place=in_place)
     existed = target.exists()
-    try:
+
+    def write() -> None:
         if not in_place:
             card_chip.copy_chip(old_folder, target)
         _rewrite(made, target)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
+
+    def undo() -> None:
         if not in_place:
             _remove_new_folder(target, existed)
-        raise
+
+    _committed_or_undone(write, undo)
     db.session.refresh(made.card)
     return IssuedCard(made.card, target)
 
@@ -530,44 +562,27 @@ def replace_card(serial: str, out: Path, *, pin: str | None = None,
     card is revoked (its certificates key_compromise) unless it already was; a card already
     replaced is refused."""
     card = _existing(serial, "replace")
-    try:
+    with _refused_for("replace", card):
         if card.status == "replaced" or card.replaced_by:
             raise CardError(_why_not_active(card))
         own = (card.serial,) if card.status == "revoked" else ()
         folder = prepare_folder(Path(out), own_serials=own)
         chosen_pin, chosen_puk, gen_pin, gen_puk = _codes(pin, puk)
-        professional = _holder(card.national_id)
-        structure = _check_rules(professional, card.card_type,
-                                 card.structure_technical_id or None)
-    except CardError as exc:
-        raise _refuse("replace", str(exc), card_serial=serial,
-                      national_id=card.national_id) from None
     was_active = card.status == "active"
-    made = _rolled_back_on_error(lambda: _make_card(professional, card.card_type, structure,
-                                                    folder))
-    now = _now()
-    if not _transition(serial, {"status": "revoked", "replaced_by": made.card.serial,
-                                "revoked_at": db.func.coalesce(Card.revoked_at, now)},
-                       or_(Card.status == "active", Card.status == "revoked"),
-                       Card.replaced_by == ""):
-        db.session.rollback()
-        card = _existing(serial, "replace")
-        raise _refuse("replace", _why_not_active(card), card_serial=serial,
-                      national_id=card.national_id)
-    revoked = _revoke_certificates(card, x509.ReasonFlags.key_compromise)
-    record("card.replaced", subject=card.national_id, card_serial=serial,
-           new_card_serial=made.card.serial, folder=str(folder), was_active=was_active,
-           certificates_revoked=revoked)
+    made = _successor(card, "replace", folder)
+    _hand_over(card, "replace", made,
+               {"status": "revoked", "revoked_at": db.func.coalesce(Card.revoked_at, _now())},
+               (or_(Card.status == "active", Card.status == "revoked"), Card.replaced_by == ""),
+               x509.ReasonFlags.key_compromise, "card.replaced", folder=str(folder),
+               was_active=was_active)
     existed = folder.exists()
-    try:
+
+    def write() -> None:
         if existed and card_chip.is_card_folder(folder):
             _remove_new_folder(folder, True)  # the revoked card's own folder: a new chip
         _write_new(made, folder, chosen_pin, chosen_puk)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        _remove_new_folder(folder, existed)
-        raise
+
+    _committed_or_undone(write, lambda: _remove_new_folder(folder, existed))
     db.session.refresh(made.card)
     return IssuedCard(made.card, folder, chosen_pin if gen_pin else None,
                       chosen_puk if gen_puk else None)
