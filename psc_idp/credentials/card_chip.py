@@ -30,15 +30,13 @@ PIN and spend tries).
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature as InvalidSignatureError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from ..filelock import exclusive
 
 FORMAT = 1
 PIN_TRIES = 3
@@ -76,12 +76,19 @@ class ChipError(Exception):
         self.message = message
 
 
-class WrongPin(ChipError):
-    def __init__(self, tries_left: int):
+class _WrongCode(ChipError):
+    """A wrong code: the try is spent, ``tries_left`` says how many remain."""
+
+    def __init__(self, code: str, tries_left: int, until: str):
         plural = "s" if tries_left > 1 else ""
-        super().__init__(f"Code PIN incorrect : il reste {tries_left} essai{plural} avant le "
-                         "blocage de la carte.")
+        super().__init__(f"Code {code} incorrect : il reste {tries_left} essai{plural} avant "
+                         f"{until}.")
         self.tries_left = tries_left
+
+
+class WrongPin(_WrongCode):
+    def __init__(self, tries_left: int):
+        super().__init__("PIN", tries_left, "le blocage de la carte")
 
 
 class ChipBlocked(ChipError):
@@ -90,12 +97,9 @@ class ChipBlocked(ChipError):
                          "le code PUK (card-reader unblock --puk … --new-pin …).")
 
 
-class WrongPuk(ChipError):
+class WrongPuk(_WrongCode):
     def __init__(self, tries_left: int):
-        plural = "s" if tries_left > 1 else ""
-        super().__init__(f"Code PUK incorrect : il reste {tries_left} essai{plural} avant le "
-                         "blocage définitif de la carte.")
-        self.tries_left = tries_left
+        super().__init__("PUK", tries_left, "le blocage définitif de la carte")
 
 
 class PukBlocked(ChipError):
@@ -168,17 +172,10 @@ def _encrypted_key(key: PrivateKey, secret: bytes) -> bytes:
                              serialization.BestAvailableEncryption(secret))
 
 
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
+def _locked(folder: Path) -> AbstractContextManager[None]:
     """The chip's exclusive lock: across threads (one open file description each) and
     processes."""
-    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    return exclusive(folder / LOCK)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -20,7 +20,6 @@ all end up with the same authority.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import ipaddress
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +31,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ..filelock import exclusive
 
 PKI_DIR = "pki"
 ORGANISATION = "psc-idp TEST local authority (not IGC-Santé)"
@@ -209,13 +210,8 @@ class LocalPki:
         """A process-wide and cross-process lock on the folder (re-entrant per call site:
         callers take it around one load-or-make only)."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive(self.folder / ".lock"):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def _load_or_make(self, stem: str, make: Callable[[PrivateKey], x509.Certificate],
                       parent: Authority | None = None
