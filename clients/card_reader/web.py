@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, redirect, render_template, request, session
+from flask import Flask, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from clients.web_common import csrf_matches, csrf_token, secure_headers
 from psc_idp.credentials.card_chip import Chip, ChipError, is_card_folder, read_meta
 
 from .middleware import (
@@ -121,24 +122,10 @@ def create_app(cards_dir: Path, *, ca_file: str | None = None,
                       SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_SECURE=False)
     cards_dir = Path(cards_dir)
 
-    def csrf_token() -> str:
-        if "csrf" not in session:
-            session["csrf"] = secrets.token_urlsafe(32)
-        return str(session["csrf"])
-
-    @app.after_request
-    def headers(response: Response) -> Response:
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        # form-action allows http(s): the PIN form's answer redirects the browser to the
-        # provider's return URL, and Chromium applies form-action to that redirect too.
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-            "form-action 'self' http: https:")
-        return response
+    # form-action allows http(s): the PIN form's answer redirects the browser to the
+    # provider's return URL, and Chromium applies form-action to that redirect too.
+    secure_headers(app, "default-src 'self'; object-src 'none'; base-uri 'none'; "
+                        "frame-ancestors 'none'; form-action 'self' http: https:")
 
     def page(status: int = 200, **view: Any) -> tuple[str, int]:
         step = view.pop("step", "")
@@ -164,8 +151,7 @@ def create_app(cards_dir: Path, *, ca_file: str | None = None,
         step = request.form.get("step", "")
         back = request.form.get("back", "")
         slot = request.form.get("card", "")
-        sent, expected = request.form.get("csrf", ""), session.get("csrf", "")
-        if not (expected and sent and secrets.compare_digest(str(sent), str(expected))):
+        if not csrf_matches(request.form.get("csrf", "")):
             return page(403, step=step, back=back, selected=slot, kind="error",
                         message="Formulaire expiré : recommencez.")
         if not is_tls_step(step):

@@ -38,6 +38,8 @@ from flask import (
     url_for,
 )
 
+from clients.web_common import csrf_matches, csrf_token, secure_headers
+
 from .phone import DEFAULT_HOME, MAX_WAIT, EcpsPhone, PhoneError, canonical_national_id
 
 log = logging.getLogger(__name__)
@@ -197,12 +199,6 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
-
-
 try:
     PARIS: tzinfo = ZoneInfo("Europe/Paris")
 except ZoneInfoNotFoundError:  # pragma: no cover - no tz database on the machine
@@ -236,33 +232,24 @@ def _register(app: Flask, settings: Settings) -> None:
 
     @app.context_processor
     def globals_() -> dict[str, Any]:
-        return {"csrf_token": _csrf_token(), "server": settings.SERVER, "home": str(home),
+        return {"csrf_token": csrf_token(), "server": settings.SERVER, "home": str(home),
                 "status_label": lambda status: STATUS_LABELS.get(status, status)}
 
     @app.before_request
     def check_csrf() -> None:
         """Every POST, and every call to the page's JSON API, carries the session's token."""
-        if request.method == "POST" or request.path.startswith("/api/"):
-            sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token", "")
-            expected = session.get("csrf", "")
-            if not (expected and sent and secrets.compare_digest(str(sent), expected)):
-                if request.path.startswith("/api/"):
-                    raise PageError("csrf", "Jeton anti-CSRF manquant ou invalide : "
-                                            "rechargez la page.", 403)
-                flash("Formulaire expiré : recommencez.", "error")
-                abort(redirect(url_for("home"), 303))
+        if request.method != "POST" and not request.path.startswith("/api/"):
+            return
+        if not csrf_matches(request.headers.get(CSRF_HEADER)
+                            or request.form.get("csrf_token", "")):
+            if request.path.startswith("/api/"):
+                raise PageError("csrf", "Jeton anti-CSRF manquant ou invalide : "
+                                        "rechargez la page.", 403)
+            flash("Formulaire expiré : recommencez.", "error")
+            abort(redirect(url_for("home"), 303))
 
-    @app.after_request
-    def headers(response: Response) -> Response:
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-            "frame-ancestors 'none'; form-action 'self'")
-        return response
+    secure_headers(app, "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
     # ------------------------------------------------------------------ pages
     @app.get("/", endpoint="home")
