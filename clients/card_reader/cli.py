@@ -23,24 +23,9 @@ from typing import Any, TypeVar
 
 import click
 
-from psc_idp.credentials.card_chip import (
-    BadCode,
-    Chip,
-    ChipBlocked,
-    ChipError,
-    PukBlocked,
-    WrongPin,
-    WrongPuk,
-)
+from psc_idp.credentials.card_chip import Chip, ChipError
 
-from .middleware import (
-    BLOCKED_MESSAGE,
-    EXIT_BLOCKED,
-    EXIT_REFUSED,
-    EXIT_WRONG_PIN,
-    ReaderError,
-    pin_message,
-)
+from .middleware import EXIT_REFUSED, EXIT_USAGE, ReaderError, chip_refusal
 
 F = TypeVar("F", bound=Callable[..., Any])
 STATUS_KEYS = ("serial", "type", "national_id", "not_after", "pin_tries_left",
@@ -64,24 +49,11 @@ def chip_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except WrongPin as exc:
-            if int(getattr(exc, "tries_left", 0) or 0) <= 0:
-                raise CardReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED) from None
-            raise CardReaderError(pin_message(exc), EXIT_WRONG_PIN) from None
-        except ChipBlocked:
-            raise CardReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED) from None
-        except WrongPuk as exc:
-            left = int(getattr(exc, "tries_left", 0) or 0)
-            raise CardReaderError(
-                f"Code PUK erroné : il reste {left} essai{'s' if left > 1 else ''}."
-                if left else exc.message, EXIT_WRONG_PIN) from None
-        except PukBlocked as exc:
-            raise CardReaderError(exc.message or "Code PUK bloqué : la carte est "
-                                  "inutilisable, faites-la remplacer.", EXIT_BLOCKED) from None
-        except BadCode as exc:
-            raise click.UsageError(exc.message) from None
         except ChipError as exc:
-            raise CardReaderError(exc.message, EXIT_REFUSED) from None
+            refusal = chip_refusal(exc)
+            if refusal.exit_code == EXIT_USAGE:
+                raise click.UsageError(refusal.message) from None
+            raise CardReaderError(refusal.message, refusal.exit_code) from None
         except OSError as exc:
             raise CardReaderError(f"Carte illisible : {exc}", EXIT_REFUSED) from None
     return wrapper  # type: ignore[return-value]
@@ -154,28 +126,35 @@ def status(ctx: click.Context) -> None:
                           default=str))
 
 
-@main.command()
-@click.option("--puk", required=True, help="The card's PUK (8 digits).")
-@click.option("--new-pin", required=True, help="The new PIN (4 digits).")
-@click.pass_context
-@chip_errors
+def _new_pin_command(name: str, code: click.Option) -> Callable[[F], click.Command]:
+    """A command that gives the chip a code (``code``) and a new PIN."""
+    def decorate(func: F) -> click.Command:
+        wrapped = chip_errors(click.pass_context(func))
+        new_pin = click.option("--new-pin", required=True, help="The new PIN (4 digits).")
+        return main.command(name)(code(new_pin(wrapped)))  # type: ignore[arg-type]
+    return decorate
+
+
+def _done(ctx: click.Context, change: Callable[[Chip], None], message: str) -> None:
+    """``change`` on the card in --card, then ``message`` with the card's serial."""
+    chip = _chip(ctx)
+    change(chip)
+    click.echo(message.format(serial=chip.info().get("serial")))
+
+
+@_new_pin_command("unblock", click.option("--puk", required=True,
+                                          help="The card's PUK (8 digits)."))
 def unblock(ctx: click.Context, puk: str, new_pin: str) -> None:
     """Unblock the card with its PUK and set a new PIN (the PIN counter starts again)."""
-    chip = _chip(ctx)
-    chip.unblock(puk, new_pin)
-    click.echo(f"Carte {chip.info().get('serial')} débloquée : nouveau code PIN enregistré.")
+    _done(ctx, lambda chip: chip.unblock(puk, new_pin),
+          "Carte {serial} débloquée : nouveau code PIN enregistré.")
 
 
-@main.command("change-pin")
-@click.option("--pin", required=True, help="The current PIN.")
-@click.option("--new-pin", required=True, help="The new PIN (4 digits).")
-@click.pass_context
-@chip_errors
+@_new_pin_command("change-pin", click.option("--pin", required=True, help="The current PIN."))
 def change_pin(ctx: click.Context, pin: str, new_pin: str) -> None:
     """Change the card's PIN (the current one is checked by the chip)."""
-    chip = _chip(ctx)
-    chip.change_pin(pin, new_pin)
-    click.echo(f"Code PIN de la carte {chip.info().get('serial')} modifié.")
+    _done(ctx, lambda chip: chip.change_pin(pin, new_pin),
+          "Code PIN de la carte {serial} modifié.")
 
 
 @main.command()

@@ -32,6 +32,7 @@ from psc_idp.credentials.card_chip import (
     ChipError,
     PukBlocked,
     WrongPin,
+    WrongPuk,
     read_meta,
 )
 
@@ -140,6 +141,26 @@ class CardAnswer:
     location: str
 
 
+def chip_refusal(exc: ChipError) -> ReaderError:
+    """The chip's refusal as the reader's: a French sentence, the exit code, a reason."""
+    if isinstance(exc, WrongPin):
+        if int(getattr(exc, "tries_left", 0) or 0) <= 0:
+            return ReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED, reason="card_blocked")
+        return ReaderError(pin_message(exc), EXIT_WRONG_PIN, reason="wrong_pin")
+    if isinstance(exc, ChipBlocked):
+        return ReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED, reason="card_blocked")
+    if isinstance(exc, WrongPuk):
+        left = int(getattr(exc, "tries_left", 0) or 0)
+        return ReaderError(f"Code PUK erroné : il reste {left} essai{'s' if left > 1 else ''}."
+                           if left else exc.message, EXIT_WRONG_PIN, reason="wrong_puk")
+    if isinstance(exc, PukBlocked):
+        return ReaderError(exc.message or "Code PUK bloqué : la carte est inutilisable, "
+                           "faites-la remplacer.", EXIT_BLOCKED, reason="card_blocked")
+    if isinstance(exc, BadCode):
+        return ReaderError(exc.message, EXIT_USAGE, reason="bad_pin_format")
+    return ReaderError(exc.message, EXIT_REFUSED, reason="chip_error")
+
+
 def check_pin(chip: Chip, pin: str) -> None:
     """The chip checks the PIN (its counter is authoritative): ReaderError 3 or 4 otherwise."""
     info = chip.info()
@@ -149,18 +170,8 @@ def check_pin(chip: Chip, pin: str) -> None:
         raise ReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED, reason="card_blocked")
     try:
         chip.verify_pin(pin)
-    except WrongPin as exc:
-        if int(getattr(exc, "tries_left", 0) or 0) <= 0:
-            raise ReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED, reason="card_blocked") from None
-        raise ReaderError(pin_message(exc), EXIT_WRONG_PIN, reason="wrong_pin") from None
-    except ChipBlocked:
-        raise ReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED, reason="card_blocked") from None
-    except PukBlocked as exc:
-        raise ReaderError(exc.message, EXIT_BLOCKED, reason="card_blocked") from None
-    except BadCode as exc:
-        raise ReaderError(exc.message, EXIT_USAGE, reason="bad_pin_format") from None
     except ChipError as exc:
-        raise ReaderError(exc.message, EXIT_REFUSED, reason="chip_error") from None
+        raise chip_refusal(exc) from None
 
 
 def present_card(chip: Chip, pin: str, tls_url: str, verify: str | bool,
@@ -174,16 +185,8 @@ def present_card(chip: Chip, pin: str, tls_url: str, verify: str | bool,
                           "en /login/<uid>/card/tls est attendue.", EXIT_REFUSED)
     try:
         certfile, keyfile, password = chip.tls_credentials(pin)
-    except WrongPin as exc:
-        raise ReaderError(pin_message(exc), EXIT_WRONG_PIN, reason="wrong_pin") from None
-    except ChipBlocked:
-        raise ReaderError(BLOCKED_MESSAGE, EXIT_BLOCKED, reason="card_blocked") from None
-    except PukBlocked as exc:
-        raise ReaderError(exc.message, EXIT_BLOCKED, reason="card_blocked") from None
-    except BadCode as exc:
-        raise ReaderError(exc.message, EXIT_USAGE, reason="bad_pin_format") from None
     except ChipError as exc:
-        raise ReaderError(exc.message, EXIT_REFUSED, reason="chip_error") from None
+        raise chip_refusal(exc) from None
     try:
         context = _ssl_context(Path(certfile), Path(keyfile), password, verify)
     except (ssl.SSLError, OSError) as exc:
