@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import TIMEOUT_MS, BrowserSetup
-from tests.cards.cardlogin import attach_listener, card_credentials, issue
+from tests.cards.cardlogin import card_credentials, issue
+from tests.listener import attach_listener
 
 pytestmark = pytest.mark.browser
 

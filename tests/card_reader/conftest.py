@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from psc_idp.pki import LocalPki
 from tests.conftest import LiveServer, free_port
+from tests.listener import ListenerLive
 
 CARD_READER = Path(sys.executable).with_name("card-reader")
 PIN, PUK = "1234", "12345678"
@@ -26,22 +28,17 @@ GP = "810099900010"  # Camille LEROY, médecin généraliste (demo directory)
 
 
 @dataclass
-class CardSetup:
-    provider: LiveServer
-    listener: Any
+class CardSetup(ListenerLive):
     cards_dir: Path
     folders: list[Path] = field(default_factory=list)
 
     @property
-    def app(self) -> Any:
-        return self.provider.app
+    def provider(self) -> LiveServer:
+        return self.live
 
     @property
     def ca_file(self) -> str:
-        from psc_idp.pki import LocalPki
-
-        settings = self.app.extensions["psc_idp"].settings
-        return str(LocalPki.in_keys_dir(settings.keys_dir).root_cert_path)
+        return str(self.root)
 
     def issue(self, national_id: str = GP, name: str = "cps", **kwargs: Any) -> Path:
         from psc_idp.credentials.cards import issue_card
@@ -98,7 +95,9 @@ def make_card_setup(make_live: Callable[..., LiveServer], tmp_path: Path
         listeners.append(listener)
         cards_dir = tmp_path / f"cards{len(listeners)}"
         cards_dir.mkdir()
-        return CardSetup(provider, listener, cards_dir)
+        settings = provider.app.extensions["psc_idp"].settings
+        return CardSetup(provider, listener, LocalPki.in_keys_dir(settings.keys_dir).root_cert_path,
+                         cards_dir)
 
     try:
         yield start

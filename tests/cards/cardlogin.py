@@ -15,60 +15,22 @@ from cryptography.hazmat.primitives import serialization
 from flask import Flask
 
 from tests.conftest import LiveServer
+from tests.listener import ListenerLive, attach_listener
 from tests.psc_actions import AuthorizationStart, PscActions, query
 
 PIN, PUK = "1234", "12345678"
 
 
-@dataclass
-class CardLive:
-    """A live provider and its client-certificate listener (same app, its own port)."""
-
-    live: LiveServer
-    listener: Any
-    root: Path
-    """The local TEST root: what the reader trusts for the listener's server certificate."""
-
-    @property
-    def app(self) -> Flask:
-        return self.live.app
-
-    @property
-    def settings(self) -> Any:
-        return self.app.extensions["psc_idp"].settings
-
-    @property
-    def mtls_base(self) -> str:
-        return self.settings.mtls_base
-
-
-def attach_listener(live: LiveServer) -> tuple[Any, Path]:
-    """``start_listener`` on a free port for ``live``'s app, as ``psc-idp serve`` does;
-    ``settings.mtls_base`` then names it. Returns (listener, the TEST root to trust)."""
-    from psc_idp.mtls.listener import start_listener
-    from psc_idp.pki import LocalPki
-    from psc_idp.pki.igc_sante import IgcSante
-    from psc_idp.pki.server import tls_files
-
-    settings = live.app.extensions["psc_idp"].settings
-    cert, key = tls_files(settings)
-    listener = start_listener(live.app, "127.0.0.1", 0, cert, key,
-                              client_ca_names=IgcSante.from_settings(settings)
-                              .client_ca_names(), threads=4)
-    settings.mtls.port = listener.port  # settings.mtls_base follows
-    return listener, LocalPki.in_keys_dir(settings.keys_dir).root_cert_path
-
-
 @pytest.fixture
-def card_live(make_live: Callable[..., LiveServer]) -> Iterator[Callable[..., CardLive]]:
+def card_live(make_live: Callable[..., LiveServer]) -> Iterator[Callable[..., ListenerLive]]:
     """``card_live(**overrides)``: a live provider plus its listener on a free port."""
     listeners: list[Any] = []
 
-    def start(**overrides: Any) -> CardLive:
+    def start(**overrides: Any) -> ListenerLive:
         live = make_live(**overrides)
         listener, root = attach_listener(live)
         listeners.append(listener)
-        return CardLive(live, listener, root)
+        return ListenerLive(live, listener, root)
 
     yield start
     for listener in listeners:
@@ -116,7 +78,7 @@ class CardLogin:
         return self.psc.issuer.split("/auth/realms")[0]
 
 
-def begin(server: CardLive, *, client: dict[str, Any] | None = None, **params: Any
+def begin(server: ListenerLive, *, client: dict[str, Any] | None = None, **params: Any
           ) -> CardLogin:
     """The RP starts the code flow; the browser opens it and goes to the card page."""
     psc = PscActions(server.live.issuer)
@@ -129,7 +91,7 @@ def begin(server: CardLive, *, client: dict[str, Any] | None = None, **params: A
     return CardLogin(psc, rp, start, uid, page, first)
 
 
-def present(server: CardLive, login: CardLogin, cert: tuple[str, str] | None,
+def present(server: ListenerLive, login: CardLogin, cert: tuple[str, str] | None,
             ) -> requests.Response:
     """The reader (no browser cookie) presents the card on the listener: the TLS step."""
     step = re.search(r'<meta name="psc-idp-card-step" content="([^"]+)"',

@@ -21,10 +21,10 @@ from authlib.integrations.requests_client import OAuth2Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from flask import Flask
 
 from tests.conftest import LiveServer
 from tests.fidelity.tls import make_tls_live  # noqa: F401 (a fixture, for tls=True)
+from tests.listener import ListenerLive, attach_listener
 from tests.psc_actions import GP, PscActions
 
 REDIRECT = "http://127.0.0.1:5997/cb"
@@ -46,19 +46,13 @@ class Certificate:
 
 
 @dataclass
-class MtlsLive:
-    live: LiveServer
-    listener: Any
-    root_file: Path
+class MtlsLive(ListenerLive):
     folder: Path
+    """Where this test's certificate files are written."""
 
     @property
-    def app(self) -> Flask:
-        return self.live.app
-
-    @property
-    def settings(self) -> Any:
-        return self.app.extensions["psc_idp"].settings
+    def root_file(self) -> Path:
+        return self.root
 
     @property
     def base(self) -> str:
@@ -181,6 +175,13 @@ class MtlsLive:
             cert=certificate.pair if certificate else None, verify=str(self.root_file),
             timeout=10)
 
+    def introspect(self, client_id: str, certificate: Certificate, token: str
+                   ) -> requests.Response:
+        """Introspection at the mTLS alias, the client authenticated by its certificate."""
+        return requests.post(self.alias("introspection_endpoint"), timeout=10,
+                             cert=certificate.pair, verify=str(self.root_file),
+                             data={"token": token, "client_id": client_id})
+
     def tokens(self, client_id: str, certificate: Certificate | None) -> dict[str, Any]:
         rp = self.rp(client_id, certificate)
         start, callback = self.code(rp)
@@ -198,27 +199,15 @@ def mtls_live(make_live: Callable[..., LiveServer], make_tls_live: Callable[...,
               tmp_path: Path) -> Iterator[Callable[..., MtlsLive]]:
     """``mtls_live(profile="psc", tls=False, **overrides)``: a provider (over HTTPS with
     ``tls``) and its mTLS listener."""
-    from psc_idp.mtls.listener import start_listener
-    from psc_idp.pki.authority import LocalPki
-    from psc_idp.pki.igc_sante import IgcSante
-    from psc_idp.pki.server import tls_files
-
     listeners: list[Any] = []
 
     def start(profile: str = "psc", tls: bool = False, **overrides: Any) -> MtlsLive:
         live = (make_tls_live if tls else make_live)(fidelity={"profile": profile}, **overrides)
-        settings = live.app.extensions["psc_idp"].settings
-        cert, key = tls_files(settings)
-        with live.app.app_context():
-            names = IgcSante.from_settings(settings).client_ca_names()
-        listener = start_listener(live.app, "127.0.0.1", 0, cert, key,
-                                  client_ca_names=names, threads=4)
+        listener, root = attach_listener(live)
         listeners.append(listener)
-        settings.mtls.port = listener.port  # settings.mtls_base, hence the aliases, follow
         folder = tmp_path / f"certs-{len(listeners)}"
         folder.mkdir()
-        return MtlsLive(live, listener, LocalPki.in_keys_dir(settings.keys_dir).root_cert_path,
-                        folder)
+        return MtlsLive(live, listener, root, folder)
 
     yield start
     for listener in listeners:

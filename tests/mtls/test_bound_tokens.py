@@ -53,9 +53,7 @@ def test_introspection_shows_the_binding(mtls_live):
     _bound_client(env)
     certificate = env.software_certificate("bound-rp")
     token = env.tokens("bound-rp", certificate)
-    answer = requests.post(env.alias("introspection_endpoint"), timeout=10,
-                           cert=certificate.pair, verify=str(env.root_file),
-                           data={"token": token["access_token"], "client_id": "bound-rp"})
+    answer = env.introspect("bound-rp", certificate, token["access_token"])
     assert answer.json()["active"] is True
     assert answer.json()["cnf"] == {"x5t#S256": thumbprint(certificate.leaf)}
 

@@ -141,9 +141,7 @@ def test_introspection_and_revocation_by_certificate(mtls_live, profile):
     _tls_client(env)
     certificate = env.software_certificate("mtls-rp")
     token = env.tokens("mtls-rp", certificate)
-    answer = requests.post(env.alias("introspection_endpoint"), timeout=10,
-                           cert=certificate.pair, verify=str(env.root_file),
-                           data={"token": token["access_token"], "client_id": "mtls-rp"})
+    answer = env.introspect("mtls-rp", certificate, token["access_token"])
     assert answer.status_code == 200 and answer.json()["active"] is True
     # the plain endpoint cannot see a certificate
     plain = requests.post(env.psc.metadata["introspection_endpoint"], timeout=10,
