@@ -3,8 +3,11 @@ staff), added under ids of their own so they never collide with the demo's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from flask import Flask
 
 from psc_idp.db import db
@@ -22,6 +25,19 @@ CDE_STAFF = "30B0750017/CDET99002"
 HOSPITAL = demo_data.HOSPITAL_PARIS
 PHARMACY = demo_data.OFFICINE_MARCHE
 PIN, PUK = "1234", "12345678"
+
+
+@pytest.fixture(name="app")
+def holders_app(make_app: Callable[..., Flask]) -> Flask:
+    """A provider whose directory has the demo's holders and ``add_holders``' (a fixture:
+    import it into a test module to use it as its ``app``)."""
+    app = make_app()
+    add_holders(app)
+    return app
+
+
+def settings_of(app: Flask) -> Any:
+    return app.extensions["psc_idp"].settings
 
 
 def add_holders(app: Flask) -> None:

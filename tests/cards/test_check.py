@@ -14,23 +14,20 @@ from psc_idp.db import db
 from psc_idp.directory.models import Professional
 from psc_idp.pki.authority import LocalPki, new_key
 from psc_idp.pki.igc_sante import CardHolder, IgcSante
-from tests.cards.cardkit import BLOCKED, CPE_STAFF, GP, HOSPITAL, add_holders, issue
-
-
-@pytest.fixture
-def app(make_app):
-    app = make_app()
-    add_holders(app)
-    return app
-
-
-def _settings(app):
-    return app.extensions["psc_idp"].settings
+from tests.cards.cardkit import (
+    BLOCKED,
+    CPE_STAFF,
+    GP,
+    HOSPITAL,
+    holders_app,  # noqa: F401 (the `app` fixture)
+    issue,
+    settings_of,
+)
 
 
 def _refusal(app, chain, **kwargs) -> CardRefused:
     with app.app_context(), pytest.raises(CardRefused) as refused:
-        check_presented_card(chain, _settings(app), **kwargs)
+        check_presented_card(chain, settings_of(app), **kwargs)
     assert refused.value.message_fr and refused.value.message_fr[0].isupper()
     return refused.value
 
@@ -42,13 +39,13 @@ def _chain(folder, which="auth"):
 def test_an_accepted_card(app, tmp_path):
     issued = issue(app, tmp_path / "c")
     with app.app_context():
-        checked = check_presented_card(_chain(tmp_path / "c"), _settings(app))
+        checked = check_presented_card(_chain(tmp_path / "c"), settings_of(app))
         gp = db.session.scalars(db.select(Professional).filter_by(national_id=GP)).one()
     assert checked.card_serial == issued.card.serial and checked.professional_id == gp.id
     assert checked.structure_technical_id == ""
     # the leaf alone is enough: the provider completes the chain with its intermediates
     with app.app_context():
-        assert check_presented_card(_chain(tmp_path / "c")[:1], _settings(app)) == checked
+        assert check_presented_card(_chain(tmp_path / "c")[:1], settings_of(app)) == checked
 
 
 def test_no_certificate(app):
@@ -90,7 +87,7 @@ def test_a_card_expires_on_the_provider_clock(app, tmp_path):
 
 def test_an_expired_certificate_issued_by_igc_sante_directly(app):
     """The brief's way: IgcSante with not_after in the past (nothing registered)."""
-    igc = IgcSante.from_settings(_settings(app))
+    igc = IgcSante.from_settings(settings_of(app))
     key = new_key("rsa")
     past = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
     made = igc.issue_card_certificates(
@@ -128,7 +125,7 @@ def test_a_software_certificate_is_not_a_card(app):
     from psc_idp.pki.igc_sante import ORGANISATIONS
     from psc_idp.pki.register import register_certificate
 
-    igc = IgcSante.from_settings(_settings(app))
+    igc = IgcSante.from_settings(settings_of(app))
     key = new_key()
     cert = igc.issue_software_certificate(client_id="rp", organisation="RP",
                                           public_key=key.public_key())
@@ -141,7 +138,7 @@ def test_a_software_certificate_is_not_a_card(app):
 
 
 def test_a_certificate_of_the_right_authority_but_no_card(app):
-    igc = IgcSante.from_settings(_settings(app))
+    igc = IgcSante.from_settings(settings_of(app))
     key = new_key("rsa")
     made = igc.issue_card_certificates(
         CardHolder(GP, "LEROY", "Camille"), card_serial="1000000008", card_type="CPS",
@@ -152,11 +149,11 @@ def test_a_certificate_of_the_right_authority_but_no_card(app):
 
 def test_a_card_type_the_service_does_not_accept(app, tmp_path):
     issue(app, tmp_path / "c", CPE_STAFF, "CPE", HOSPITAL)
-    _settings(app).cards.accepted_types = ["CPS", "CPF"]
+    settings_of(app).cards.accepted_types = ["CPS", "CPF"]
     try:
         refused = _refusal(app, _chain(tmp_path / "c"))
     finally:
-        _settings(app).cards.accepted_types = ["CPS", "CPF", "CPE", "CPA", "CDE"]
+        settings_of(app).cards.accepted_types = ["CPS", "CPF", "CPE", "CPA", "CDE"]
     assert refused.reason == "type_refused" and "CPE" in refused.message_fr
     assert refused.national_id == CPE_STAFF
 

@@ -15,15 +15,7 @@ import pytest
 from cryptography import x509
 
 from psc_idp.credentials import card_chip
-from psc_idp.credentials.card_chip import (
-    BadCode,
-    Chip,
-    ChipBlocked,
-    ChipError,
-    PukBlocked,
-    WrongPin,
-    WrongPuk,
-)
+from psc_idp.credentials.card_chip import Chip, ChipError
 from psc_idp.pki.authority import TLS_SERVER, LocalPki, Usage, issue, name, new_key
 
 PIN, PUK = "1234", "12345678"
@@ -65,24 +57,24 @@ def test_the_codes_are_never_stored(chip):
 
 
 def test_three_wrong_pins_block_and_a_right_one_resets(chip):
-    with pytest.raises(WrongPin) as first:
+    with pytest.raises(card_chip.WrongPin) as first:
         chip.verify_pin("0000")
     assert first.value.tries_left == 2 and "2 essais" in first.value.message
     chip.verify_pin(PIN)
     assert chip.info()["pin_tries_left"] == 3
     for left in (2, 1):
-        with pytest.raises(WrongPin) as wrong:
+        with pytest.raises(card_chip.WrongPin) as wrong:
             chip.verify_pin("0000")
         assert wrong.value.tries_left == left
-    with pytest.raises(ChipBlocked, match="bloquée"):
+    with pytest.raises(card_chip.ChipBlocked, match="bloquée"):
         chip.verify_pin("0000")
     info = chip.info()
     assert info["blocked"] and info["pin_tries_left"] == 0
-    with pytest.raises(ChipBlocked):  # even the right PIN: the chip is blocked
+    with pytest.raises(card_chip.ChipBlocked):  # even the right PIN: the chip is blocked
         chip.verify_pin(PIN)
-    with pytest.raises(ChipBlocked):
+    with pytest.raises(card_chip.ChipBlocked):
         chip.tls_credentials(PIN)
-    with pytest.raises(ChipBlocked):
+    with pytest.raises(card_chip.ChipBlocked):
         chip.sign(PIN, b"data")
 
 
@@ -90,37 +82,37 @@ def test_the_puk_unblocks_with_a_new_pin_and_wrong_puks_count(chip):
     for _ in range(3):
         with pytest.raises(ChipError):
             chip.verify_pin("0000")
-    with pytest.raises(WrongPuk) as wrong:
+    with pytest.raises(card_chip.WrongPuk) as wrong:
         chip.unblock("87654321", "5678")
     assert wrong.value.tries_left == 9
     assert chip.info()["puk_tries_left"] == 9
     chip.unblock(PUK, "5678")
     info = chip.info()
     assert not info["blocked"] and info["pin_tries_left"] == 3 and info["puk_tries_left"] == 10
-    with pytest.raises(WrongPin):
+    with pytest.raises(card_chip.WrongPin):
         chip.verify_pin(PIN)  # the old PIN no longer opens it
     chip.verify_pin("5678")
 
 
 def test_ten_wrong_puks_block_the_card_for_good(chip):
     for left in range(9, 0, -1):
-        with pytest.raises(WrongPuk) as wrong:
+        with pytest.raises(card_chip.WrongPuk) as wrong:
             chip.unblock("00000000", "5678")
         assert wrong.value.tries_left == left
-    with pytest.raises(PukBlocked):
+    with pytest.raises(card_chip.PukBlocked):
         chip.unblock("00000000", "5678")
-    with pytest.raises(PukBlocked):
+    with pytest.raises(card_chip.PukBlocked):
         chip.unblock(PUK, "5678")
-    with pytest.raises(PukBlocked):
+    with pytest.raises(card_chip.PukBlocked):
         chip.verify_pin(PIN)
     assert chip.info()["puk_blocked"]
 
 
 def test_change_pin(chip):
-    with pytest.raises(WrongPin):
+    with pytest.raises(card_chip.WrongPin):
         chip.change_pin("0000", "2222")
     chip.change_pin(PIN, "2222")
-    with pytest.raises(WrongPin):
+    with pytest.raises(card_chip.WrongPin):
         chip.verify_pin(PIN)
     chip.verify_pin("2222")
     assert chip.info()["pin_tries_left"] == 3
@@ -128,11 +120,11 @@ def test_change_pin(chip):
 
 @pytest.mark.parametrize("bad", ["123", "12345", "abcd", "١٢٣٤", ""])
 def test_badly_shaped_codes_spend_no_try(chip, bad):
-    with pytest.raises(BadCode):
+    with pytest.raises(card_chip.BadCode):
         chip.verify_pin(bad)
-    with pytest.raises(BadCode):
+    with pytest.raises(card_chip.BadCode):
         chip.unblock("1234567", PIN)
-    with pytest.raises(BadCode):
+    with pytest.raises(card_chip.BadCode):
         chip.change_pin(PIN, bad)
     assert chip.info()["pin_tries_left"] == 3 and chip.info()["puk_tries_left"] == 10
 
@@ -143,7 +135,7 @@ def test_sign_uses_the_authentication_key(chip):
     assert not card_chip.verify_signature(chip.certificate(), signature, b"other")
     sign_cert = chip.certificate_chain("sign")[0]
     assert not card_chip.verify_signature(sign_cert, signature, b"challenge")
-    with pytest.raises(WrongPin):
+    with pytest.raises(card_chip.WrongPin):
         chip.sign("0000", b"challenge")
 
 
@@ -187,7 +179,7 @@ def test_tls_credentials_present_the_card_in_a_real_handshake(chip, pki, tmp_pat
 
 
 def test_rewrite_certificates_keeps_the_codes_and_counters(chip, pki):
-    with pytest.raises(WrongPin):
+    with pytest.raises(card_chip.WrongPin):
         chip.verify_pin("0000")
     other = make_chip(pki, chip.folder.parent / "other", pin="9999", puk="99999999")
     chain = other.certificate_chain()
@@ -215,9 +207,9 @@ def test_open_refuses_what_is_not_a_card(tmp_path):
 def _outcome(exc: BaseException | None) -> str:
     if exc is None:
         return "accepted"
-    if isinstance(exc, WrongPin):
+    if isinstance(exc, card_chip.WrongPin):
         return "wrong"
-    if isinstance(exc, ChipBlocked):
+    if isinstance(exc, card_chip.ChipBlocked):
         return "blocked_now" if "maintenant" in exc.message else "blocked"
     return type(exc).__name__
 
@@ -239,7 +231,7 @@ def _assert_three_tries_at_most(outcomes: list[str], chip: Chip) -> None:
     assert outcomes.count("blocked_now") == 1, outcomes
     assert outcomes.count("blocked") == len(outcomes) - 3, outcomes
     assert chip.info()["pin_tries_left"] == 0
-    with pytest.raises(ChipBlocked):
+    with pytest.raises(card_chip.ChipBlocked):
         chip.verify_pin(PIN)
 
 

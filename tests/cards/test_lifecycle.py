@@ -38,20 +38,10 @@ from tests.cards.cardkit import (
     PUK,
     RPPS_PLUS,
     STUDENT,
-    add_holders,
+    holders_app,  # noqa: F401 (the `app` fixture)
     issue,
+    settings_of,
 )
-
-
-@pytest.fixture
-def app(make_app):
-    app = make_app()
-    add_holders(app)
-    return app
-
-
-def _settings(app):
-    return app.extensions["psc_idp"].settings
 
 
 def _events(app, name):
@@ -62,7 +52,7 @@ def _events(app, name):
 def _check(app, folder: Path):
     chip = card_chip.Chip.open(folder)
     with app.app_context():
-        return check_presented_card(chip.certificate_chain(), _settings(app))
+        return check_presented_card(chip.certificate_chain(), settings_of(app))
 
 
 def test_issue_writes_a_card_folder_and_a_card_row(app, tmp_path):

@@ -119,14 +119,21 @@ def test_ticket_is_single_use_and_checked(card_live, tmp_path: Path):  # noqa: F
     assert [r.details["reason"] for r in rows] == ["card_ticket_wrong", "card_ticket_used"]
 
 
-def test_concurrent_returns_complete_the_login_once(card_live, tmp_path: Path):  # noqa: F811
-    from tests.served import fire
-
-    server = card_live()
+def _card_presented(start_server, tmp_path: Path):
+    """A fresh login and the GP's card presented at its TLS step: (the provider, the card,
+    the login, the return URL with its ticket that the reader got)."""
+    server = start_server()
     card = issue(server.app, tmp_path / "card", GP)
     login = begin(server)
     location = present(server, login, card_credentials(card.folder, tmp_path)).headers[
         "Location"]
+    return server, card, login, location
+
+
+def test_concurrent_returns_complete_the_login_once(card_live, tmp_path: Path):  # noqa: F811
+    from tests.served import fire
+
+    server, _, login, location = _card_presented(card_live, tmp_path)
     cookies = login.psc.browser.cookies.get_dict()
     answers = fire(6, lambda _: requests.get(location, cookies=cookies,
                                              allow_redirects=False, timeout=30))
@@ -136,11 +143,7 @@ def test_concurrent_returns_complete_the_login_once(card_live, tmp_path: Path): 
 
 
 def test_return_from_another_browser_is_refused(card_live, tmp_path: Path):  # noqa: F811
-    server = card_live()
-    card = issue(server.app, tmp_path / "card", GP)
-    login = begin(server)
-    location = present(server, login, card_credentials(card.folder, tmp_path)).headers[
-        "Location"]
+    _, _, login, location = _card_presented(card_live, tmp_path)
     stranger = requests.get(location, allow_redirects=False, timeout=10)
     assert stranger.status_code == 400
     _code_flow(login, location)  # the ticket was not spent by the stranger
@@ -235,11 +238,7 @@ def test_lost_card_refused_on_the_very_next_login(card_live, tmp_path: Path):  #
 def test_card_lost_between_the_two_steps(card_live, tmp_path: Path):  # noqa: F811
     from psc_idp.credentials.cards import declare_lost
 
-    server = card_live()
-    card = issue(server.app, tmp_path / "card", GP)
-    login = begin(server)
-    location = present(server, login, card_credentials(card.folder, tmp_path)).headers[
-        "Location"]
+    server, card, login, location = _card_presented(card_live, tmp_path)
     with server.app.app_context():
         declare_lost(card.card.serial)
     refused = back_in_browser(login, location)

@@ -5,39 +5,26 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
-from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from tests.cards.cardlogin import audit_rows, card_credentials, card_live, issue  # noqa: F401
+from tests.ecps.test_ciba import CibaRp
 from tests.psc_actions import DEMO_CLIENT, GP, PscActions
 
-CIBA = "urn:openid:params:grant-type:ciba"
 
+class Rp(CibaRp):
+    """The e-CPS tests' CIBA relying party (the demo client, Basic), asking for the card."""
 
-class Rp:
     def __init__(self, issuer: str):
-        self.psc = PscActions(issuer)
-        self.session = OAuth2Session(DEMO_CLIENT[0], DEMO_CLIENT[1],
-                                     token_endpoint_auth_method="client_secret_basic")
+        super().__init__(PscActions(issuer), OAuth2Session(
+            DEMO_CLIENT[0], DEMO_CLIENT[1], token_endpoint_auth_method="client_secret_basic"))
 
-    def backchannel(self, **params: str) -> requests.Response:
-        data = {"scope": "openid scope_all", "acr_values": "eidas1", "login_hint": GP,
-                "binding_message": "42", "channel": "CARD", **params}
-        return self.session.post(self.psc.metadata["backchannel_authentication_endpoint"],
-                                 data=data, auth=self.session.client_auth("client_secret_basic"),
-                                 withhold_token=True, timeout=10)
-
-    def poll(self, auth_req_id: str) -> dict:
-        return self.session.fetch_token(self.psc.metadata["token_endpoint"], grant_type=CIBA,
-                                        auth_req_id=auth_req_id)
-
-    def poll_error(self, auth_req_id: str) -> str:
-        with pytest.raises(OAuthError) as refused:
-            self.poll(auth_req_id)
-        return refused.value.error
+    def backchannel(self, **overrides: Any) -> requests.Response:
+        return super().backchannel(**{"channel": "CARD", **overrides})
 
 
 def _card_page(server, credentials) -> requests.Response:
