@@ -11,11 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from tests.card_reader.conftest import PIN, CardSetup
 from tests.psc_actions import DEMO_CLIENT
 
@@ -107,18 +102,11 @@ def test_lost_card_is_refused_with_the_providers_reason(card_setup: CardSetup,
     assert "code=" not in result.stdout
 
 
-def _other_ca(path: Path) -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Another CA (test)")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return str(path)
+def _other_ca(folder: Path) -> str:
+    """The root of another local TEST authority: it vouches for nothing the provider serves."""
+    from psc_idp.pki import LocalPki
+
+    return str(LocalPki(folder).root().cert_path)
 
 
 def test_untrusted_server_exits_6_in_french(card_setup: CardSetup, run_reader: Run,
@@ -126,7 +114,7 @@ def test_untrusted_server_exits_6_in_french(card_setup: CardSetup, run_reader: R
     folder = card_setup.issue()
     _, _, start = card_setup.authorize_url()
     result = _login(run_reader, folder, start.url, PIN, "--ca-file",
-                    _other_ca(tmp_path / "other.pem"))
+                    _other_ca(tmp_path / "other-pki"))
     assert result.returncode == 6, result.stderr
     assert "TLS" in result.stderr and "Traceback" not in result.stderr
     assert '"pin_tries_left": 3' in run_reader("--card", str(folder), "status").stdout

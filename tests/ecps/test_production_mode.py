@@ -9,8 +9,6 @@ production has no admin API, and its outbox table keeps the codes masked.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import re
 import ssl
 import threading
@@ -22,8 +20,6 @@ import jwt
 import pytest
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from werkzeug.serving import make_server
 
@@ -34,6 +30,7 @@ from psc_idp.credentials.models import OutboxMessage
 from psc_idp.db import db
 from psc_idp.directory.demo_data import as_directory_document
 from psc_idp.directory.loader import load_directory, parse_directory_document
+from psc_idp.pki.authority import TLS_SERVER, issue, new_key, write_key, write_pem
 from tests.conftest import free_port
 from tests.psc_actions import PscActions
 
@@ -43,22 +40,15 @@ CLIENT = ("prod-rp", "prod-rp-secret-4242")
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
+    """A self-signed certificate for 127.0.0.1 (its own trust anchor), as a production
+    deployment's own, not the local TEST authority's."""
+    key = new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = issue(None, name, key.public_key(), lifetime_days=1, usage=TLS_SERVER,
+                 sans=("127.0.0.1",), is_ca=True, signing_key=key)
     cert_file, key_file = folder / "tls.pem", folder / "tls.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    write_pem(cert_file, [cert])
+    write_key(key_file, key)
     return cert_file, key_file
 
 
