@@ -6,7 +6,6 @@ refusal is one line on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,12 +14,9 @@ from typing import Any
 import click
 
 from ..db import db
+from .listing import dumps, echo_listing
 
 TYPES = click.Choice(["CPS", "CPF", "CPE", "CPA", "CDE"], case_sensitive=False)
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
 
 @contextmanager
@@ -94,7 +90,7 @@ def card_issue(national_id: str, card_type: str, structure: str | None, pin: str
         folder = out if out is not None else default_folder(national_id, card_type)
         issued = issue_card(national_id=national_id.strip(), card_type=card_type.upper(),
                             structure=structure, pin=pin, puk=puk, out=folder)
-        click.echo(_dumps(_issued_json(issued)))
+        click.echo(dumps(_issued_json(issued)))
 
 
 @card.command("list")
@@ -106,12 +102,12 @@ def card_list(national_id: str | None, as_json: bool) -> None:
 
     with _card_app():
         cards = [card_json(c) for c in list_cards(national_id.strip() if national_id else None)]
-    if as_json:
-        click.echo(_dumps(cards))
-        return
-    for c in cards:
-        click.echo(f"{c['serial']}  {c['type']}  {c['status']:8}  {c['national_id']:26} "
-                   f"{c['not_after']}  {c['folder']}")
+    echo_listing(cards, as_json, _card_line)
+
+
+def _card_line(c: dict[str, Any]) -> str:
+    return (f"{c['serial']}  {c['type']}  {c['status']:8}  {c['national_id']:26} "
+            f"{c['not_after']}  {c['folder']}")
 
 
 @card.command("show")
@@ -124,7 +120,7 @@ def card_show(serial: str) -> None:
         found = get_card(serial)
         if found is None:
             raise CardError(f"Aucune carte n° {serial!r}.")
-        click.echo(_dumps(card_json(found, chip=True)))
+        click.echo(dumps(card_json(found, chip=True)))
 
 
 @card.command("lost")
@@ -135,7 +131,7 @@ def card_lost(serial: str) -> None:
     from ..credentials.cards import card_json, declare_lost
 
     with _card_app():
-        click.echo(_dumps(card_json(declare_lost(serial.strip()))))
+        click.echo(dumps(card_json(declare_lost(serial.strip()))))
 
 
 @card.command("renew")
@@ -169,4 +165,4 @@ def card_replace(serial: str, out: Path, pin: str | None, puk: str | None) -> No
 def _run_new(make: Callable[[], Any], **extra: Any) -> None:
     with _card_app():
         issued = make()
-        click.echo(_dumps(_issued_json(issued, **extra)))
+        click.echo(dumps(_issued_json(issued, **extra)))

@@ -25,6 +25,7 @@ from flask import Flask
 
 from ..config import ClientSeed, ConfigError, Settings
 from ..db import db
+from .listing import echo_listing
 
 
 def _app(require_schema: bool = False, **overrides: Any) -> Flask:
@@ -622,18 +623,15 @@ def _read_jwks(path: str) -> dict[str, Any]:
 def client_list(as_json: bool) -> None:
     """List clients."""
     from ..oidc.models import Client
-    from .clients import describe, dumps
+    from .clients import describe
 
     app = _app(require_schema=True)
     with app.app_context():
         clients = [describe(c) for c in db.session.scalars(
             db.select(Client).order_by(Client.client_id))]
-    if as_json:
-        click.echo(dumps(clients))
-        return
-    for c in clients:
-        click.echo(f"{c['client_id']:30} {c['token_endpoint_auth_method']:20} "
-                   f"{' '.join(c['redirect_uris'])}")
+    echo_listing(clients, as_json, lambda c: f"{c['client_id']:30} "
+                                             f"{c['token_endpoint_auth_method']:20} "
+                                             f"{' '.join(c['redirect_uris'])}")
 
 
 @client.command("show")
@@ -678,7 +676,6 @@ def session_list(national_id: str | None, as_json: bool) -> None:
     """Live sessions, newest first."""
     from ..directory.lookup import find_by_identifier
     from ..sessions.queries import live_sessions
-    from .clients import dumps
 
     app = _app(require_schema=True)
     with app.app_context():
@@ -689,12 +686,8 @@ def session_list(national_id: str | None, as_json: bool) -> None:
                 raise click.ClickException(f"no professional {national_id!r}")
             professional_id = found.id
         views = [v.as_json() for v in live_sessions(professional_id)]
-    if as_json:
-        click.echo(dumps(views))
-        return
-    for v in views:
-        clients = " ".join(c["client_id"] for c in v["clients"])
-        click.echo(f"{v['sid']}  {v['auth_mode']:7} {v['created_at']}  {clients}")
+    echo_listing(views, as_json, lambda v: f"{v['sid']}  {v['auth_mode']:7} {v['created_at']}  "
+                                           + " ".join(c["client_id"] for c in v["clients"]))
 
 
 @session.command("end")
@@ -738,17 +731,12 @@ def professional_list(as_json: bool) -> None:
     """List professionals."""
     from ..directory.loader import export_professional
     from ..directory.lookup import list_professionals
-    from .clients import dumps
 
     app = _app(require_schema=True)
     with app.app_context():
         rows = [export_professional(p) for p in list_professionals()]
-    if as_json:
-        click.echo(dumps(rows))
-        return
-    for p in rows:
-        click.echo(f"{p['national_id']}  {p['given_name']} {p['family_name']}  "
-                   f"{p.get('persona_label', '')}")
+    echo_listing(rows, as_json, lambda p: f"{p['national_id']}  {p['given_name']} "
+                                          f"{p['family_name']}  {p.get('persona_label', '')}")
 
 
 @professional.command("load")
