@@ -26,31 +26,33 @@ SCREENSHOTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 10_000
 
 
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
-
-
 @contextlib.contextmanager
-def phone_sized_page(chromium: Any) -> Iterator[Any]:
-    """A fresh context at a phone's size (the virtual e-CPS page); a JavaScript error on the
-    page fails the test."""
-    context = chromium.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
-    context.set_default_timeout(TIMEOUT_MS)
+def fresh_page(chromium: Any, width: int = 1280, height: int = 900, *,
+               timeout_ms: int = TIMEOUT_MS, no_js_errors: bool = True) -> Iterator[Any]:
+    """A fresh browser context (no cookies) and page, French; with ``no_js_errors`` a
+    JavaScript error on the page fails the test."""
+    context = chromium.new_context(locale="fr-FR", viewport={"width": width, "height": height})
+    context.set_default_timeout(timeout_ms)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         yield page
-        assert not errors, errors  # no JavaScript error on the page
+        assert not (no_js_errors and errors), errors  # no JavaScript error on the page
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    with fresh_page(chromium, no_js_errors=False) as page:
+        yield page
+
+
+def phone_sized_page(chromium: Any) -> contextlib.AbstractContextManager[Any]:
+    """A fresh context at a phone's size (the virtual e-CPS page); a JavaScript error on the
+    page fails the test."""
+    return fresh_page(chromium, 390, 844)
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from clients.card_reader.web import create_app
-from tests.browser.conftest import serve_demo_rp
+from tests.browser.conftest import fresh_page, serve_demo_rp
 from tests.card_reader.conftest import GP, PIN, CardSetup
 from tests.conftest import LiveServer, free_port
 
@@ -24,16 +24,8 @@ TIMEOUT_MS = 15_000
 
 @pytest.fixture
 def browser_page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with fresh_page(chromium, timeout_ms=TIMEOUT_MS) as page:
         yield page
-        assert not errors, errors
-    finally:
-        context.close()
 
 
 @pytest.fixture

@@ -4,34 +4,22 @@ answer is JSON; every refusal one line and a non-zero exit, never a traceback.""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from psc_idp.credentials import card_chip
 from tests.cards.cardkit import GP
-from tests.cli.test_cli_contract import Result, _refused, _run
+from tests.cli import test_cli_contract
+from tests.cli.test_cli_contract import Cli, Result, _refused, copied_instance
 
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("card-cli-seed")
-    result = _run(folder, "init")
-    assert result.rc == 0, result
-    return folder
+seeded = test_cli_contract.seeded  # fixture: one `psc-idp init` for the module
 
 
 @pytest.fixture
-def cli(seeded: Path, tmp_path: Path):
-    folder = tmp_path / "instance"
-    shutil.copytree(seeded, folder)
-
-    def run(*args: str) -> Result:
-        return _run(folder, "card", *args, PSC_IDP_CARDS__CARDS_DIR=str(folder / "cards"))
-
-    run.folder = folder  # type: ignore[attr-defined]
-    return run
+def cli(seeded: Path, tmp_path: Path) -> Cli:
+    """``psc-idp card ...`` on a copy of the seeded instance, its cards in ``cards/``."""
+    return copied_instance(seeded, tmp_path, "card", PSC_IDP_CARDS__CARDS_DIR="{folder}/cards")
 
 
 def _ok(result: Result):

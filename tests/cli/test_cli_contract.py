@@ -81,16 +81,23 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
-def cli(seeded: Path, tmp_path: Path) -> Iterator[Cli]:
+def copied_instance(seeded: Path, tmp_path: Path, *prefix: str, **env: str) -> Cli:
+    """A copy of the seeded instance for one test, and its command line: ``prefix`` before
+    each call's arguments, ``env`` in its environment (``{folder}`` is the copy's path)."""
     folder = tmp_path / "instance"
     shutil.copytree(seeded, folder)
+    fixed = {name: value.format(folder=folder) for name, value in env.items()}
 
     def run(*args: str, **extra: str) -> Result:
-        return _run(folder, *args, **extra)
+        return _run(folder, *prefix, *args, **{**fixed, **extra})
 
     run.folder = folder  # type: ignore[attr-defined]
-    yield run
+    return run
+
+
+@pytest.fixture
+def cli(seeded: Path, tmp_path: Path) -> Iterator[Cli]:
+    yield copied_instance(seeded, tmp_path)
 
 
 def _clients(cli: Cli) -> dict[str, dict[str, Any]]:

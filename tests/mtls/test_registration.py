@@ -3,33 +3,14 @@ script, the config file's clients, and what a registration refuses."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from tests.cli.test_cli_contract import Result, _refused, _run
+from tests.cli import test_cli_contract
+from tests.cli.test_cli_contract import _refused
+
+seeded, cli = test_cli_contract.seeded, test_cli_contract.cli  # fixtures: a copied instance
 
 REDIRECT = "http://127.0.0.1:5997/cb"
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("mtls-cli-seed")
-    assert _run(folder, "init").rc == 0
-    return folder
-
-
-@pytest.fixture
-def cli(seeded: Path, tmp_path: Path):
-    folder = tmp_path / "instance"
-    shutil.copytree(seeded, folder)
-
-    def run(*args: str) -> Result:
-        return _run(folder, *args)
-
-    run.folder = folder  # type: ignore[attr-defined]
-    return run
 
 
 def test_tls_client_auth_round_trip(cli):
