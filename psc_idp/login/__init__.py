@@ -10,13 +10,16 @@ from typing import Any
 
 from flask import Flask
 
-from . import card_views
-from .views import bp, render_first_step
-
 __all__ = ["init_app"]
 
 
 def init_app(app: Flask, provider: Any) -> None:
+    # Imported here, not at the top: the views import ``oidc`` (finish/fail_interaction),
+    # and ``oidc`` imports ``login.i18n``; a top-level import would make ``import
+    # psc_idp.oidc`` (the CLI's client commands) go round in a circle.
+    from . import card_views
+    from .views import bp, render_first_step
+
     provider.interaction_handler = render_first_step
     app.register_blueprint(bp)
     app.register_blueprint(card_views.bp)
