@@ -622,13 +622,21 @@ def _check_fidelity(s: Settings) -> None:
 def _check_production(s: Settings) -> None:
     if not s.is_production:
         return
+    card_reachable = s.mtls_enabled or bool(s.mtls.forwarded_certificate_header)
     if "persona" in s.authenticators:
-        real = ",".join(name for name in s.authenticators if name != "persona") or "ecps,ecps_otp"
+        real = ",".join(name for name in s.authenticators if name != "persona"
+                        and (name != "card" or card_reachable)) or "ecps,ecps_otp"
         raise ConfigError(
             "the persona authenticator signs anyone in: it is refused in production. Remove "
             "\"persona\" from the authenticators setting ([authenticators] table in the "
             f"PSC_IDP_CONFIG file, or PSC_IDP_AUTHENTICATORS={real}), or run in mode demo/test "
             "(PSC_IDP_MODE=demo)")
+    if "card" in s.authenticators and not card_reachable:
+        raise ConfigError(
+            "the card authenticator needs a listener that asks for client certificates: set "
+            "[mtls] enabled = true (PSC_IDP_MTLS__ENABLED=true), or a reverse proxy's "
+            "[mtls] forwarded_certificate_header (docs/card-login.md), or remove \"card\" "
+            "from the authenticators")
     if any(c.test_autologin for c in s.clients):
         raise ConfigError("test_autologin clients are refused in production: set "
                           "test_autologin = false on the [[clients]] entries of the config file")

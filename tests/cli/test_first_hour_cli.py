@@ -224,6 +224,6 @@ def test_help_names_the_settings_variables(tmp_path):
 def test_production_refusing_the_persona_means_names_the_setting(tmp_path):
     result = _bare(tmp_path, "keys", "show", PSC_IDP_MODE="production",
                    PSC_IDP_HOME=str(tmp_path))
-    _refused(result, "persona", "PSC_IDP_AUTHENTICATORS=card,ecps,ecps_otp", "[authenticators]",
+    _refused(result, "persona", "PSC_IDP_AUTHENTICATORS=ecps,ecps_otp", "[authenticators]",
              "PSC_IDP_MODE")
     assert len(result.err.strip().splitlines()) == 1, result

@@ -202,6 +202,23 @@ def test_production_refuses_test_autologin_clients():
     assert ok.clients[0].test_autologin is True
 
 
+def test_production_card_means_needs_a_certificate_listener():
+    card = {"card": {}, "ecps": {}}
+    with pytest.raises(ConfigError, match=r"card authenticator needs .*\[mtls\] enabled"):
+        load_settings({"mode": "production", "authenticators": card}, environ={})
+    assert load_settings({"mode": "production", "authenticators": card,
+                          "mtls": {"enabled": True}}, environ={}).mtls_enabled
+    behind_proxy = load_settings({"mode": "production", "authenticators": card,
+                                  "proxy": {"trusted_hops": 1},
+                                  "mtls": {"forwarded_certificate_header": "X-SSL-Client-Cert"}},
+                                 environ={})
+    assert not behind_proxy.mtls_enabled
+    with pytest.raises(ConfigError, match="PSC_IDP_AUTHENTICATORS=ecps,ecps_otp"):
+        load_settings(environ={"PSC_IDP_MODE": "production"})  # the hint leaves card out
+    with pytest.raises(ConfigError, match="PSC_IDP_AUTHENTICATORS=card,ecps,ecps_otp"):
+        load_settings({"mtls": {"enabled": True}}, environ={"PSC_IDP_MODE": "production"})
+
+
 def test_production_without_persona_loads():
     s = load_settings({"mode": "production", "authenticators": {}}, environ={})
     assert s.is_production and not s.emulation_enabled
