@@ -170,18 +170,27 @@ def test_the_phone_and_the_waiting_page_are_woken(live, phone, no_safety_poll):
         began = time.monotonic()
         seen["long-poll"] = [phone.pending(wait=20), time.monotonic() - began]
 
+    def status() -> None:
+        seen["status"] = list(login.status(wait=20))
+
     watcher = threading.Thread(target=long_poll)
     watcher.start()
-    with AutoResponder(phone, "approve", pin=PIN, transport="stream") as responder:
-        time.sleep(0.5)  # both are waiting now
-        login.push()
-        body, elapsed = login.status(wait=20)  # woken by the stream-driven approval
-        watcher.join(25)
-        [outcome] = responder.wait_for(1, answered=True)
-        assert outcome.result["status"] == "approved", outcome
-    assert body["status"] == "success" and elapsed < WOKEN, (body, elapsed)
+    time.sleep(0.5)  # the phone's long-poll is waiting
+    login.push()
+    watcher.join(25)
     pending, waited = seen["long-poll"]
     assert len(pending) == 1 and waited < WOKEN, seen  # woken by the push
+    # Then the page waits, and the phone answers through its event stream (one after the
+    # other: a phone that approved before its long-poll looked would find nothing pending).
+    page = threading.Thread(target=status)
+    page.start()
+    time.sleep(0.5)  # the page is waiting
+    with AutoResponder(phone, "approve", pin=PIN, transport="stream") as responder:
+        page.join(25)  # woken by the stream-driven approval
+        [outcome] = responder.wait_for(1, answered=True)
+        assert outcome.result["status"] == "approved", outcome
+    body, elapsed = seen["status"]
+    assert body["status"] == "success" and elapsed < WOKEN, (body, elapsed)
     assert login.finish().status_code == 302
 
 
