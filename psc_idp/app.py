@@ -107,8 +107,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(session_pages.bp)
     app.register_blueprint(admin_pages.bp)
+    from .admin import directory_api
     from .credentials import card_activation
     from .pki import views as pki_views
+    from .rpps_plus import views as rpps_plus_views
+
+    app.register_blueprint(directory_api.bp)  # professionals, situations, structures, imports
+    app.register_blueprint(rpps_plus_views.bp)  # RPPS+ registration (seed 004)
 
     app.register_blueprint(pki_views.bp)  # CA certificates and CRLs of the emulated IGC-Santé
     card_activation.install(app)  # e-CPS activation with a CPx card
@@ -133,11 +138,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
 def _import_models() -> None:
     """Every model module, so the metadata is complete for ``create_all`` and Alembic."""
+    from .admin import models as admin_models  # noqa: F401
     from .audit import trail  # noqa: F401
     from .credentials import models as credential_models  # noqa: F401
     from .directory import models  # noqa: F401
+    from .directory.importer import models as import_models  # noqa: F401
     from .oidc import models as oidc_models  # noqa: F401
     from .pki import models as pki_models  # noqa: F401
+    from .rpps_plus import models as rpps_plus_models  # noqa: F401
     from .sessions import models as session_models  # noqa: F401
 
 

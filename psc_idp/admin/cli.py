@@ -866,11 +866,17 @@ def audit_list(limit: int, as_json: bool) -> None:
                    f"{escape(r['client_id'])}")
 
 
+from ..rpps_plus import cli as rpps_plus_cli  # noqa: E402
+from . import api_key_cli  # noqa: E402
 from .card_cli import card  # noqa: E402  (the groups of their own modules)
+from .directory_cli import directory  # noqa: E402
 from .pki_cli import pki  # noqa: E402
 
 main.add_command(card)
 main.add_command(pki)
+main.add_command(directory)
+for _command in (*rpps_plus_cli.COMMANDS, *api_key_cli.COMMANDS):
+    main.add_command(_command)  # the groups `rpps-plus` and `admin-key`
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

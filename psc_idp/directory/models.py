@@ -10,20 +10,24 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import db, utcnow
 
 
 class Structure(db.Model):
-    """A place of practice: FINESS site, SIRET company, or an RPPS technical id (``R…``)."""
+    """A place of practice: FINESS site, SIRET company, or an RPPS cabinet.
+
+    ``technical_id`` is ``identifiantTechniqueDeLaStructure`` in its current forms: ``R…``
+    (RPPS cabinet), ``F``+FINESS or ``C``+SIRET. ``3``+SIRET and ``4``+RPPS+``nnn`` are *former*
+    ids (``Ancien identifiant de la structure``, kept in ``former_id``; reference §10)."""
 
     __tablename__ = "structure"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     technical_id: Mapped[str] = mapped_column(String(40), unique=True)
-    """``identifiantTechniqueDeLaStructure``: ``F<finess>``, ``R<n>`` or ``3<siret>``."""
+    """``identifiantTechniqueDeLaStructure``: ``F<finess>``, ``R<n>`` or ``C<siret>``."""
     name: Mapped[str] = mapped_column(String(200))
     """``raisonSocialeSite``."""
     trade_name: Mapped[str] = mapped_column(String(200), default="")
@@ -51,6 +55,8 @@ class Structure(db.Model):
     email: Mapped[str] = mapped_column(String(200), default="")
     former_id: Mapped[str] = mapped_column(String(40), default="")
     registration_authority: Mapped[str] = mapped_column(String(60), default="")
+    last_import_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The ``directory_import`` that last wrote this row (None: demo data, JSON, RPPS+)."""
 
 
 class Professional(db.Model):
@@ -80,11 +86,24 @@ class Professional(db.Model):
     """Registered through RPPS+ (social and medico-social roles): e-CPS only, no card."""
     persona_label: Mapped[str] = mapped_column(String(200), default="")
     """Demo only: the short description shown on the persona login page."""
+    source: Mapped[str] = mapped_column(String(20), default="")
+    """Where the row comes from: "" (demo data, JSON file), ``libreacces`` or ``psc`` (an
+    extraction import), ``rpps_plus`` (a validated RPPS+ registration), ``api``."""
+    last_import_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    """The ``directory_import`` that last saw this person: one absent from a newer complete
+    import of the same format is ended (``ended_on``), never deleted."""
+    ended_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    """The person left the directory (absent from a newer extraction): no login succeeds."""
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     practices: Mapped[list[Practice]] = relationship(
         back_populates="professional", cascade="all, delete-orphan", order_by="Practice.id",
     )
+    other_ids: Mapped[list[OtherIdentifier]] = relationship(
+        back_populates="professional", cascade="all, delete-orphan",
+        order_by="OtherIdentifier.id",
+    )
+    """``otherIds`` of the claims: RPPS, ADELI, FINESS, SIRET, PSI, EDIT… (several per person)."""
     """Loaded on access; ``lookup.get_professional(whole=True)`` joins them in one query."""
 
     @property
@@ -141,6 +160,10 @@ class Activity(db.Model):
     """``codeGenreActivite``: GENR01 activité standard; GENR08–GENR12 the RPPS+ roles."""
     started_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     ended_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    source_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    """Imported situations: a digest of what identifies the row in the extraction (person,
+    profession, structure, mode, role, genre), so that a re-import updates it in place."""
+    last_import_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     practice: Mapped[Practice] = relationship(back_populates="activities")
     structure: Mapped[Structure] = relationship(lazy="joined")
@@ -148,3 +171,19 @@ class Activity(db.Model):
     @property
     def is_active(self) -> bool:
         return self.ended_on is None or self.ended_on >= date.today()
+
+
+class OtherIdentifier(db.Model):
+    """One of a person's ``otherIds`` (PSC's ``alternativeIds``): ``identifiant``, ``origine``
+    (RPPS, ADELI, FINESS, SIRET, PSI, EDIT…) and ``qualite`` (1, or 2 for PSI UUIDs)."""
+
+    __tablename__ = "other_identifier"
+    __table_args__ = (UniqueConstraint("professional_id", "origin", "identifier"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professional.id"), index=True)
+    identifier: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(10))
+    quality: Mapped[int] = mapped_column(Integer, default=1)
+
+    professional: Mapped[Professional] = relationship(back_populates="other_ids")

@@ -250,3 +250,43 @@ def subject_role(profession_code: str) -> str:
 def sector_claim(sector_code: str) -> str:
     """``Secteur_Activite``: ``"<SAxx>^1.2.250.1.71.4.2.4"``, or "" when there is no sector."""
     return f"{sector_code}^{SECTOR_OID}" if sector_code else ""
+
+
+# --- Checking codes of input (imports, RPPS+ registrations, the admin API) ---
+
+class UnknownCode(ValueError):
+    """A code that its table does not hold; the message is French, for a person or a report."""
+
+    def __init__(self, table: str, code: str) -> None:
+        super().__init__(f"code inconnu dans la nomenclature {table} : « {code} »")
+        self.table = table
+        self.code = code
+
+
+TABLES: dict[str, dict[str, str]] = {
+    "profession": PROFESSIONS,
+    "categorie": PROFESSIONAL_CATEGORIES,
+    "type_savoir_faire": EXPERTISE_TYPES,
+    "savoir_faire": SPECIALTIES,
+    "mode_exercice": PRACTICE_MODES,
+    "secteur": SECTORS,
+    "role": ROLES,
+    "genre_activite": ACTIVITY_KINDS,
+    "role_rpps_plus": RPPS_PLUS_ROLES,
+    "section_pharmacien": PHARMACIST_SECTIONS,
+    "civilite": CIVILITIES,
+    "civilite_exercice": PRACTICE_CIVILITIES,
+}
+"""Every table by the name input checks use (the keys are a contract: imports, RPPS+ and the
+admin API name them)."""
+
+
+def check_code(table: str, code: str, *, may_be_empty: bool = True) -> str:
+    """The French label of ``code`` in ``table`` ("" for an empty code where allowed); raises
+    ``UnknownCode`` for a code the table does not hold."""
+    if not code and may_be_empty:
+        return ""
+    label = TABLES[table].get(code)
+    if label is None:
+        raise UnknownCode(table, code)
+    return label

@@ -17,13 +17,20 @@ from tests.conftest import free_port
 from tests.served import stop_process
 
 
-def _free_block(size: int = 4) -> int:
+MTLS_OFFSET = 443
+"""``psc-idp demo --port P`` puts its card listener on P + 443 (5000 → 5443)."""
+
+
+def _free_block(size: int = 5) -> int:
+    """A provider port whose demo ports are all free now: P…P+4 (provider, two services, the
+    e-CPS app, the card reader) and P+443 (the card listener). A demo refused because one of
+    them was taken by a neighbouring test would never come up."""
     for _ in range(50):
         base = free_port()
-        if base + size >= 65535:
+        if base + MTLS_OFFSET >= 65535:
             continue
         try:
-            for number in range(base, base + size):
+            for number in (*range(base, base + size), base + MTLS_OFFSET):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", number))
         except OSError:
