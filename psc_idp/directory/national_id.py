@@ -229,3 +229,36 @@ def identifier_origin(national_id: str) -> str:
     if "/" not in national_id:
         return "RPPS"
     return ORIGIN_BY_PREFIX.get(national_id[:1], "RPPS")
+
+
+# ------------------------------------------------------- every identifier kind (input checks)
+
+_ADELI_SHAPE = re.compile(r"[0-9][0-9AB][0-9]{7}")
+"""9 characters: département (``2A``/``2B`` in Corsica), profession, serial, key (the key's
+rule is not published: accepted unchecked)."""
+_EDIT_SHAPE = re.compile(r"ANS[0-9]{14}")
+"""EDIT test identities: ``ANS`` + a timestamp (``ANS20231122132732``, reference §10)."""
+
+
+def national_id_problem(national_id: str) -> str | None:
+    """Why ``national_id`` is not a national identifier PSC carries (French, for reports and
+    pages), or None when it is one: ``8``+RPPS (key checked), ``0``+ADELI, structure staff
+    (``3``+FINESS or ``5``+SIRET, ``/``, holder), an EDIT test identity (``ANS…``)."""
+    if not isinstance(national_id, str) or not national_id.isascii() or not national_id:
+        return "identifiant national vide ou illisible"
+    if "/" in national_id:
+        staff = parse_staff_id(national_id)
+        return None if staff is not None and staff.national_id == national_id else \
+            f"identifiant de personnel de structure invalide : « {national_id} »"
+    if _EDIT_SHAPE.fullmatch(national_id):
+        return None
+    prefix, rest = national_id[:1], national_id[1:]
+    if prefix == NATIONAL_ID_PREFIX:
+        if not _is_ascii_digits(rest, RPPS_LENGTH):
+            return f"un identifiant RPPS compte 8 puis 11 chiffres : « {national_id} »"
+        return None if is_valid_rpps(rest) else \
+            f"clé de contrôle du numéro RPPS invalide : « {national_id} »"
+    if prefix == "0":
+        return None if _ADELI_SHAPE.fullmatch(rest) else \
+            f"un identifiant ADELI compte 0 puis 9 caractères : « {national_id} »"
+    return f"type d'identifiant national inconnu (TRE_G08) : « {national_id} »"
