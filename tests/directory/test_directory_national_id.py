@@ -98,7 +98,8 @@ def test_parse_identifier_ignores_whitespace(text: str) -> None:
     "81000001399A",
     "١٠٠٠٠٠١٣٩٩٤",      # Arabic-Indic digits: isdigit() but not ASCII
     "１００００013994",   # full-width digits
-    "ANS20210107161422",
+    "ANS2021010716142",   # EDIT test identity one digit short
+    "0A12345678",         # ADELI with a letter in first place
 ])
 def test_parse_identifier_rejects_malformed_input(text: str) -> None:
     assert parse_identifier(text) is None
