@@ -1,27 +1,45 @@
 """Code tables of the Annuaire Santé (ANS "NOS" terminologies) and the OIDs PSC puts in claims.
 
-Plain dicts, code → French label, covering what the demo directory and the claims need; they are
-not the complete terminologies. Sources (checked against ANS "Terminologies de Santé" FHIR
-CodeSystems v1.12.0 found in stored public material unless marked otherwise):
+The tables are versioned data files, one per terminology, in ``data/nomenclatures/`` (name, OID,
+version, date, source, and codes with their French labels; a code may be ``"status":
+"deprecated"`` or ``"verified": false``). They are read once per process, when this module is
+first imported (at application start: ``claims`` and the directory import it), by
+``load_tables``, which checks every file and raises ``NomenclatureError`` naming the file and
+the fault: a broken file stops the start-up with a clear message, never a request.
 
-- professions: TRE_G15_ProfessionSante (OID 1.2.250.1.71.1.2.7); RPPS+ professions 312–330 and
-  353 from seed 004 (ANS RPPS+ guide).
+The public API is unchanged from when the tables were literals: the dicts (``PROFESSIONS``,
+``SECTORS``… — active codes only), the helpers, ``TABLES``, ``check_code`` and ``UnknownCode``.
+``TABLE_INFO`` gives each table's terminology, OID, version and date (``psc-idp init`` and
+``psc-idp directory nomenclature`` show them). Sources are in each file and in
+docs/directory.md; in short, ANS's « Terminologies de Santé » v1.12.0 CodeSystems read in
+stored public material:
+
+- professions: TRE_G15_ProfessionSante (OID 1.2.250.1.71.1.2.7). The RPPS+ professions 312–330
+  and 353 are **TRE_R85_RolePriseCharge** codes (OID 1.2.250.1.213.1.6.1.107), not TRE_G15 ones
+  (reference §10): ``profession_oid`` tells them apart. ``PROFESSIONS`` (the ``profession``
+  table) still holds both, since a ``codeProfession`` may carry either.
 - RPPS+ roles: TRE_R22_GenreActivite (OID 1.2.250.1.213.1.6.1.19) codes GENR08–GENR12. Their
   definitions are word for word the five roles of seed 004, so the "rôle" of an RPPS+
   professional travels in ``codeGenreActivite``, not in ``codeRole`` (``Code rôle`` of the RPPS
   extraction is another table, TRE_R21_Fonction).
-- specialties: TRE_R38_SpecialiteOrdinale (OID 1.2.250.1.213.2.28).
-- activity sectors: TRE_R02_SecteurActivite (OID 1.2.250.1.71.4.2.4).
+- specialties: TRE_R38_SpecialiteOrdinale (OID 1.2.250.1.213.2.28), a subset.
+- activity sectors: TRE_R02_SecteurActivite (OID 1.2.250.1.71.4.2.4), a subset.
 
 Note for readers of the project brief: some codes it quoted belong to other labels in the real
 tables (SM53 is "Spécialiste en Médecine générale", not paediatrics, which is SM40; SM15 is
 dermatology; SM32 is neurology, psychiatry is SM42; 95 is "Diététicien", 96 "Psychomotricien",
 98 "Manipulateur ERM"; SA52 is "Maison de santé ou Pôle de santé", medico-social establishments
-are SA16/SA17/SA18/SA20/SA41). The tables below follow the ANS terminologies.
+are SA16/SA17/SA18/SA20/SA41). The tables follow the ANS terminologies.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATA_DIR = Path(__file__).resolve().parent / "data" / "nomenclatures"
 # --- OIDs and fixed values PSC puts in userinfo (reference §4.1–4.2, verified in the capture) ---
 
 PROFESSION_OID = "1.2.250.1.213.1.1.5.5"
@@ -35,160 +53,164 @@ GENRE_ACTIVITE_OID = "1.2.250.1.213.1.6.1.19"
 TRE_G15_OID = "1.2.250.1.71.1.2.7"
 """The profession table itself (PSC's SubjectRole uses PROFESSION_OID, not this one)."""
 
+TRE_R85_OID = "1.2.250.1.213.1.6.1.107"
+"""TRE_R85_RolePriseCharge: the table of the RPPS+ professions 312–330 and 353."""
+
+# --- Loading the data files ---
+
+
+class NomenclatureError(RuntimeError):
+    """A nomenclature data file is missing, unreadable or malformed (the message names it)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One terminology as its data file describes it."""
+
+    table: str
+    terminology: str
+    oid: str
+    version: str
+    date: str
+    complete: bool
+    source: str
+    codes: dict[str, str]
+    """Active codes → French label, in the file's order."""
+    deprecated: dict[str, str]
+    """Codes the terminology has deprecated (still accepted with ``allow_deprecated``)."""
+    unverified: frozenset[str]
+    """Codes whose label was not checked against the terminology."""
+    file: str
+
+    def info(self) -> dict[str, Any]:
+        """What ``psc-idp init`` and the nomenclature command report."""
+        return {"terminology": self.terminology, "oid": self.oid, "version": self.version,
+                "date": self.date, "codes": len(self.codes), "complete": self.complete,
+                "file": self.file}
+
+
+_REQUIRED = ("table", "terminology", "oid", "version", "date", "source", "complete", "codes")
+
+
+def _read_table(path: Path) -> Table:
+    where = f"nomenclature {path.name}"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise NomenclatureError(f"{where} : lecture impossible ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise NomenclatureError(f"{where} : ce n'est pas du texte UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise NomenclatureError(f"{where} : JSON invalide ligne {exc.lineno} colonne "
+                                f"{exc.colno} ({exc.msg})") from None
+    if not isinstance(doc, dict):
+        raise NomenclatureError(f"{where} : un objet JSON est attendu")
+    missing = [key for key in _REQUIRED if key not in doc]
+    if missing:
+        raise NomenclatureError(f"{where} : champ(s) manquant(s) {', '.join(missing)}")
+    for key in ("table", "terminology", "oid", "version", "date", "source"):
+        if not isinstance(doc[key], str):
+            raise NomenclatureError(f"{where} : « {key} » doit être une chaîne")
+    if not doc["table"]:
+        raise NomenclatureError(f"{where} : « table » est vide")
+    if not isinstance(doc["codes"], list) or not doc["codes"]:
+        raise NomenclatureError(f"{where} : « codes » doit être une liste non vide")
+    active: dict[str, str] = {}
+    deprecated: dict[str, str] = {}
+    unverified: set[str] = set()
+    for i, entry in enumerate(doc["codes"]):
+        spot = f"{where}, codes[{i}]"
+        if not isinstance(entry, dict):
+            raise NomenclatureError(f"{spot} : un objet {{code, label}} est attendu")
+        code, label = entry.get("code"), entry.get("label")
+        if not isinstance(code, str) or not code or code != code.strip():
+            raise NomenclatureError(f"{spot} : « code » manquant ou mal formé")
+        if not isinstance(label, str) or not label.strip():
+            raise NomenclatureError(f"{spot} : libellé manquant pour le code « {code} »")
+        if code in active or code in deprecated:
+            raise NomenclatureError(f"{spot} : code « {code} » en double")
+        status = entry.get("status", "active")
+        if status not in ("active", "deprecated"):
+            raise NomenclatureError(f"{spot} : statut « {status} » inconnu "
+                                    "(active ou deprecated)")
+        (active if status == "active" else deprecated)[code] = label
+        if entry.get("verified", True) is False:
+            unverified.add(code)
+    return Table(table=doc["table"], terminology=doc["terminology"], oid=doc["oid"],
+                 version=doc["version"], date=doc["date"], complete=bool(doc["complete"]),
+                 source=doc["source"], codes=active, deprecated=deprecated,
+                 unverified=frozenset(unverified), file=path.name)
+
+
+EXPECTED_FILES = ("profession_sante", "role_prise_charge", "categorie", "type_savoir_faire",
+                  "savoir_faire", "mode_exercice", "secteur", "role", "genre_activite",
+                  "role_rpps_plus", "section_pharmacien", "civilite", "civilite_exercice")
+"""The ``table`` of each data file this module needs."""
+
+
+def load_tables(directory: Path = DATA_DIR) -> dict[str, Table]:
+    """Read and check every ``*.json`` of ``directory``; ``NomenclatureError`` on any fault
+    (unreadable file, bad JSON, missing field, duplicate code or table, a table missing, an
+    RPPS+ role whose label differs from TRE_R22's)."""
+    if not directory.is_dir():
+        raise NomenclatureError(f"dossier des nomenclatures introuvable : {directory}")
+    tables: dict[str, Table] = {}
+    for path in sorted(directory.glob("*.json")):
+        table = _read_table(path)
+        if table.table in tables:
+            raise NomenclatureError(f"nomenclature {path.name} : la table « {table.table} » "
+                                    f"est déjà définie par {tables[table.table].file}")
+        tables[table.table] = table
+    missing = [name for name in EXPECTED_FILES if name not in tables]
+    if missing:
+        raise NomenclatureError(f"nomenclature(s) manquante(s) dans {directory} : "
+                                f"{', '.join(missing)}")
+    genres = tables["genre_activite"].codes
+    for code, label in tables["role_rpps_plus"].codes.items():
+        if genres.get(code) != label:
+            raise NomenclatureError(f"nomenclature {tables['role_rpps_plus'].file} : le rôle "
+                                    f"« {code} » n'a pas le libellé de TRE_R22")
+    return tables
+
+
+_TABLES = load_tables()
+
 # --- Professions (codeProfession) ---
 
-HEALTH_PROFESSIONS: dict[str, str] = {
-    "10": "Médecin",
-    "21": "Pharmacien",
-    "26": "Audioprothésiste",
-    "28": "Opticien-Lunetier",
-    "31": "Assistant dentaire",
-    "32": "Physicien médical",
-    "40": "Chirurgien-Dentiste",
-    "50": "Sage-Femme",
-    "60": "Infirmier",
-    "69": "Infirmier psychiatrique",
-    "70": "Masseur-Kinésithérapeute",
-    "80": "Pédicure-Podologue",
-    "81": "Orthoprothésiste",
-    "82": "Podo-Orthésiste",
-    "83": "Orthopédiste-Orthésiste",
-    "84": "Oculariste",
-    "85": "Epithésiste",
-    "86": "Technicien de laboratoire médical",
-    "91": "Orthophoniste",
-    "92": "Orthoptiste",
-    "94": "Ergothérapeute",
-    "95": "Diététicien",
-    "96": "Psychomotricien",
-    "98": "Manipulateur ERM",
-}
+HEALTH_PROFESSIONS: dict[str, str] = dict(_TABLES["profession_sante"].codes)
 """TRE_G15_ProfessionSante, active codes."""
 
-RPPS_PLUS_PROFESSIONS: dict[str, str] = {
-    "312": "Autre salarié ou intervenant au sein d'un ESMS",
-    "313": "Aide-soignant",
-    "314": "Ambulancier",
-    "315": "Auxiliaire de puériculture",
-    "316": "Préparateur en pharmacie hospitalière",
-    "317": "Préparateur en pharmacie (officine)",
-    "318": "Auxiliaire de vie sociale",
-    "319": "Technicien de l'intervention sociale et familiale",
-    "320": "Conseiller en économie sociale et familiale",
-    "321": "Médiateur familial",
-    "322": "Assistant familial",
-    "323": "Aide médico-psychologique (AMP)",
-    "324": "Moniteur éducateur",
-    "325": "Educateur de jeunes enfants",
-    "326": "Educateur spécialisé",
-    "327": "Educateur technique spécialisé",
-    "328": "Accompagnant éducatif et social",
-    "329": "Conseiller en génétique",
-    "330": "Coordonnateur de parcours",
-    "353": "Membre de l'équipe de soins",
-}
-"""The 20 professions of the RPPS+ portal, exactly as listed in seed 004."""
+RPPS_PLUS_PROFESSIONS: dict[str, str] = dict(_TABLES["role_prise_charge"].codes)
+"""The 20 professions of the RPPS+ portal (TRE_R85 codes 312–330 and 353, seed 004)."""
 
 PROFESSIONS: dict[str, str] = {**HEALTH_PROFESSIONS, **RPPS_PLUS_PROFESSIONS}
 
 # --- RPPS+ roles (codeGenreActivite, TRE_R22) ---
 
-RPPS_PLUS_ROLES: dict[str, str] = {
-    "GENR08": "Coordination et orientation",
-    "GENR09": "Administratif ou appui à l'organisation de l'accompagnement social/médico-social",
-    "GENR10": "Accompagnement social/médico-social à la vie sociale, professionnelle, éducative",
-    "GENR11": "Accompagnement social/médico-social au soin",
-    "GENR12": "Encadrement et organisation de l'accompagnement social/médico-social",
-}
+RPPS_PLUS_ROLES: dict[str, str] = dict(_TABLES["role_rpps_plus"].codes)
 """The five roles an RPPS+ registration must carry (seed 004), as TRE_R22 codes (verified)."""
 
-ACTIVITY_KINDS: dict[str, str] = {
-    "GENR01": "Activité de soin et de pharmacie",
-    "GENR02": "Activité de soins ou de pharmacien en tant que remplaçant",
-    "GENR03": "Remplacement dans une activité de soins",
-    "GENR04": "Activité non soignante",
-    "GENR06": "Délégation de responsabilité pour continuité de service",
-    **RPPS_PLUS_ROLES,
-    "GENR13": "Activité médico-administrative",
-    "GENR99": "Autre activité",
-}
+ACTIVITY_KINDS: dict[str, str] = dict(_TABLES["genre_activite"].codes)
 """TRE_R22_GenreActivite, active codes (``codeGenreActivite``)."""
 
 # --- Roles in the structure (codeRole, TRE_R21_Fonction) ---
 
-ROLES: dict[str, str] = {
-    "FON-01": "Titulaire de cabinet",
-    "FON-03": "Titulaire d'officine",
-    "FON-05": "Adjoint",
-    "FON-09": "Responsable d'établissement",
-    "FON-33": "Salarié en poste fixe",
-    "FON-43": "Cadre de santé",
-    "FON-45": "Directeur des soins",
-    "FON-48": "Interne",
-    "FON-57": "Docteur junior",
-    "FON-63": "Coordonnateur en EHPAD",
-    "FON-AU": "Fonction non définie",
-}
-"""A subset of TRE_R21_Fonction (``codeRole``), labels as in ANS's JDV_J108
-EnsembleFonction-RASS (verified in stored ANS terminology material). The demo uses FON-48 for
-the intern (CPF), FON-09 for the establishment director (CDE) and FON-AU for other structure
-staff (CPE/CPA); which codes PSC shows for staff is unverified."""
+ROLES: dict[str, str] = dict(_TABLES["role"].codes)
+"""A subset of TRE_R21_Fonction (``codeRole``), active codes. The demo uses FON-48 for the
+intern (CPF), FON-09 for the establishment director (CDE) and FON-AU for other structure staff
+(CPE/CPA); which codes PSC shows for staff is unverified."""
 
 # --- Specialties (codeSavoirFaire) and their types (codeTypeSavoirFaire) ---
 
-SPECIALTIES: dict[str, str] = {
-    "SM02": "Anesthésie-réanimation",
-    "SM04": "Cardiologie et Maladies vasculaires",
-    "SM15": "Dermatologie et Vénéréologie",
-    "SM18": "Gériatrie",
-    "SM19": "Gynécologie médicale",
-    "SM20": "Gynécologie-obstétrique",
-    "SM26": "Qualifié en Médecine générale",
-    "SM32": "Neurologie",
-    "SM38": "Ophtalmologie",
-    "SM40": "Pédiatrie",
-    "SM42": "Psychiatrie",
-    "SM44": "Radio-diagnostic",
-    "SM53": "Spécialiste en Médecine générale",
-    "SM54": "Médecine générale",
-    "SM59": "Médecine d'urgence",
-    "SM73": "Médecine cardiovasculaire",
-    "SCD01": "Orthopédie dento-faciale",
-    "SCD02": "Chirurgie orale",
-    "SCD03": "Médecine bucco-dentaire",
-    "SI01": "Exercice infirmier en pratique avancée pathologies chroniques stabilisées",
-    "SI04": "Exercice infirmier en pratique avancée santé mentale",
-}
+SPECIALTIES: dict[str, str] = dict(_TABLES["savoir_faire"].codes)
 """A subset of TRE_R38_SpecialiteOrdinale (labels without the "(SM)" suffix)."""
 
-EXPERTISE_TYPES: dict[str, str] = {
-    "S": "Spécialité ordinale",
-    "C": "Compétence",
-    "CEX": "Compétence exclusive",
-}
-"""``codeTypeSavoirFaire``. "S" is verified in the capture; C and CEX are unverified here."""
+EXPERTISE_TYPES: dict[str, str] = dict(_TABLES["type_savoir_faire"].codes)
+"""``codeTypeSavoirFaire``, TRE_R04_TypeSavoirFaire. "S" is the one seen in the capture."""
 
 # --- Activity sectors (codeSecteurDactivite) ---
 
-SECTORS: dict[str, str] = {
-    "SA01": "Etablissement public de santé",
-    "SA02": "Hôpital militaire du Service de santé des armées",
-    "SA03": "Etablissement privé PSPH",
-    "SA04": "Etablissement privé non PSPH",
-    "SA05": "Centre de santé",
-    "SA07": "Cabinet individuel",
-    "SA08": "Cabinet de groupe",
-    "SA09": "Exercice en société",
-    "SA16": "Etablissement pour personnes handicapées",
-    "SA17": "Etablissement pour personnes âgées",
-    "SA18": "Etablissement aide à la famille",
-    "SA20": "Etablissement pour la protection de l'enfance",
-    "SA25": "Laboratoire de biologie médicale",
-    "SA33": "Pharmacie d'officine",
-    "SA41": "Autre établissement du domaine social ou médico-social",
-    "SA52": "Maison de santé ou Pôle de santé",
-    "SA63": "Structures de coordination et d'orientation",
-}
+SECTORS: dict[str, str] = dict(_TABLES["secteur"].codes)
 """A subset of TRE_R02_SecteurActivite."""
 
 MEDICO_SOCIAL_SECTORS = frozenset({"SA16", "SA17", "SA18", "SA20", "SA41", "SA63"})
@@ -196,32 +218,20 @@ MEDICO_SOCIAL_SECTORS = frozenset({"SA16", "SA17", "SA18", "SA20", "SA41", "SA63
 
 # --- Modes of practice, pharmacists' sections, categories, civilities ---
 
-PRACTICE_MODES: dict[str, str] = {
-    "L": "Libéral, indépendant, artisan, commerçant",
-    "S": "Salarié",
-    "B": "Bénévole",
-}
+PRACTICE_MODES: dict[str, str] = dict(_TABLES["mode_exercice"].codes)
 """TRE_R23_ModeExercice (``codeModeExercice``)."""
 
-PHARMACIST_SECTIONS: dict[str, str] = {
-    "A": "Pharmaciens titulaires d'officine",
-    "B": "Pharmaciens de l'industrie",
-    "C": "Pharmaciens de la distribution en gros",
-    "D": "Pharmaciens adjoints d'officine et autres exercices",
-    "E": "Pharmaciens des départements et collectivités d'outre-mer",
-    "G": "Pharmaciens biologistes",
-    "H": "Pharmaciens des établissements de santé et médico-sociaux",
-}
+PHARMACIST_SECTIONS: dict[str, str] = dict(_TABLES["section_pharmacien"].codes)
 """Sections of the Ordre des pharmaciens (``codeSectionPharmacien``); unverified against ANS's
 table, taken from the Ordre's published sections."""
 
-PROFESSIONAL_CATEGORIES: dict[str, str] = {"C": "Civil", "M": "Militaire", "E": "Etudiant"}
-"""``codeCategorieProfessionnelle``."""
+PROFESSIONAL_CATEGORIES: dict[str, str] = dict(_TABLES["categorie"].codes)
+"""``codeCategorieProfessionnelle`` (TRE_R09): C civil, E étudiant, M agent public."""
 
-CIVILITIES: dict[str, str] = {"M": "Monsieur", "MME": "Madame"}
+CIVILITIES: dict[str, str] = dict(_TABLES["civilite"].codes)
 """``codeCivilite`` (civil status)."""
 
-PRACTICE_CIVILITIES: dict[str, str] = {"DR": "Docteur", "PR": "Professeur"}
+PRACTICE_CIVILITIES: dict[str, str] = dict(_TABLES["civilite_exercice"].codes)
 """``codeCiviliteDexercice``; empty for professions that use no title (nurses, RPPS+…)."""
 
 
@@ -276,17 +286,64 @@ TABLES: dict[str, dict[str, str]] = {
     "section_pharmacien": PHARMACIST_SECTIONS,
     "civilite": CIVILITIES,
     "civilite_exercice": PRACTICE_CIVILITIES,
+    "profession_sante": HEALTH_PROFESSIONS,
+    "role_prise_charge": RPPS_PLUS_PROFESSIONS,
 }
 """Every table by the name input checks use (the keys are a contract: imports, RPPS+ and the
-admin API name them)."""
+admin API name them). ``profession`` is TRE_G15 and the RPPS+ TRE_R85 codes together;
+``profession_sante`` and ``role_prise_charge`` are each alone. Active codes only."""
+
+_DEPRECATED: dict[str, dict[str, str]] = {
+    name: ({**_TABLES["profession_sante"].deprecated, **_TABLES["role_prise_charge"].deprecated}
+           if name == "profession" else _TABLES[name].deprecated)
+    for name in TABLES
+}
+
+TABLE_INFO: dict[str, dict[str, Any]] = {
+    name: table.info() for name, table in sorted(_TABLES.items())
+}
+"""Each data file's terminology, OID, version, date, number of active codes, completeness."""
 
 
-def check_code(table: str, code: str, *, may_be_empty: bool = True) -> str:
+def table_versions() -> dict[str, str]:
+    """``{table: "<terminology> <version>"}``: what ``psc-idp init`` reports."""
+    return {name: f"{info['terminology']} {info['version'] or '(version inconnue)'}".strip()
+            for name, info in TABLE_INFO.items()}
+
+
+def table_codes(table: str) -> list[dict[str, Any]]:
+    """Every code of a data-file table (active and deprecated), in the file's order, with its
+    label, status and whether its label was verified; KeyError for an unknown table."""
+    loaded = _TABLES[table]
+    rows = [{"code": code, "label": label, "status": "active"}
+            for code, label in loaded.codes.items()]
+    rows += [{"code": code, "label": label, "status": "deprecated"}
+             for code, label in loaded.deprecated.items()]
+    for row in rows:
+        row["verified"] = row["code"] not in loaded.unverified
+    return rows
+
+
+def profession_oid(code: str) -> str:
+    """The OID of the terminology a ``codeProfession`` belongs to: TRE_G15 for health
+    professions, TRE_R85 for the RPPS+ ones (312–330, 353); "" for an unknown code."""
+    if code in HEALTH_PROFESSIONS or code in _TABLES["profession_sante"].deprecated:
+        return TRE_G15_OID
+    if code in RPPS_PLUS_PROFESSIONS:
+        return TRE_R85_OID
+    return ""
+
+
+def check_code(table: str, code: str, *, may_be_empty: bool = True,
+               allow_deprecated: bool = False) -> str:
     """The French label of ``code`` in ``table`` ("" for an empty code where allowed); raises
-    ``UnknownCode`` for a code the table does not hold."""
+    ``UnknownCode`` for a code the table does not hold (a deprecated code too, unless
+    ``allow_deprecated``: old extraction rows may still carry one)."""
     if not code and may_be_empty:
         return ""
     label = TABLES[table].get(code)
+    if label is None and allow_deprecated:
+        label = _DEPRECATED[table].get(code)
     if label is None:
         raise UnknownCode(table, code)
     return label

@@ -63,7 +63,7 @@ def test_sectors_modes_and_civilities() -> None:
     assert nom.SECTORS["SA08"] == "Cabinet de groupe"
     assert nom.SECTORS["SA33"] == "Pharmacie d'officine"
     assert set(nom.SECTORS) >= nom.MEDICO_SOCIAL_SECTORS
-    assert set(nom.PRACTICE_MODES) == {"L", "S", "B"}
+    assert set(nom.PRACTICE_MODES) == {"L", "S", "B", "I"}
     assert set(nom.CIVILITIES) == {"M", "MME"}
     assert set(nom.PRACTICE_CIVILITIES) == {"DR", "PR"}
 
