@@ -113,6 +113,9 @@ def initialise(app: Flask, demo: bool | None) -> dict[str, Any]:
             counts = load_demo_directory(db.session, include_staff=True)
             record("directory.loaded", source="demo", **counts)
             report["directory"] = counts
+            from ..rpps_plus.demo import seed_demo_habilitations
+
+            report["rpps_plus"] = seed_demo_habilitations()
         report["clients"] = seed_clients(settings, include_demo=load_demo)
         db.session.commit()
     forget_cached_summaries()
