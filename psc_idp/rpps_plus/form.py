@@ -150,19 +150,22 @@ def check_registration(form: Any, *, today: date | None = None
                                     "ou au format international (+33…).")
 
     profession = values["profession_code"]
-    try:
-        if profession not in RPPS_PLUS_PROFESSIONS:
-            raise UnknownCode(f"« {profession} » n'est pas une profession du RPPS+")
-        check_code("profession", profession)
-    except UnknownCode as exc:
-        errors["profession_code"] = f"Profession inconnue : {exc}."
+    if profession not in RPPS_PLUS_PROFESSIONS:
+        errors["profession_code"] = ("Profession inconnue : choisissez une des professions du "
+                                     "RPPS+ (codes 312 à 330 et 353).")
+    else:
+        try:
+            check_code("profession", profession)
+        except UnknownCode as exc:
+            errors["profession_code"] = f"Profession inconnue : {exc}."
     role = values["role_code"].upper()
-    try:
-        if role not in RPPS_PLUS_ROLES:
-            raise UnknownCode(f"« {role} » n'est pas un des cinq rôles RPPS+")
-        check_code("role_rpps_plus", role)
-    except UnknownCode as exc:
-        errors["role_code"] = f"Rôle inconnu : {exc}."
+    if role not in RPPS_PLUS_ROLES:
+        errors["role_code"] = "Rôle inconnu : choisissez un des cinq rôles (GENR08 à GENR12)."
+    else:
+        try:
+            check_code("role_rpps_plus", role)
+        except UnknownCode as exc:
+            errors["role_code"] = f"Rôle inconnu : {exc}."
 
     started_on = parse_date(values["started_on"])
     if started_on is None:
