@@ -17,6 +17,13 @@ intern); ``DEMO_STAFF`` are structure staff without RPPS (CPE, CPA, CDE holders)
 ""`` as PSC shows them, reference §10). ``DEMO_CARD_HOLDERS`` names the card type each demo
 holder gets. The staff are kept apart so the RPPS personas' invariants (valid ``100999…``
 numbers, a profession from TRE_G15) keep holding; ``ALL_DEMO_PERSONAS`` has everyone.
+
+Other identity kinds (issue 14), kept apart for the same reason in ``DEMO_OTHER_IDENTITIES``:
+an ADELI holder (``0`` + ADELI) and an EDIT test identity (``ANS…``, as the 2024 sandbox
+sample). ``DEMO_PROFESSIONALS`` also gained a student (category E), a person with several
+``otherIds`` (RPPS, ADELI, PSI), a three-situation persona whose ``exercices[0]`` is not the
+one an RP wants, an RPPS+ professional and a person who left the directory (``ended_on``).
+``IDENTITY_KINDS`` names one persona per kind, for tests and docs.
 """
 
 from __future__ import annotations
@@ -75,6 +82,16 @@ class ActivityData:
 
 
 @dataclass(frozen=True)
+class OtherIdData:
+    """One ``otherIds`` entry: identifier, origin (RPPS, ADELI, FINESS, SIRET, PSI, EDIT…) and
+    quality (1, or 2 for a PSI UUID)."""
+
+    identifier: str
+    origin: str
+    quality: int = 1
+
+
+@dataclass(frozen=True)
 class PracticeData:
     """An ``exercice``: a profession, its specialty and the situations where it is practised."""
 
@@ -110,7 +127,13 @@ class ProfessionalData:
     rpps_plus: bool = False
     practices: tuple[PracticeData, ...] = field(default_factory=tuple)
     staff_national_id: str = ""
-    """Structure staff only (``rpps`` None): ``3``+FINESS or ``5``+SIRET, ``/``, holder id."""
+    """Identities without RPPS only (``rpps`` None): structure staff (``3``+FINESS or
+    ``5``+SIRET, ``/``, holder id), ADELI holders (``0``+ADELI), EDIT test identities
+    (``ANS…``). The name is historical: staff came first."""
+    other_ids: tuple[OtherIdData, ...] = ()
+    """Stored ``otherIds``; empty: the claims derive one from the national id."""
+    ended_on: date | None = None
+    """The person left the directory on that day: no login succeeds from then on."""
 
     @property
     def national_id(self) -> str:
@@ -120,7 +143,8 @@ class ProfessionalData:
 
     @property
     def is_staff(self) -> bool:
-        return self.rpps is None
+        """Structure staff (CPE, CPA, CDE holders): a national id with ``/``."""
+        return self.rpps is None and "/" in self.staff_national_id
 
 
 DEMO_SERIAL_BASE = 1_009_990_000
@@ -150,6 +174,30 @@ RPPS_PLUS_COORDINATION_RPPS = demo_rpps(17)
 CPF_INTERN_RPPS = demo_rpps(24)
 """Maxime DUBOIS: interne en médecine générale (category E, role FON-48), CHU de Lyon: a CPF."""
 
+STUDENT_RPPS = demo_rpps(30)
+"""Inès MARTIN: étudiante sage-femme (category E) at the Paris hospital: a CPF holder."""
+MULTI_IDS_RPPS = demo_rpps(31)
+"""Romain LEFEBVRE: kinésithérapeute with three otherIds (RPPS, his former ADELI, a PSI)."""
+THREE_SITUATIONS_RPPS = demo_rpps(32)
+"""Nadia BERTRAND: three situations in three structures, with different codeRole and
+codeGenreActivite; ``exercices[0]`` is her old nursing registration (volunteer), not the
+physician practice an RP wants (see the persona's comment)."""
+RPPS_PLUS_ROLE_RPPS = demo_rpps(33)
+"""Fatou CISSE: RPPS+ accompagnante éducative et sociale (TRE_R85 328), role GENR11, EHPAD."""
+ENDED_RPPS = demo_rpps(34)
+"""Bernard VIDAL: left the directory (``ended_on`` 2025-06-30): every login is refused."""
+MULTI_IDS_ADELI = "0679500418"
+"""Romain LEFEBVRE's former ADELI identifier (an ``otherIds`` entry, origine ADELI)."""
+MULTI_IDS_PSI = "a426c722-6c9e-5cf1-8e31-786932f32a3c"
+"""Romain LEFEBVRE's PSI identifier (a UUID, qualite 2, as psc-ps-api's alternative ids)."""
+
+# Identities without RPPS beyond staff (reference §10).
+ADELI_ID = "0339400127"
+"""Élodie MASSON: ergothérapeute identified by ``0`` + ADELI ``339400127`` (origine ADELI)."""
+EDIT_ID = "ANS20240312101500"
+"""Kevin ROUSSEAU: an EDIT test identity (``ANS`` + timestamp, origine EDIT), pédicure-podologue,
+shaped as the 2024 sandbox sample (reference §10)."""
+
 # Structure staff: no RPPS, national id = structure id + "/" + card id (reference §10).
 CPE_STAFF_ID = "30B0168811/CPET00001"
 """Claire NGUYEN: secrétaire médicale at the hospital F0B0168811 (the id PSC showed for a CPE
@@ -175,7 +223,9 @@ CABINET_CAPUCINS = "R100103"
 CABINET_CHEVALIER = "R100104"
 CABINET_FAURE = "R100105"
 CABINET_BLANC = "R100106"
-OFFICINE_MARCHE = "390099001100018"
+OFFICINE_MARCHE = "C90099001100018"
+"""``C`` + SIRET, the technical id of a SIRET structure; until issue 14 the demo used the
+*former* id ``390099001100018`` (``3`` + SIRET) here, now in ``former_id``."""
 EHPAD_TILLEULS = "F0B0330019"
 IME_PETITS_PONTS = "F0B0590015"
 SAAD_MEDITERRANEE = "F0B0130010"
@@ -185,6 +235,11 @@ HOSPITAL_TOURS = "F0B0168811"
 """The FINESS of the CPE holder's id in reference §10; the rest of the structure is invented."""
 CENTRE_ACACIAS = "C00000001815646"
 """``C`` + the SIRET of ANS's CIBA sample login_hint (``5``+SIRET ``/CPAT00045``)."""
+CABINET_MASSON = "R100107"
+CABINET_ROUSSEAU = "R100108"
+CABINET_LEFEBVRE = "R100109"
+ASSOCIATION_SOLIDARITE = "C90099002200015"
+"""A SIRET association (sector SA28) where a nurse volunteers."""
 
 DEMO_STRUCTURES: tuple[StructureData, ...] = (
     StructureData(
@@ -253,7 +308,7 @@ DEMO_STRUCTURES: tuple[StructureData, ...] = (
         sector_code="SA33", street_number="4", street_type="PL", street_name="BROGLIE",
         cedex_office="67000 STRASBOURG", postal_code="67000", commune_code="67482",
         department_code="67", phone="0199000008", fax="0199000009",
-        registration_authority="CNOP/CNOP/CNOP",
+        former_id="390099001100018", registration_authority="CNOP/CNOP/CNOP",
     ),
     StructureData(
         technical_id=EHPAD_TILLEULS, name="EHPAD LES TILLEULS", finess_site="0B0330019",
@@ -305,6 +360,33 @@ DEMO_STRUCTURES: tuple[StructureData, ...] = (
         street_number="12", street_type="R", street_name="BANNIER",
         cedex_office="45000 ORLEANS", postal_code="45000", commune_code="45234",
         department_code="45", phone="0199000016", registration_authority="ARS/ARS/ARS",
+    ),
+    StructureData(
+        technical_id=CABINET_MASSON, name="CABINET D'ERGOTHERAPIE ELODIE MASSON",
+        sector_code="SA07", street_number="11", street_type="R", street_name="SAINTE CATHERINE",
+        cedex_office="33000 BORDEAUX", postal_code="33000", commune_code="33063",
+        department_code="33", phone="0199000017", registration_authority="ARS/ARS/ARS",
+    ),
+    StructureData(
+        # Shaped as the 2024 sample's cabinet: CEDEX line, no commune, a former id 4+RPPS+nnn.
+        technical_id=CABINET_ROUSSEAU, name="CABINET INDIVIDUEL PEDI PODO ROUSSEAU",
+        sector_code="SA07", addressee_complement="CABINET INDIVIDUEL PEDI PODO",
+        street_number="6", street_type="R", street_name="DE LA CONVENTION",
+        cedex_office="75015 PARIS", postal_code="75015", former_id="499700237045007",
+        registration_authority="CNOPP/CNOPP/CNOPP",
+    ),
+    StructureData(
+        technical_id=CABINET_LEFEBVRE, name="CABINET DE KINESITHERAPIE LEFEBVRE",
+        sector_code="SA07", street_number="3", street_type="R", street_name="NATIONALE",
+        cedex_office="59000 LILLE", postal_code="59000", commune_code="59350",
+        department_code="59", phone="0199000018", registration_authority="CNOMK/CNOMK/CNOMK",
+    ),
+    StructureData(
+        technical_id=ASSOCIATION_SOLIDARITE, name="ASSOCIATION SOINS SOLIDAIRES PARIS",
+        siret="90099002200015", siren="900990022", sector_code="SA28", street_number="40",
+        street_type="R", street_name="DE LA CHAPELLE", cedex_office="75018 PARIS",
+        postal_code="75018", commune_code="75118", department_code="75", phone="0199000019",
+        registration_authority="ARS/ARS/ARS",
     ),
 )
 
@@ -568,6 +650,88 @@ DEMO_PROFESSIONALS: tuple[ProfessionalData, ...] = (
             activities=(_health(HOSPITAL_LYON, "S", "SA01", role_code="FON-48",
                                 started_on=date(2024, 11, 4)),)),),
     ),
+    # --- issue 14: one persona per identity kind an RP must have seen ---
+    ProfessionalData(
+        # A student (category E, TRE_R09) outside medicine: a CPF holder with no role code.
+        rpps=STUDENT_RPPS, civility_code="MME", family_name="MARTIN", given_name="Inès",
+        persona_label="Étudiante sage-femme (catégorie E, carte CPF), centre hospitalier, Paris",
+        birth_date=date(2002, 5, 3), birth_place_code="92050", **_contact("ines.martin", 30),
+        practices=(PracticeData(
+            profession_code="50", category_code="E", practice_family_name="MARTIN",
+            practice_given_name="Inès",
+            activities=(_health(HOSPITAL_PARIS, "S", "SA01", started_on=date(2025, 9, 1)),)),),
+    ),
+    ProfessionalData(
+        # psc-ps-api keeps several alternativeIds per person (reference §10): his RPPS, the ADELI
+        # number he had before the profession moved to the RPPS, and a PSI UUID (quality 2).
+        rpps=MULTI_IDS_RPPS, civility_code="M", family_name="LEFEBVRE", given_name="Romain",
+        persona_label="Masseur-kinésithérapeute libéral, Lille : trois otherIds (RPPS, ancien "
+                      "ADELI, PSI)",
+        birth_date=date(1980, 10, 9), birth_place_code="59350", **_contact("romain.lefebvre", 31),
+        other_ids=(OtherIdData(national_id_from_rpps(MULTI_IDS_RPPS), "RPPS"),
+                   OtherIdData(MULTI_IDS_ADELI, "ADELI"),
+                   OtherIdData(MULTI_IDS_PSI, "PSI", 2)),
+        practices=(PracticeData(
+            profession_code="70", practice_family_name="LEFEBVRE", practice_given_name="Romain",
+            activities=(_health(CABINET_LEFEBVRE, "L", "SA07", role_code="FON-01"),)),),
+    ),
+    ProfessionalData(
+        # Three situations, three structures, three codeRole/codeGenreActivite pairs. The trap:
+        # exercices[0] is her former nursing registration, still active as a volunteer in an
+        # association (the directory lists practices in registration order), so an RP that takes
+        # exercices[0].activities[0] (or SubjectOrganization, which PSC fills from that same
+        # first activity) sees an "Infirmier" volunteering in an association. She signs in as a
+        # physician: exercices[1] (profession 10) holds her hospital post (FON-33, GENR01) and
+        # a replacement in Dr LEROY's cabinet (FON-22, GENR03).
+        rpps=THREE_SITUATIONS_RPPS, civility_code="MME", family_name="BERTRAND",
+        given_name="Nadia",
+        persona_label="Médecin hospitalière et remplaçante, ancienne infirmière bénévole en "
+                      "association : trois situations, exercices[0] n'est pas la bonne, Paris",
+        birth_date=date(1983, 8, 19), birth_place_code="75056", **_contact("nadia.bertrand", 32),
+        practices=(
+            PracticeData(
+                profession_code="60", practice_family_name="BERTRAND",
+                practice_given_name="Nadia",
+                activities=(ActivityData(structure=ASSOCIATION_SOLIDARITE, mode_code="B",
+                                         sector_code="SA28", role_code="FON-AU",
+                                         activity_kind_code="GENR01",
+                                         started_on=date(2006, 9, 1)),)),
+            PracticeData(
+                profession_code="10", practice_civility_code="DR",
+                practice_family_name="BERTRAND", practice_given_name="Nadia",
+                expertise_type_code="S", expertise_code="SM53",
+                activities=(
+                    ActivityData(structure=HOSPITAL_PARIS, mode_code="S", sector_code="SA01",
+                                 role_code="FON-33", activity_kind_code="GENR01",
+                                 started_on=date(2018, 11, 1)),
+                    ActivityData(structure=CABINET_LEROY, mode_code="L", sector_code="SA07",
+                                 role_code="FON-22", activity_kind_code="GENR03",
+                                 started_on=date(2023, 7, 1)),
+                )),
+        ),
+    ),
+    ProfessionalData(
+        # RPPS+: a TRE_R85 "profession" (328) with its role as codeGenreActivite (GENR11).
+        rpps=RPPS_PLUS_ROLE_RPPS, civility_code="MME", family_name="CISSE", given_name="Fatou",
+        rpps_plus=True,
+        persona_label="RPPS+ : accompagnante éducative et sociale, rôle accompagnement au soin, "
+                      "EHPAD, Mérignac",
+        birth_date=date(1994, 3, 22), birth_place_code="33281", **_contact("fatou.cisse", 33),
+        practices=(PracticeData(
+            profession_code="328", practice_family_name="CISSE", practice_given_name="Fatou",
+            activities=(_rpps_plus(EHPAD_TILLEULS, "SA17", "GENR11", date(2025, 2, 3)),)),),
+    ),
+    ProfessionalData(
+        # Absent from a newer extraction: ended, never deleted (issue 14); logins are refused.
+        rpps=ENDED_RPPS, civility_code="M", family_name="VIDAL", given_name="Bernard",
+        persona_label="Chirurgien-dentiste sorti de l'annuaire le 30/06/2025 (connexion refusée)",
+        birth_date=date(1958, 12, 2), birth_place_code="33063", **_contact("bernard.vidal", 34),
+        ended_on=date(2025, 6, 30),
+        practices=(PracticeData(
+            profession_code="40", practice_civility_code="DR", practice_family_name="VIDAL",
+            practice_given_name="Bernard",
+            activities=(_health(CABINET_FAURE, "L", "SA07"),)),),
+    ),
 )
 
 
@@ -620,7 +784,53 @@ DEMO_STAFF: tuple[ProfessionalData, ...] = (
 """Structure staff (CPE, CPA, CDE holders): loaded with ``load_demo_directory(...,
 include_staff=True)``."""
 
-ALL_DEMO_PERSONAS: tuple[ProfessionalData, ...] = DEMO_PROFESSIONALS + DEMO_STAFF
+DEMO_OTHER_IDENTITIES: tuple[ProfessionalData, ...] = (
+    ProfessionalData(
+        # An ADELI holder: national id "0" + ADELI, otherIds origine ADELI. ADELI still lists
+        # professions not (yet) in the RPPS; the number's key rule is not published.
+        rpps=None, staff_national_id=ADELI_ID, civility_code="MME", family_name="MASSON",
+        given_name="Élodie",
+        persona_label="Ergothérapeute libérale identifiée par son numéro ADELI (0 + ADELI), "
+                      "Bordeaux",
+        birth_date=date(1991, 6, 6), birth_place_code="33063", **_contact("elodie.masson", 35),
+        other_ids=(OtherIdData(ADELI_ID, "ADELI"),),
+        practices=(PracticeData(
+            profession_code="94", practice_family_name="MASSON", practice_given_name="Élodie",
+            activities=(_health(CABINET_MASSON, "L", "SA07", started_on=date(2016, 4, 1)),)),),
+    ),
+    ProfessionalData(
+        # An EDIT test identity, shaped as the 2024 sandbox sample (reference §10): ANS +
+        # timestamp, otherIds origine EDIT, a pédicure-podologue in a cabinet, GENR01.
+        rpps=None, staff_national_id=EDIT_ID, civility_code="M", family_name="ROUSSEAU",
+        given_name="Kevin",
+        persona_label="Identité de test EDIT (ANS…) : pédicure-podologue libéral, Paris",
+        birth_date=date(1990, 1, 15), birth_place_code="75056", **_contact("kevin.rousseau", 36),
+        other_ids=(OtherIdData(EDIT_ID, "EDIT"),),
+        practices=(PracticeData(
+            profession_code="80", practice_family_name="ROUSSEAU", practice_given_name="Kevin",
+            activities=(_health(CABINET_ROUSSEAU, "L", "SA07", started_on=date(2023, 11, 22)),)),),
+    ),
+)
+"""Identities without RPPS that are not structure staff: an ADELI holder and an EDIT test
+identity; loaded with the staff (``load_demo_directory(..., include_staff=True)``)."""
+
+ALL_DEMO_PERSONAS: tuple[ProfessionalData, ...] = (
+    DEMO_PROFESSIONALS + DEMO_STAFF + DEMO_OTHER_IDENTITIES)
+
+IDENTITY_KINDS: dict[str, str] = {
+    "rpps": national_id_from_rpps(GP_RPPS),
+    "adeli": ADELI_ID,
+    "edit": EDIT_ID,
+    "staff_finess": CPE_STAFF_ID,
+    "staff_siret": CPA_STAFF_ID,
+    "student": national_id_from_rpps(STUDENT_RPPS),
+    "intern": national_id_from_rpps(CPF_INTERN_RPPS),
+    "several_other_ids": national_id_from_rpps(MULTI_IDS_RPPS),
+    "two_situations": national_id_from_rpps(TWO_SITUATIONS_RPPS),
+    "three_situations": national_id_from_rpps(THREE_SITUATIONS_RPPS),
+    "rpps_plus": national_id_from_rpps(RPPS_PLUS_ROLE_RPPS),
+}
+"""One demo persona per identity kind (national ids), for tests and docs."""
 
 DEMO_CARD_HOLDERS: dict[str, str] = {
     national_id_from_rpps(GP_RPPS): "CPS",
@@ -644,8 +854,12 @@ def _jsonable(value: Any) -> Any:
 
 def _persona_document(persona: ProfessionalData) -> dict[str, Any]:
     doc = _jsonable(asdict(persona))
-    if not persona.is_staff:
+    if persona.rpps is not None:
         del doc["staff_national_id"]  # RPPS personas: the national id is "8" + rpps
+    if not persona.other_ids:
+        del doc["other_ids"]  # derived from the national id in the claims
+    if persona.ended_on is None:
+        del doc["ended_on"]
     return doc
 
 

@@ -15,10 +15,21 @@ The file format is the demo data's (``demo_data.as_directory_document()``)::
 
 Field names are the column names of ``models.py``; dates are ``YYYY-MM-DD``.
 
-Structure staff (CPE, CPA, CDE holders) have no RPPS: ``"rpps": null`` (or no ``rpps``) and
-their national id in ``"staff_national_id"`` (``"national_id"`` is read the same way), e.g.
-``"30B0168811/CPET00001"``; only they may have an empty ``profession_code``. They are keyed on
+Identities without RPPS have ``"rpps": null`` (or no ``rpps``) and their national id in
+``"staff_national_id"`` (``"national_id"`` is read the same way): structure staff (CPE, CPA, CDE
+holders, e.g. ``"30B0168811/CPET00001"``; only they may have an empty ``profession_code``), ADELI
+holders (``"0339400127"``) and EDIT test identities (``"ANS20240312101500"``). They are keyed on
 that national id instead of the RPPS.
+
+A person may carry several ``otherIds``: ``"other_ids": [{"identifier": "0679500418", "origin":
+"ADELI", "quality": 1}, ...]`` (origins RPPS, ADELI, FINESS, SIRET, SIREN, PSI — a UUID of
+quality 2 — and EDIT); without them the claims derive one from the national id. ``"ended_on"``
+marks a person who left the directory (no login succeeds from that day).
+
+Every code is checked against its nomenclature (``nomenclature.check_code``; deprecated codes are
+accepted, old files may hold them), structure technical ids against their real forms (``R…``,
+``F`` + FINESS, ``C`` + SIRET; ``3`` + SIRET and ``4`` + RPPS + ``nnn`` are former ids, for
+``former_id``): a fault is a French message naming the entry and the field.
 """
 
 from __future__ import annotations
@@ -34,26 +45,45 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
 from . import demo_data
-from .demo_data import ActivityData, PracticeData, ProfessionalData, StructureData
-from .models import Activity, Practice, Professional, Structure
+from .demo_data import ActivityData, OtherIdData, PracticeData, ProfessionalData, StructureData
+from .models import Activity, OtherIdentifier, Practice, Professional, Structure
 from .national_id import (
     NATIONAL_ID_PREFIX,
     RPPS_LENGTH,
+    former_structure_id_problem,
+    identifier_origin,
     is_valid_rpps,
+    national_id_problem,
+    other_id_problem,
     parse_staff_id,
     rpps_check_digit,
+    structure_id_problem,
 )
-from .nomenclature import profession_label
+from .nomenclature import UnknownCode, check_code, profession_label
 
 DATE_FIELDS = frozenset({"birth_date", "started_on", "ended_on"})
 BOOL_FIELDS = frozenset({"means_blocked", "rpps_plus"})
-NESTED: dict[str, type] = {"practices": PracticeData, "activities": ActivityData}
+INT_FIELDS = frozenset({"quality"})
+NESTED: dict[str, type] = {"practices": PracticeData, "activities": ActivityData,
+                           "other_ids": OtherIdData}
 NON_EMPTY = frozenset({"technical_id", "name", "rpps", "family_name", "given_name",
                        "profession_code", "structure"})
 MODEL_OF: dict[type, type] = {
     StructureData: Structure, ProfessionalData: Professional,
-    PracticeData: Practice, ActivityData: Activity,
+    PracticeData: Practice, ActivityData: Activity, OtherIdData: OtherIdentifier,
 }
+CODE_FIELDS: dict[type, dict[str, str]] = {
+    StructureData: {"sector_code": "secteur"},
+    ProfessionalData: {"civility_code": "civilite"},
+    PracticeData: {"profession_code": "profession", "category_code": "categorie",
+                   "practice_civility_code": "civilite_exercice",
+                   "expertise_type_code": "type_savoir_faire"},
+    ActivityData: {"mode_code": "mode_exercice", "sector_code": "secteur",
+                   "pharmacist_section_code": "section_pharmacien", "role_code": "role",
+                   "activity_kind_code": "genre_activite"},
+}
+"""Which nomenclature each code field is checked against (``expertise_code`` is checked
+against TRE_R38 when its type is a specialty, see ``_check_codes``)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +142,10 @@ def _convert(cls: type, name: str, value: Any, where: str) -> Any:
     if name in BOOL_FIELDS:
         if not isinstance(value, bool):
             raise ValueError(f"{where}: expected true or false")
+        return value
+    if name in INT_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where}: expected an integer")
         return value
     if not isinstance(value, str):
         raise ValueError(f"{where}: expected a string, got {type(value).__name__}")
@@ -175,6 +209,33 @@ def _check_strings(obj: Any, where: str, *, may_be_empty: frozenset[str] = froze
             raise ValueError(f"{where}: {spec.name} is longer than {limit} characters")
 
 
+def _check_codes(obj: Any, where: str) -> None:
+    """Every code field of ``obj`` is in its nomenclature (French message naming the field)."""
+    for field_name, table in CODE_FIELDS[type(obj)].items():
+        try:
+            check_code(table, getattr(obj, field_name), allow_deprecated=True)
+        except UnknownCode as exc:
+            raise ValueError(f"{where}.{field_name} : {exc}") from None
+    if isinstance(obj, PracticeData) and obj.expertise_type_code in ("", "S"):
+        # Only specialties (TRE_R38) are carried; other savoir-faire types name other tables.
+        try:
+            check_code("savoir_faire", obj.expertise_code, allow_deprecated=True)
+        except UnknownCode as exc:
+            raise ValueError(f"{where}.expertise_code : {exc}") from None
+
+
+def _check_other_ids(professional: ProfessionalData, where: str) -> None:
+    seen: set[tuple[str, str]] = set()
+    for i, other in enumerate(professional.other_ids):
+        problem = other_id_problem(other.identifier, other.origin, other.quality)
+        if problem:
+            raise ValueError(f"{where}: other_ids[{i}] : {problem}")
+        if (other.origin, other.identifier) in seen:
+            raise ValueError(f"{where}: other_ids[{i}] : identifiant en double "
+                             f"« {other.identifier} » ({other.origin})")
+        seen.add((other.origin, other.identifier))
+
+
 def _rpps_problem(rpps: str) -> str | None:
     if len(rpps) != RPPS_LENGTH or not (rpps.isascii() and rpps.isdigit()):
         return f"rpps {rpps!r} is not 11 digits"
@@ -186,8 +247,14 @@ def _rpps_problem(rpps: str) -> str | None:
 
 def _staff_id_problem(national_id: str) -> str | None:
     if not national_id:
-        return ("rpps is missing (only structure staff go without one, with their "
-                "staff_national_id such as '30B0168811/CPET00001')")
+        return ("rpps is missing (only structure staff, ADELI holders and EDIT test identities "
+                "go without one, with their staff_national_id such as '30B0168811/CPET00001', "
+                "'0339400127' or 'ANS20240312101500')")
+    if "/" not in national_id:
+        problem = national_id_problem(national_id)
+        if problem is None and identifier_origin(national_id) == "RPPS":
+            return "an 8 + RPPS identity is written with its rpps, not staff_national_id"
+        return problem
     staff = parse_staff_id(national_id)
     if staff is None:
         return (f"staff_national_id {national_id!r} is not '3'+FINESS or '5'+SIRET, '/', and "
@@ -203,6 +270,13 @@ def validate_directory(session: Session, data: DirectoryData) -> None:
     for i, structure in enumerate(data.structures):
         where = f"structures[{i}] ({structure.technical_id})"
         _check_strings(structure, where)
+        problem = structure_id_problem(structure.technical_id)
+        if problem:
+            raise ValueError(f"{where}: technical_id : {problem}")
+        if structure.former_id and former_structure_id_problem(structure.former_id):
+            raise ValueError(f"{where}: former_id : "
+                             f"{former_structure_id_problem(structure.former_id)}")
+        _check_codes(structure, where)
         if structure.technical_id in seen_structures:
             raise ValueError(f"{where}: duplicate technical_id")
         seen_structures.add(structure.technical_id)
@@ -233,15 +307,19 @@ def validate_directory(session: Session, data: DirectoryData) -> None:
         if professional.rpps is not None:
             seen_rpps.add(professional.rpps)
         seen_ids.add(professional.national_id)
+        _check_codes(professional, where)
+        _check_other_ids(professional, where)
         # Staff (CPE/CPA/CDE holders) are no health professionals: codeProfession "" (§10).
-        may_be_empty = frozenset({"profession_code"}) if professional.rpps is None \
+        may_be_empty = frozenset({"profession_code"}) if professional.is_staff \
             else frozenset()
         for j, practice in enumerate(professional.practices):
             p_where = f"{where}: practices[{j}]"
             _check_strings(practice, p_where, may_be_empty=may_be_empty)
+            _check_codes(practice, p_where)
             for k, activity in enumerate(practice.activities):
                 a_where = f"{p_where}.activities[{k}]"
                 _check_strings(activity, a_where)
+                _check_codes(activity, a_where)
                 if activity.structure not in seen_structures | known_in_db:
                     raise ValueError(f"{a_where}: unknown structure {activity.structure!r} "
                                      "(neither in the file nor in the database)")
@@ -332,6 +410,15 @@ def _write(session: Session, data: DirectoryData) -> dict[str, int]:
                     activities=[Activity(structure=by_id[a.structure], **_activity_values(a))
                                 for a in practice.activities]))
             changed = True
+        wanted_ids = [(o.identifier, o.origin, o.quality) for o in professional.other_ids]
+        if created or [(o.identifier, o.origin, o.quality) for o in row.other_ids] != wanted_ids:
+            if not created and row.other_ids:
+                row.other_ids.clear()
+                session.flush()
+            for identifier, origin, quality in wanted_ids:
+                row.other_ids.append(OtherIdentifier(identifier=identifier, origin=origin,
+                                                     quality=quality))
+            changed = True
         if created:
             counts["professionals_created"] += 1
         elif changed:
@@ -364,12 +451,14 @@ def load_demo_directory(session: Session, *, commit: bool = True,
                         include_staff: bool = False) -> dict[str, int]:
     """Upsert the demo structures and personas of ``demo_data`` (idempotent).
 
-    ``include_staff`` adds the structure staff (CPE, CPA, CDE holders, ``demo_data.DEMO_STAFF``);
-    what ``psc-idp init`` and ``professional reload-demo`` should load.
+    ``include_staff`` adds the identities without RPPS: structure staff (CPE, CPA, CDE holders,
+    ``demo_data.DEMO_STAFF``), the ADELI holder and the EDIT test identity
+    (``demo_data.DEMO_OTHER_IDENTITIES``); what ``psc-idp init`` and ``professional
+    reload-demo`` should load.
     """
     personas = demo_data.DEMO_PROFESSIONALS
     if include_staff:
-        personas = personas + demo_data.DEMO_STAFF
+        personas = personas + demo_data.DEMO_STAFF + demo_data.DEMO_OTHER_IDENTITIES
     data = DirectoryData(structures=demo_data.DEMO_STRUCTURES, professionals=personas)
     return load_directory(session, data, commit=commit)
 
@@ -455,7 +544,8 @@ def export_professional(professional: Professional, *, include_contact: bool = F
     exported: dict[str, Any] = {
         "national_id": professional.national_id,
         "rpps": professional.rpps,
-        "staff": professional.rpps is None,
+        "staff": "/" in professional.national_id,
+        "identifier_origin": identifier_origin(professional.national_id),
         "civility_code": professional.civility_code,
         "given_name": professional.given_name,
         "family_name": professional.family_name,
@@ -463,6 +553,9 @@ def export_professional(professional: Professional, *, include_contact: bool = F
         "persona_label": professional.persona_label,
         "rpps_plus": professional.rpps_plus,
         "means_blocked": professional.means_blocked,
+        "ended_on": professional.ended_on.isoformat() if professional.ended_on else None,
+        "other_ids": [{"identifier": o.identifier, "origin": o.origin, "quality": o.quality}
+                      for o in professional.other_ids],
         "profession_codes": profession_codes,
         "practices": practices,
     }

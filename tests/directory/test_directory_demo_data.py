@@ -108,7 +108,9 @@ def test_pharmacist_in_an_officine(loaded: Session) -> None:
     assert activity.mode_code == "L"
     structure = activity.structure
     assert len(structure.siret) == 14 and structure.siret.startswith(structure.siren)
-    assert structure.technical_id == "3" + structure.siret
+    # the technical id of a SIRET structure is C + SIRET; 3 + SIRET is its former id (§10)
+    assert structure.technical_id == "C" + structure.siret
+    assert structure.former_id == "3" + structure.siret
 
 
 @pytest.mark.parametrize("profession", ["60", "70", "50", "40"])

@@ -251,7 +251,8 @@ def test_staff_are_loaded_only_on_request(session: Session) -> None:
     assert counts["professionals_created"] == len(demo_data.DEMO_PROFESSIONALS)
     assert find_by_identifier(CPE) is None
     counts = load_demo_directory(session, include_staff=True)
-    assert counts["professionals_created"] == len(demo_data.DEMO_STAFF)
+    assert counts["professionals_created"] == (
+        len(demo_data.DEMO_STAFF) + len(demo_data.DEMO_OTHER_IDENTITIES))
     assert counts["professionals_unchanged"] == len(demo_data.DEMO_PROFESSIONALS)
     again = load_demo_directory(session, include_staff=True)
     assert again["professionals_unchanged"] == len(demo_data.ALL_DEMO_PERSONAS)
@@ -274,7 +275,8 @@ def test_document_with_staff_round_trips_through_a_file(session: Session,
     path = tmp_path / "directory.json"
     doc = demo_data.as_directory_document(include_staff=True)
     staff_docs = [p for p in doc["professionals"] if p["rpps"] is None]
-    assert [p["staff_national_id"] for p in staff_docs] == [CPE, CPA, CDE]
+    assert [p["staff_national_id"] for p in staff_docs] == [
+        CPE, CPA, CDE, demo_data.ADELI_ID, demo_data.EDIT_ID]
     assert all("staff_national_id" not in p for p in doc["professionals"] if p["rpps"])
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     counts = load_directory_file(session, path)
@@ -311,7 +313,7 @@ def test_operator_file_staff_by_national_id(loaded: Session, tmp_path: Path) -> 
 
 @pytest.mark.parametrize(("person", "message"), [
     ({"rpps": None}, r"rpps is missing"),
-    ({"staff_national_id": "30B0750017"}, r"is not '3'\+FINESS or '5'\+SIRET"),
+    ({"staff_national_id": "30B0750017"}, r"désigne une structure"),
     ({"staff_national_id": "3750712185/X1"}, r"is not '3'\+FINESS or '5'\+SIRET"),
     ({"staff_national_id": "30B0750017/X1", "national_id": "30B0750017/X2"}, r"differ"),
     ({"staff_national_id": CPE}, r"duplicate national_id"),
