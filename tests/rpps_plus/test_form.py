@@ -7,8 +7,13 @@ from datetime import date
 
 import pytest
 
-from psc_idp.rpps_plus.form import check_registration, fold, normalise_mobile, \
-    profession_choices, role_choices
+from psc_idp.rpps_plus.form import (
+    check_registration,
+    fold,
+    normalise_mobile,
+    profession_choices,
+    role_choices,
+)
 from tests.rpps_plus.helpers import form
 
 TODAY = date(2026, 12, 6)

@@ -12,8 +12,16 @@ from psc_idp.db import db
 from psc_idp.directory.demo_data import demo_rpps
 from psc_idp.directory.national_id import national_id_from_rpps
 from psc_idp.rpps_plus.models import RppsPlusRegistration
-from tests.rpps_plus.helpers import AUTHORITY_ID, EHPAD, IME, MANAGER_ID, NOBODY_ID, \
-    csrf_of, form, sign_in
+from tests.rpps_plus.helpers import (
+    AUTHORITY_ID,
+    EHPAD,
+    IME,
+    MANAGER_ID,
+    NOBODY_ID,
+    csrf_of,
+    form,
+    sign_in,
+)
 
 REGISTER = f"/rpps-plus/structures/{EHPAD}/enregistrer"
 

@@ -13,8 +13,7 @@ from psc_idp.directory.national_id import is_valid_rpps
 from psc_idp.rpps_plus import service
 from psc_idp.rpps_plus.form import check_registration
 from psc_idp.rpps_plus.models import RppsPlusRegistration
-from tests.rpps_plus.helpers import AUTHORITY_ID, EHPAD, MANAGER_ID, form, http_sign_in, \
-    page_csrf
+from tests.rpps_plus.helpers import AUTHORITY_ID, EHPAD, MANAGER_ID, form, http_sign_in, page_csrf
 from tests.served import fire
 
 COUNT = 6

@@ -12,14 +12,20 @@ from sqlalchemy import select
 from psc_idp.audit import AuditEvent
 from psc_idp.credentials.models import OutboxMessage
 from psc_idp.db import db
-from psc_idp.directory.lookup import find_by_national_id
 from psc_idp.directory.models import Activity, Professional
 from psc_idp.directory.national_id import is_valid_rpps, national_id_from_rpps
 from psc_idp.rpps_plus import service
 from psc_idp.rpps_plus.form import check_registration
 from psc_idp.rpps_plus.models import RppsPlusRegistration
-from tests.rpps_plus.helpers import AUTHORITY_ID, EHPAD, IME, IME_MANAGER_ID, MANAGER_ID, \
-    NOBODY_ID, form
+from tests.rpps_plus.helpers import (
+    AUTHORITY_ID,
+    EHPAD,
+    IME,
+    IME_MANAGER_ID,
+    MANAGER_ID,
+    NOBODY_ID,
+    form,
+)
 
 
 @pytest.fixture
