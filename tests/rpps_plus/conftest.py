@@ -1,0 +1,3 @@
+"""The browser fixtures (provider + demo relying service) for the RPPS+ journey."""
+
+from tests.browser.conftest import psc  # noqa: F401
