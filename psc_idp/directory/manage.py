@@ -90,11 +90,37 @@ def _text(data: dict[str, Any], name: str, limit: int, *, required: bool = False
     if not isinstance(value, str):
         raise invalid(f"{name} : une chaîne de caractères est attendue")
     value = value.strip()
+    if has_control_characters(value):
+        raise invalid(f"{name} : caractères de contrôle interdits")
     if required and not value:
         raise invalid(f"{name} ne doit pas être vide")
     if len(value) > limit:
         raise invalid(f"{name} : {limit} caractères au plus")
     return value
+
+
+def has_control_characters(text: str) -> bool:
+    """C0 controls and DEL: a NUL is refused by PostgreSQL (a 500 otherwise), the others have
+    no place in a directory field."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def clean_key(text: str, name: str, limit: int) -> str:
+    """A lookup key from a URL or a query (national id, technical id, filter): cut to the
+    column's width, control characters refused (400)."""
+    if has_control_characters(text):
+        raise invalid(f"{name} : caractères de contrôle interdits")
+    return text[:limit]
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern (escape ``\\``) for ``text`` anywhere, any case, wildcards literal."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+MAX_ROW_ID = 2**31 - 1
+"""Ids above the databases' integer columns are unknown (404), never an overflow (500)."""
 
 
 def _code(data: dict[str, Any], name: str, table: str, *, required: bool = False,
@@ -248,24 +274,26 @@ def list_professionals(*, national_id: str | None = None, name: str | None = Non
     national id, a part of the family or given name (any case), a profession code."""
     query = sa.select(Professional)
     if national_id:
-        query = query.where(Professional.national_id == national_id[:64])
+        query = query.where(Professional.national_id == clean_key(national_id, "national_id",
+                                                                  64))
     if name:
-        pattern = "%" + name[:100].lower().replace("\\", "\\\\").replace("%", "\\%") \
-            .replace("_", "\\_") + "%"
+        pattern = _contains(clean_key(name, "name", 100))
         query = query.where(sa.or_(sa.func.lower(Professional.family_name).like(pattern, "\\"),
                                    sa.func.lower(Professional.given_name).like(pattern, "\\")))
     if profession:
-        query = query.where(Professional.practices.any(Practice.profession_code == profession[:10]))
+        query = query.where(Professional.practices.any(
+            Practice.profession_code == clean_key(profession, "profession", 10)))
     query = query.order_by(Professional.family_name, Professional.given_name,
                            Professional.national_id).options(*_whole())
     return _page(query, offset, limit)
 
 
 def get_professional(national_id: str) -> Professional:
-    row = db.session.scalar(sa.select(Professional).filter_by(national_id=national_id[:64])
+    national_id = clean_key(national_id, "national_id", 64)
+    row = db.session.scalar(sa.select(Professional).filter_by(national_id=national_id)
                             .options(*_whole()))
     if row is None:
-        raise not_found(f"professionnel inconnu : « {national_id[:64]} »")
+        raise not_found(f"professionnel inconnu : « {national_id} »")
     return row
 
 
@@ -401,7 +429,7 @@ SITUATION_FIELDS = {"structure", "profession", "category", "role", "genre", "mod
 
 
 def get_situation(situation_id: int) -> Activity:
-    row = db.session.get(Activity, situation_id)
+    row = db.session.get(Activity, situation_id) if 0 < situation_id <= MAX_ROW_ID else None
     if row is None:
         raise not_found(f"situation d'exercice inconnue : {situation_id}")
     return row
@@ -488,18 +516,18 @@ def list_structures(*, name: str | None = None, sector: str | None = None, offse
                     limit: int = DEFAULT_PAGE) -> tuple[int, list[Structure]]:
     query = sa.select(Structure)
     if name:
-        pattern = "%" + name[:100].lower().replace("\\", "\\\\").replace("%", "\\%") \
-            .replace("_", "\\_") + "%"
+        pattern = _contains(clean_key(name, "name", 100))
         query = query.where(sa.func.lower(Structure.name).like(pattern, "\\"))
     if sector:
-        query = query.where(Structure.sector_code == sector[:10])
+        query = query.where(Structure.sector_code == clean_key(sector, "sector", 10))
     return _page(query.order_by(Structure.technical_id), offset, limit)
 
 
 def get_structure(technical_id: str) -> Structure:
-    row = db.session.scalar(sa.select(Structure).filter_by(technical_id=technical_id[:40]))
+    technical_id = clean_key(technical_id, "technical_id", 40)
+    row = db.session.scalar(sa.select(Structure).filter_by(technical_id=technical_id))
     if row is None:
-        raise not_found(f"structure inconnue : « {technical_id[:40]} »")
+        raise not_found(f"structure inconnue : « {technical_id} »")
     return row
 
 
@@ -580,7 +608,7 @@ def list_imports(*, offset: int = 0, limit: int = DEFAULT_PAGE
 
 
 def get_import(import_id: int) -> DirectoryImport:
-    row = db.session.get(DirectoryImport, import_id)
+    row = db.session.get(DirectoryImport, import_id) if 0 < import_id <= MAX_ROW_ID else None
     if row is None:
         raise not_found(f"import inconnu : {import_id}")
     return row
