@@ -108,7 +108,10 @@ class CardAuthenticator(Authenticator):
         professional = get_professional(int(card["professional_id"]))
         if professional is None:
             return StepResult(Outcome.FAILURE, message="card_unknown_holder")
-        if professional.means_blocked:
+        from ..directory.lookup import ENDED_ERROR_DESCRIPTION as ENDED
+        from ..directory.lookup import login_refusal
+
+        if refusal := login_refusal(professional, MEANS_BLOCKED, ENDED):  # or left the directory
             return StepResult(Outcome.FAILURE, error="access_denied", final=True,
-                              message=MEANS_BLOCKED)
+                              message=refusal)
         return self.success(professional.id, professional.national_id)

@@ -48,7 +48,8 @@ class EcpsOtpAuthenticator(Authenticator):
     def resume(self, ctx: LoginContext, form: MultiDict[str, str]) -> StepResult:
         from ..audit import record
         from ..credentials import ecps
-        from ..directory.lookup import find_by_identifier
+        from ..directory.lookup import ENDED_ERROR_DESCRIPTION as ENDED
+        from ..directory.lookup import find_by_identifier, login_refusal
 
         typed = form.get("national_id", "").strip()[:40]
         code = "".join(form.get("code", "").split())[:12]
@@ -56,9 +57,9 @@ class EcpsOtpAuthenticator(Authenticator):
         professional = find_by_identifier(typed)
         if professional is None:
             return StepResult(Outcome.FAILURE, message="unknown_professional", context=kept)
-        if professional.means_blocked:
+        if refusal := login_refusal(professional, MEANS_BLOCKED, ENDED):  # or left the directory
             return StepResult(Outcome.FAILURE, error="access_denied", final=True,
-                              message=MEANS_BLOCKED)
+                              message=refusal)
         if not (code.isascii() and code.isdigit() and len(code) == 6):
             return StepResult(Outcome.FAILURE, message="otp_malformed", context=kept)
         problem = device_problem(ecps.devices_of(professional.id), ctx.ui_locale)

@@ -98,16 +98,17 @@ class EcpsPushAuthenticator(Authenticator):
         from ..audit import record
         from ..credentials import ecps
         from ..db import db
-        from ..directory.lookup import find_by_identifier
+        from ..directory.lookup import ENDED_ERROR_DESCRIPTION as ENDED
+        from ..directory.lookup import find_by_identifier, login_refusal
 
         typed = form.get("national_id", "").strip()[:40]
         professional = find_by_identifier(typed)
         if professional is None:
             return StepResult(Outcome.FAILURE, message="unknown_professional",
                               context={"national_id": typed})
-        if professional.means_blocked:
+        if refusal := login_refusal(professional, MEANS_BLOCKED, ENDED):  # or left the directory
             return StepResult(Outcome.FAILURE, error="access_denied", final=True,
-                              message=MEANS_BLOCKED)
+                              message=refusal)
         devices = ecps.devices_of(professional.id)
         problem = device_problem(devices, ctx.ui_locale)
         if problem is not None:
@@ -131,7 +132,8 @@ class EcpsPushAuthenticator(Authenticator):
         """Idempotent: the status endpoint and the finish page both call it."""
         from ..audit import record
         from ..credentials import ecps
-        from ..directory.lookup import get_professional
+        from ..directory.lookup import ENDED_ERROR_DESCRIPTION as ENDED
+        from ..directory.lookup import get_professional, login_refusal
 
         challenge = self._challenge(ctx)
         if challenge is None:
@@ -151,9 +153,9 @@ class EcpsPushAuthenticator(Authenticator):
                 return StepResult(Outcome.FAILURE, error="access_denied", final=True,
                                   message="The e-CPS answer does not match this login",
                                   context=context)
-            if professional.means_blocked:
+            if refusal := login_refusal(professional, MEANS_BLOCKED, ENDED):  # or ended
                 return StepResult(Outcome.FAILURE, error="access_denied", final=True,
-                                  message=MEANS_BLOCKED, context=context)
+                                  message=refusal, context=context)
             step = self.success(professional.id, professional.national_id)
             step.context = context
             return step

@@ -60,8 +60,10 @@ class PersonaAuthenticator(Authenticator):
 
     def sign_in(self, professional: Any) -> StepResult:
         """Also used for test autologin (``login_hint`` from a ``--test-autologin`` client)."""
-        if professional.means_blocked:
+        from ..directory.lookup import login_refusal
+
+        if refusal := login_refusal(professional):  # blocked means, or left the directory
             return StepResult(Outcome.FAILURE, error="access_denied", final=True,
-                              message="means_blocked")
+                              message=refusal)
         return self.success(professional.id, professional.national_id,
                             auth_mode=self.simulated_mode, amr=AMR_BY_MODE[self.simulated_mode])

@@ -44,6 +44,16 @@ Choices, each what a relying party written against the real PSC expects:
   profession (``[]`` for staff: a ``"^1.2.250.1.213.1.1.5.5"`` entry would name no
   profession); ``otherIds`` names the identifier type as ``origine`` (``FINESS`` as in
   psc-ps-api's alternative ids, ``SIRET`` by analogy); ``codeCategorieProfessionnelle`` is ``""``.
+- ADELI holders (``0`` + ADELI) and EDIT test identities (``ANS…``) get the same documents with
+  their national id as ``SubjectNameID``/``preferred_username`` and ``otherIds`` origine
+  ``ADELI``/``EDIT``; a person with stored identifiers gets them all (``other_ids``).
+- Several situations come in directory order: practices by registration, then their activities;
+  ``codeRole`` and ``codeGenreActivite`` are each activity's own (the top-level 2024
+  ``codeGenreActivite`` is the first active activity's). RPs must pick a situation themselves:
+  the demo persona ``810099900325`` has an ``exercices[0]`` that is not the one they want.
+- RPPS+ "professions" (312–330, 353) are TRE_R85 codes; ``SubjectRole`` still writes them with
+  PSC's profession OID (``<code>^1.2.250.1.213.1.1.5.5``) like any ``codeProfession``: how PSC
+  shows them is unverified (docs/psc-compatibility.md).
 """
 
 from __future__ import annotations
@@ -89,11 +99,18 @@ def subject(professional: Professional, federation_id: str) -> str:
 
 
 def other_ids(professional: Professional) -> list[dict[str, Any]]:
-    """``otherIds``: the national id with its origin; ``qualite`` is an integer (capture).
+    """``otherIds``: ``{identifiant, origine, qualite}``, ``qualite`` an integer (capture).
 
-    The origin is the identity's source, not a matter of shape: the 2024 sample's ``EDIT`` goes
-    with its ``ANS…`` test identity; psc-idp's professionals are RPPS ones, its structure staff
-    ``FINESS`` or ``SIRET`` ones (the type digit of their id; unverified for PSC)."""
+    A person's stored identifiers (``professional.other_ids``: RPPS, ADELI, FINESS, PSI with
+    quality 2, EDIT…, as psc-ps-api's ``alternativeIds``), in their stored order. A person with
+    none stored gets one derived from the national id, as before issue 14: its origin is the
+    identity's source (``RPPS`` for ``8…``, ``ADELI`` for ``0…``, ``EDIT`` for the ``ANS…`` test
+    identities as in the 2024 sample, ``FINESS``/``SIRET`` for structure staff — the last two
+    unverified for PSC)."""
+    stored = professional.other_ids
+    if stored:
+        return [{"identifiant": o.identifier, "origine": o.origin, "qualite": int(o.quality)}
+                for o in stored]
     origin = identifier_origin(professional.national_id)
     return [{"identifiant": professional.national_id, "origine": origin, "qualite": 1}]
 

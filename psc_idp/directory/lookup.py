@@ -4,17 +4,22 @@ The login form, CIBA ``login_hint`` and the CLI all take what a person typed; ``
 normalises it first (national id, bare RPPS, or a structure staff id such as
 ``500000001815646/CPAT00045``; check digits verified) so a typo is a clean "not found" rather
 than a query on garbage.
+
+``login_refusal`` says whether a person found may sign in: not when every means is blocked, nor
+when the person left the directory (``ended_on`` today or earlier, as an import ends people
+absent from a newer extraction). Every authenticator, CIBA and SSO reuse ask it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import date
 from typing import Any
 
 from flask import g, has_app_context
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..db import db
 from .models import Activity, Practice, Professional
@@ -23,6 +28,41 @@ from .national_id import parse_identifier
 # One query for a professional with practices, activities and structures (claims need them all).
 _WHOLE = (joinedload(Professional.practices).joinedload(Practice.activities)
           .joinedload(Activity.structure))
+_OTHER_IDS = selectinload(Professional.other_ids)
+
+ENDED_REFUSAL = "Ce professionnel ne figure plus dans l'annuaire santé : connexion refusée."
+"""The French refusal for an ended person (the login pages' text of ``ENDED``)."""
+ENDED_ERROR_DESCRIPTION = "This professional is no longer in the directory."
+"""The same refusal in an OAuth ``error_description`` (CIBA): ASCII, as RFC 6749 §5.2 requires,
+in English like the protocol's other descriptions."""
+
+
+def _today() -> date:
+    from ..clock import provider_clock
+
+    return provider_clock().now().date()
+
+
+def is_ended(professional: Professional, today: date | None = None) -> bool:
+    """True when the person left the directory: ``ended_on`` is today or earlier."""
+    ended_on = professional.ended_on
+    return ended_on is not None and ended_on <= (today or _today())
+
+
+ENDED = "professional_ended"
+"""The message key of that refusal (``login/i18n.py`` holds its French and English text), the
+sibling of ``means_blocked``; it is also the ``error_description`` an RP then receives."""
+
+
+def login_refusal(professional: Professional, blocked: str = "means_blocked",
+                  ended: str = ENDED) -> str | None:
+    """None when ``professional`` may sign in; otherwise why not, in the caller's words:
+    ``blocked`` for blocked means, ``ended`` for a person who left the directory."""
+    if professional.means_blocked:
+        return blocked
+    if is_ended(professional):
+        return ended
+    return None
 
 
 def _remember(professional: Professional | None) -> Professional | None:
@@ -38,7 +78,7 @@ def get_professional(professional_id: int, *, whole: bool = False) -> Profession
     known = g.get("psc_professionals", {}).get(professional_id) if has_app_context() else None
     if known is not None and (not whole or "practices" in known.__dict__):
         return known
-    options = [_WHOLE] if whole else []
+    options = [_WHOLE, _OTHER_IDS] if whole else []
     return _remember(db.session.get(Professional, professional_id, options=options,
                                     populate_existing=whole and known is not None))
 
@@ -63,7 +103,7 @@ def list_professionals() -> list[Professional]:
     """Everyone in the directory, by family name, given name then national id (stable order)."""
     query = select(Professional).order_by(
         Professional.family_name, Professional.given_name, Professional.national_id)
-    return list(db.session.scalars(query.options(_WHOLE)).unique())
+    return list(db.session.scalars(query.options(_WHOLE, _OTHER_IDS)).unique())
 
 
 _SUMMARY_TTL = 5.0
@@ -85,7 +125,8 @@ def persona_summaries() -> list[dict[str, Any]]:
             return cached[1]
     rows = [{"national_id": p.national_id, "given_name": p.given_name,
              "family_name": p.family_name, "persona_label": p.persona_label,
-             "means_blocked": p.means_blocked, "has_active_practice": bool(p.active_practices)}
+             "means_blocked": p.means_blocked, "ended": is_ended(p),
+             "has_active_practice": bool(p.active_practices)}
             for p in list_professionals()]
     with _summary_lock:
         _summary_cache[key] = (now, rows)

@@ -67,6 +67,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_situation": "sans situation d'exercice active",
         "unknown_professional": "Identifiant inconnu ou mal formé.",
         "means_blocked": "Les moyens d'identification de ce professionnel sont bloqués.",
+        "professional_ended": "Ce professionnel ne figure plus dans l'annuaire santé :"
+                              " connexion refusée.",
         "expired": "Cette demande de connexion a expiré. Retournez sur le service pour"
                    " recommencer.",
         "other_browser": "Cette demande de connexion a été ouverte dans un autre navigateur.",
@@ -216,6 +218,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_situation": "no active practice",
         "unknown_professional": "Unknown or malformed identifier.",
         "means_blocked": "This professional's means of identification are blocked.",
+        "professional_ended": "This professional is no longer in the health directory:"
+                              " sign-in refused.",
         "expired": "This login request has expired. Go back to the service to start again.",
         "other_browser": "This login request was opened in another browser.",
         "csrf": "The form expired, please try again.",

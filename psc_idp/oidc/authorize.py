@@ -28,7 +28,7 @@ from werkzeug.datastructures import MultiDict
 from ..audit import record
 from ..authenticators.base import AuthResult
 from ..db import db, utcnow
-from ..directory.lookup import find_by_identifier, get_professional
+from ..directory.lookup import find_by_identifier, get_professional, login_refusal
 from ..directory.models import Professional
 from ..sessions import (
     IdpSession,
@@ -219,7 +219,7 @@ def _hinted_professional(login_hint: str) -> Professional | None:
 
 def _context_from_session(session: IdpSession, params: dict[str, str]) -> AuthContext | None:
     professional = get_professional(session.professional_id)
-    if professional is None or professional.means_blocked:
+    if professional is None or login_refusal(professional):  # blocked, or left the directory
         return None
     return AuthContext(professional=professional, session_id=session.id,
                        auth_time=session.auth_time,

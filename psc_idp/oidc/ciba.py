@@ -56,7 +56,12 @@ from ..config import Settings
 from ..credentials import ecps
 from ..credentials.models import EcpsChallenge
 from ..db import db
-from ..directory.lookup import find_by_identifier, get_professional
+from ..directory.lookup import (
+    ENDED_ERROR_DESCRIPTION,
+    find_by_identifier,
+    get_professional,
+    is_ended,
+)
 from ..sessions import establish_session, note_client
 from . import urls
 from .grants import TOKEN_AUTH_METHODS
@@ -240,6 +245,8 @@ def _validate(form: Any, client: Any) -> dict[str, Any]:
         raise UnknownUserIdError("Unknown login_hint: no professional with this identifier.")
     if professional.means_blocked:
         raise BackchannelAccessDeniedError("This professional's means are blocked.")
+    if is_ended(professional):
+        raise BackchannelAccessDeniedError(ENDED_ERROR_DESCRIPTION)
     if channel == "CARD":
         if not _has_active_card(professional.id):
             raise BackchannelAccessDeniedError("No usable CPx card for this professional.")
@@ -406,6 +413,8 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         professional = get_professional(challenge.professional_id)
         if professional is None or professional.means_blocked:
             raise TokenAccessDeniedError("This professional's means are blocked.")
+        if is_ended(professional):
+            raise TokenAccessDeniedError(ENDED_ERROR_DESCRIPTION)
         self.request.client = client
         self.challenge = challenge
 
