@@ -8,7 +8,6 @@ from ..audit import EVENTS
 RPPS_PLUS_EVENTS: dict[str, str] = {
     "rpps_plus.habilitation_granted": "a person was habilitated on a structure (RPPS+ manager "
                                       "or registration authority)",
-    "rpps_plus.habilitation_revoked": "an RPPS+ habilitation on a structure was removed",
     "rpps_plus.registration_submitted": "an RPPS+ manager registered a professional",
     "rpps_plus.registration_validated": "the registration authority validated an RPPS+ "
                                         "registration (RPPS number, situation created)",
