@@ -100,6 +100,7 @@ def initialise(app: Flask, demo: bool | None) -> dict[str, Any]:
     from ..audit import record
     from ..directory.loader import load_demo_directory
     from ..directory.lookup import forget_cached_summaries
+    from ..directory.nomenclature import table_versions
     from ..schema import upgrade
     from .clients import seed_clients
 
@@ -108,6 +109,7 @@ def initialise(app: Flask, demo: bool | None) -> dict[str, Any]:
     load_demo = settings.emulation_enabled and (settings.demo_data if demo is None else demo)
     report: dict[str, Any] = {"database": _redacted(settings.resolved_database_url()),
                               "keys_dir": settings.keys_dir, "demo": load_demo}
+    report["nomenclatures"] = table_versions()  # the code tables' versions (data files)
     with app.app_context():
         if load_demo:
             counts = load_demo_directory(db.session, include_staff=True)
