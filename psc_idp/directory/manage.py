@@ -444,8 +444,11 @@ def add_situation(national_id: str, data: dict[str, Any], *, actor: str) -> Acti
     problem = structure_id_problem(technical_id)
     if problem:
         raise invalid(f"structure : {problem}")
-    profession = _code(data, "profession", "profession", required=True) or ""
-    category = _code(data, "category", "categorie", limit=5) or "C"
+    # Structure staff (CPE/CPA/CDE holders, "…/…" ids) practise no health profession: their
+    # practice has empty profession and category codes (docs/directory.md).
+    staff = "/" in national_id
+    profession = _code(data, "profession", "profession", required=not staff) or ""
+    category = _code(data, "category", "categorie", limit=5) or ("" if staff else "C")
     role = _code(data, "role", "role") or ""
     genre = _code(data, "genre", "genre_activite") or ""
     mode = _code(data, "mode", "mode_exercice", limit=5) or ""

@@ -11,7 +11,7 @@ from psc_idp.db import db
 from psc_idp.directory.models import Activity, Practice, Professional
 from tests.served import fire
 
-from .apihelp import EHPAD, GP, HOSPITAL, Api, new_key, response_schema
+from .apihelp import EHPAD, GP, HOSPITAL, STAFF, Api, new_key, response_schema
 
 
 def test_add_a_second_situation_then_end_it(app, api):
@@ -51,6 +51,18 @@ def test_an_rpps_plus_role_in_a_new_profession_makes_a_practice(api):
     assert added.status_code == 201, added.get_json()
     practices = api.get(f"/professionals/{GP}").get_json()["practices"]
     assert sorted(p["profession_code"] for p in practices) == ["10", "330"]
+
+
+def test_structure_staff_get_a_situation_without_a_profession(api):
+    added = api.post(f"/professionals/{STAFF}/situations", json={
+        "structure": HOSPITAL, "role": "FON-AU", "genre": "GENR04", "mode": "S"})
+    assert added.status_code == 201, added.get_json()
+    assert added.get_json()["national_id"] == STAFF
+    assert added.get_json()["profession_code"] == ""
+    practices = api.get(f"/professionals/{STAFF}").get_json()["practices"]
+    assert len(practices) == 1  # under the staff member's existing practice
+    refused = api.post(f"/professionals/{GP}/situations", json={"structure": HOSPITAL})
+    assert refused.status_code == 400  # a professional needs a profession
 
 
 def test_situation_validation(api):
