@@ -185,3 +185,19 @@ def test_the_manager_ends_a_situation(app):
     sign_in(other, NOBODY_ID)
     assert other.post(f"/rpps-plus/situations/{activity}/terminer",
                       data={"csrf": csrf}).status_code in (400, 403)
+
+
+def test_the_portal_follows_the_idp_session(app):
+    from psc_idp.db import utcnow
+    from psc_idp.sessions.models import IdpSession
+
+    client = app.test_client()
+    home = sign_in(client, MANAGER_ID).get_data(as_text=True)
+    assert 'id="my-sessions" href="/auth/realms/esante-wallet/account/sessions"' in home
+    with app.app_context():  # a logout anywhere ends the IdP session
+        for session in db.session.scalars(select(IdpSession)):
+            session.ended_at = utcnow()
+        db.session.commit()
+    again = client.get("/rpps-plus/")
+    assert again.status_code == 303 and again.headers["Location"].startswith(
+        "/rpps-plus/connexion")
