@@ -40,6 +40,7 @@ def test_demo_starts_everything_and_stops_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PSC_IDP_", "PSC_DEMO_RP_"))}
     env.update({
         "PSC_IDP_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
+        "PSC_IDP_HOME": str(tmp_path),  # the demo cards go there, not into the checkout
         "PSC_IDP_KEYS_DIR": str(tmp_path / "keys"), "PSC_IDP_INSTANCE_DIR": str(tmp_path),
         "PSC_IDP_DEMO_RP_URL": f"http://127.0.0.1:{rp1}",
         "PSC_IDP_DEMO_RP2_URL": f"http://127.0.0.1:{rp2}", "ECPS_APP_PORT": str(phone),

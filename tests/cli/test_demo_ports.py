@@ -16,7 +16,6 @@ from tests.cli.test_demo_command import PSC_IDP, _down, _wait_up
 from tests.conftest import free_port
 from tests.served import stop_process
 
-
 MTLS_OFFSET = 443
 """``psc-idp demo --port P`` puts its card listener on P + 443 (5000 → 5443)."""
 
@@ -42,7 +41,8 @@ def _free_block(size: int = 5) -> int:
 def _env(folder: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PSC_IDP_", "PSC_DEMO_RP_", "ECPS_APP_"))}
-    env.update({"PSC_IDP_DATABASE_URL": f"sqlite:///{folder}/demo.db",
+    # PSC_IDP_HOME: the demo cards go there, not into the checkout's cards/ folder
+    env.update({"PSC_IDP_DATABASE_URL": f"sqlite:///{folder}/demo.db", "PSC_IDP_HOME": str(folder),
                 "PSC_IDP_KEYS_DIR": str(folder / "keys"), "PSC_IDP_INSTANCE_DIR": str(folder),
                 "PSC_IDP_LOG_LEVEL": "WARNING", **extra})
     return env

@@ -303,7 +303,9 @@ def test_the_demo_over_https_signs_in_through_the_demo_service(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PSC_IDP_", "PSC_DEMO_RP_", "ECPS_APP_"))}
     env.pop("REQUESTS_CA_BUNDLE", None)
+    # PSC_IDP_HOME: the demo cards go there, not into the checkout's cards/ folder
     env.update({"PSC_IDP_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
+                "PSC_IDP_HOME": str(tmp_path),
                 "PSC_IDP_KEYS_DIR": str(tmp_path / "keys"), "PSC_IDP_INSTANCE_DIR": str(tmp_path),
                 "PSC_IDP_DEMO_RP_URL": f"http://127.0.0.1:{rp1}",
                 "PSC_IDP_DEMO_RP2_URL": f"http://127.0.0.1:{rp2}", "ECPS_APP_PORT": str(phone),
