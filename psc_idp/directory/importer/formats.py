@@ -225,8 +225,7 @@ def parse_line(layout: Layout, text: str) -> Line:
     if len(values) != layout.column_count:
         raise Rejected(f"nombre de colonnes incorrect : {len(values)} au lieu de "
                        f"{layout.column_count}")
-    get = layout.get
-    v = {name: get(values, name) for name in layout.positions}
+    v = {name: values[pos].strip() for name, pos in layout.positions.items()}
     national_id = v["national_id"]
     problem = national_id_problem(national_id)
     if problem:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import IO
 
 from ..national_id import luhn_check_digit, make_rpps
@@ -125,6 +126,7 @@ def _siret(rng: random.Random) -> str:
     return body + luhn_check_digit(body)
 
 
+@lru_cache(maxsize=8192)
 def _structure(seed: int, kind: str, k: int) -> dict[str, str]:
     """Structure ``k`` of a kind (``F`` hospital, ``C`` group practice, ``R`` own cabinet):
     always the same data for the same seed."""

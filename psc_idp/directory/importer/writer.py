@@ -70,20 +70,20 @@ class Changes:
 
 
 class StructureCache:
-    """Bounded LRU: technical id → (row id, digest of what this import last wrote). Big
+    """Bounded LRU: technical id → (row id, hash of what this import last wrote). Big
     establishments come back on thousands of lines; an unchanged one is not rewritten."""
 
     def __init__(self, size: int = 20000) -> None:
         self.size = size
-        self.items: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self.items: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
-    def get(self, key: str) -> tuple[int, str] | None:
+    def get(self, key: str) -> tuple[int, int] | None:
         item = self.items.get(key)
         if item is not None:
             self.items.move_to_end(key)
         return item
 
-    def put(self, key: str, value: tuple[int, str]) -> None:
+    def put(self, key: str, value: tuple[int, int]) -> None:
         self.items[key] = value
         self.items.move_to_end(key)
         while len(self.items) > self.size:
@@ -169,9 +169,9 @@ def _write_structures(conn: Connection, lines: list[Line], import_id: int,
                            strict=True))
             wanted[row["technical_id"]] = row
     ids: dict[str, int] = {}
-    todo: dict[str, tuple[dict[str, Any], str]] = {}
+    todo: dict[str, tuple[dict[str, Any], int]] = {}
     for tid, row in wanted.items():
-        digest = hashlib.sha256(repr(sorted(row.items())).encode()).hexdigest()
+        digest = hash(tuple(row.values()))  # in-process cache only: hash() is enough
         cached = cache.get(tid)
         if cached is not None and cached[1] == digest:
             ids[tid] = cached[0]
