@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import g, has_app_context
@@ -38,9 +38,13 @@ in English like the protocol's other descriptions."""
 
 
 def _today() -> date:
-    from ..clock import provider_clock
+    """Today on the provider's clock (tests move it), or UTC's today outside a provider app
+    (a bare directory app, a script)."""
+    from flask import current_app, has_app_context
 
-    return provider_clock().now().date()
+    if has_app_context() and "psc_idp" in current_app.extensions:
+        return current_app.extensions["psc_idp"].clock.now().date()
+    return datetime.now(UTC).date()
 
 
 def is_ended(professional: Professional, today: date | None = None) -> bool:
