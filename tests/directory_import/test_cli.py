@@ -81,8 +81,8 @@ def test_generate_import_imports(app: Flask, env: dict[str, str], tmp_path: Path
     assert done.stderr.startswith(f"import n° {report['import_id']} (libreacces)")
     assert "ligne 51 : " in done.stderr and "[" not in done.stderr  # no bar off a terminal
     listed = json.loads(_cli(env, "imports", "--json").stdout)
-    assert [(r["id"], r["status"], r["lines_done"]) for r in listed] == \
-        [(report["import_id"], "done", report["lines"])]
+    assert [(r["id"], r["status"], r["lines_done"], r["alive"]) for r in listed] == \
+        [(report["import_id"], "done", report["lines"], False)]
     lines = _cli(env, "imports", "--rejections", str(report["import_id"])).stdout.splitlines()
     assert [json.loads(x)["line"] for x in lines] == [51, 101]
     again = _cli(env, "import", str(out), "--savoir-faire", str(sf))

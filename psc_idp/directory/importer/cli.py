@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def import_command(file: Path, fmt: str | None, savoir_faire: Path | None,
                    pause: float) -> None:
     """Import an Annuaire Santé extraction (PS_LibreAcces_Personne_activite or PSC's
     Extraction_ProSanteConnect_Personne_activite): resumable, idempotent."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from ...admin.cli import _app
     from .run import ImportRefused, lease_from_env, run_import
 
@@ -65,6 +68,11 @@ def import_command(file: Path, fmt: str | None, savoir_faire: Path | None,
             raise click.ClickException(str(exc)) from None
         except (OSError, UnicodeDecodeError, LookupError) as exc:
             raise click.ClickException(f"{file.name} : {exc}") from None
+        except SQLAlchemyError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise click.ClickException(
+                f"base de données : {first} — l'import est marqué en échec ; la même "
+                "commande le reprendra au dernier lot validé") from None
     _summary(report.as_json())
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
@@ -98,8 +106,9 @@ def imports_command(as_json: bool, rejections_of: int | None) -> None:
     import sqlalchemy as sa
 
     from ...admin.cli import _app
-    from ...db import db
+    from ...db import db, utcnow
     from .models import DirectoryImport, DirectoryImportRejection
+    from .run import lease_from_env
 
     app = _app(require_schema=True)
     with app.app_context():
@@ -113,9 +122,11 @@ def imports_command(as_json: bool, rejections_of: int | None) -> None:
             return
         records = db.session.execute(sa.select(DirectoryImport).order_by(
             DirectoryImport.id.desc())).scalars().all()
+        alive_after = utcnow() - timedelta(seconds=lease_from_env())
         data = [{
             "id": r.id, "format": r.format, "file": r.file_name, "sha256": r.file_sha256,
             "size": r.file_size, "status": r.status, "lines_done": r.lines_done,
+            "alive": r.status == "running" and r.updated_at > alive_after,
             "byte_offset": r.byte_offset, "accepted": r.accepted, "rejected": r.rejected,
             "ended": r.ended, "started_at": r.started_at.isoformat(),
             "updated_at": r.updated_at.isoformat(),
@@ -127,7 +138,8 @@ def imports_command(as_json: bool, rejections_of: int | None) -> None:
     if not data:
         click.echo("aucun import")
     for r in data:
-        click.echo(f"{r['id']:>5}  {r['status']:<8} {r['format']:<10} {r['lines_done']:>9} "
+        status = "interrompu" if r["status"] == "running" and not r["alive"] else r["status"]
+        click.echo(f"{r['id']:>5}  {status:<10} {r['format']:<10} {r['lines_done']:>9} "
                    f"lignes  {r['accepted']:>9} acceptées  {r['rejected']:>7} rejetées  "
                    f"{r['ended']:>6} sorties  {r['started_at'][:19]}  {r['file']}")
 
