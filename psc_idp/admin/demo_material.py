@@ -107,9 +107,15 @@ def remove(session: Session) -> dict[str, Any]:
                 result = session.execute(sa.delete(table).where(doomed[table]))
                 if result.rowcount:
                     counts[table.name] = result.rowcount
+    from ..rpps_plus.demo import forget_demo_habilitations, structure_references
+
+    habilitations = forget_demo_habilitations(session, demo_national_ids())
+    if habilitations:
+        counts["structure_habilitation"] = habilitations
     structures = session.execute(sa.delete(Structure).where(
         Structure.technical_id.in_([s.technical_id for s in DEMO_STRUCTURES]),
-        Structure.id.not_in(sa.select(Activity.structure_id))))
+        Structure.id.not_in(sa.select(Activity.structure_id)),
+        *(Structure.id.not_in(refs) for refs in structure_references())))
     if structures.rowcount:
         counts[Structure.__tablename__] = structures.rowcount
     if found.professionals:

@@ -57,3 +57,25 @@ def seed_demo_habilitations() -> dict[str, Any]:
             continue
         granted += created
     return {"habilitations_granted": granted, "skipped": skipped}
+
+
+def forget_demo_habilitations(session: Any, national_ids: list[str]) -> int:
+    """``demo-data remove``: the demo people's habilitations are demo material too."""
+    from sqlalchemy import delete
+
+    from .models import StructureHabilitation
+
+    if not national_ids:
+        return 0
+    result = session.execute(delete(StructureHabilitation).where(
+        StructureHabilitation.national_id.in_(national_ids)))
+    return result.rowcount or 0
+
+
+def structure_references() -> list[Any]:
+    """Selects of the structure ids RPPS+ rows still refer to: ``demo-data remove`` keeps
+    those structures (a registration made on a demo structure is not demo material)."""
+    from .models import RppsPlusRegistration, StructureHabilitation
+
+    return [select(RppsPlusRegistration.structure_id),
+            select(StructureHabilitation.structure_id)]
