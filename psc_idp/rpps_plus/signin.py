@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, redirect, request, url_for
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..db import db, utcnow
 from ..directory.models import Professional
@@ -48,10 +49,13 @@ def ensure_portal_client() -> None:
     client = db.session.get(Client, PORTAL_CLIENT_ID)
     if client is not None and client.redirect_uris == [uri] and client.is_public:
         return
-    upsert_client(ClientSeed(client_id=PORTAL_CLIENT_ID, name="Portail RPPS+",
-                             redirect_uris=[uri], auth_method="none"),
-                  _settings(), source="rpps_plus")
-    db.session.commit()
+    try:
+        upsert_client(ClientSeed(client_id=PORTAL_CLIENT_ID, name="Portail RPPS+",
+                                 redirect_uris=[uri], auth_method="none"),
+                      _settings(), source="rpps_plus")
+        db.session.commit()
+    except IntegrityError:  # two first visitors at once: the other one registered it
+        db.session.rollback()
 
 
 def current_person() -> Professional | None:

@@ -71,3 +71,16 @@ def test_the_same_registration_validated_at_once_is_decided_once(live):
     with live.app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(Professional).filter_by(
             source="rpps_plus")) == 1
+
+
+def test_first_visitors_at_once_register_the_portal_client_once(live):
+    def visit(_: int) -> int:
+        return requests.get(live.base_url + "/rpps-plus/connexion", allow_redirects=False,
+                            timeout=30).status_code
+
+    assert fire(COUNT, visit) == [303] * COUNT
+    with live.app.app_context():
+        from psc_idp.oidc.models import Client
+
+        assert db.session.get(Client, "psc-rpps-plus-portal").redirect_uris == [
+            live.base_url + "/rpps-plus/connexion/retour"]
