@@ -23,7 +23,7 @@ CIVILITIES = ("M", "MME")
 
 NAME = re.compile(r"[^\W\d_]+(?:[ '’-][^\W\d_]+)*")
 """Letters (any script, accents), single spaces, apostrophes and hyphens between them."""
-EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}")
+EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]{2,}")
 INSEE = re.compile(r"(?:0[1-9]|1\d|[3-8]\d|9[0-5])\d{3}|2[AB\d]\d{3}|97[1-6]\d{2}|98[4-8]\d{2}"
                    r"|99\d{3}")
 """A commune's INSEE code (département 01–95 with 2A/2B for Corsica, 971–976 overseas

@@ -20,6 +20,7 @@ name, as the RPPS does). Two such persons: the validation is refused as ambiguou
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -197,10 +198,21 @@ def submit(structure: Structure, manager_national_id: str, data: RegistrationInp
     return registration
 
 
+UID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def find_registration(uid: str) -> RppsPlusRegistration | None:
+    """By its public uid; anything not shaped as one is unknown without a query."""
+    uid = uid.strip().lower()
+    if not UID.fullmatch(uid):
+        return None
+    return db.session.scalar(select(RppsPlusRegistration).filter_by(uid=uid))
+
+
 def get_registration(uid: str) -> RppsPlusRegistration:
-    registration = db.session.scalar(select(RppsPlusRegistration).filter_by(uid=uid.strip()))
+    registration = find_registration(uid)
     if registration is None:
-        raise RppsPlusError("unknown_registration", f"Demande inconnue : « {uid} ».", 404)
+        raise RppsPlusError("unknown_registration", f"Demande inconnue : « {uid[:60]} ».", 404)
     return registration
 
 
@@ -319,7 +331,7 @@ def _tell_the_professional(person: Professional, structure: Structure, *,
 
 def refuse(uid: str, reason: str, *, decided_by: str, authority: str | None = None
            ) -> RppsPlusRegistration:
-    reason = " ".join(reason.split())
+    reason = " ".join("".join(c for c in reason if c.isprintable() or c.isspace()).split())
     registration = get_registration(uid)
     if not reason:
         raise RppsPlusError("reason_required", "Le motif du refus est obligatoire.")
@@ -413,7 +425,7 @@ def end_situation(activity_id: int, *, manager: str | None, ended_on: date | Non
     meaning); None: at once, the last day was yesterday, so no login from now on carries it.
     ``manager``: the national id whose MANAGER habilitation is required (None: operator).
     One conditional UPDATE: ending twice fails cleanly. Commits."""
-    activity = db.session.get(Activity, activity_id)
+    activity = db.session.get(Activity, activity_id) if 0 < activity_id < 2**31 else None
     if activity is None or activity.activity_kind_code not in RPPS_PLUS_ROLES:
         raise RppsPlusError("unknown_situation", "Situation inconnue.", 404)
     if manager is not None and not is_habilitated(manager, activity.structure_id, MANAGER):

@@ -169,7 +169,7 @@ def _registration_for(uid: str) -> tuple[Professional, RppsPlusRegistration, boo
     person = _signed_in()
     if isinstance(person, Response):
         return person
-    registration = db.session.scalar(db.select(RppsPlusRegistration).filter_by(uid=uid))
+    registration = service.find_registration(uid)
     if registration is None:
         return _message("Demande inconnue", "Cette demande n'existe pas.", 404, person)
     manager = service.is_habilitated(person.national_id, registration.structure_id, MANAGER)
@@ -269,7 +269,7 @@ def end_situation(activity_id: int) -> Response:
         return person
     if not signin.csrf_ok():
         return _bad_form(person)
-    activity = db.session.get(Activity, activity_id)
+    activity = db.session.get(Activity, activity_id) if activity_id < 2**31 else None
     if activity is None:
         return _message("Situation inconnue", "Cette situation n'existe pas.", 404, person)
     structure = activity.structure

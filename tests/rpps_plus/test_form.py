@@ -88,3 +88,12 @@ def test_choices_cover_seed_004():
     assert [code for code, _ in profession_choices()] == [*map(str, range(312, 331)), "353"]
     assert [code for code, _ in role_choices()] == ["GENR08", "GENR09", "GENR10", "GENR11",
                                                       "GENR12"]
+
+
+@pytest.mark.parametrize("field", ["contact_email", "family_name", "given_names",
+                                   "contact_mobile", "birth_place_code", "started_on"])
+def test_control_characters_are_refused(field):
+    value = form()[field]
+    data, errors = check_registration(form(**{field: value[:3] + "\x00" + value[3:]}),
+                                      today=TODAY)
+    assert data is None and list(errors) == [field]

@@ -201,3 +201,17 @@ def test_the_portal_follows_the_idp_session(app):
     again = client.get("/rpps-plus/")
     assert again.status_code == 303 and again.headers["Location"].startswith(
         "/rpps-plus/connexion")
+
+
+def test_odd_addresses_are_answered_in_french_never_a_500(app):
+    client = app.test_client()
+    csrf = csrf_of(sign_in(client, MANAGER_ID, start=REGISTER))
+    for method, path, status in (
+            ("post", f"/rpps-plus/situations/{10**30}/terminer", 404),
+            ("post", "/rpps-plus/situations/-1/terminer", 404),
+            ("get", "/rpps-plus/demandes/" + "x" * 3000, 404),
+            ("post", "/rpps-plus/demandes/%00%ff/valider", 404),
+            ("get", "/rpps-plus/structures/" + "é" * 500 + "/enregistrer", 403)):
+        response = getattr(client, method)(path, data={"csrf": csrf})
+        assert response.status_code == status, (path, response.status_code)
+        assert "<h1>" in response.get_data(as_text=True)

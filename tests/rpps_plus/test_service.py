@@ -212,3 +212,8 @@ def test_a_number_taken_meanwhile_is_retried_with_the_next(app, monkeypatch):
     second = rpps_of(service.validate(submit(family_name="Second").uid, decided_by="operator"))
     assert second != taken and is_valid_rpps(second)
     assert int(second[:10]) == int(taken[:10]) + 1
+
+
+def test_a_refusal_reason_loses_its_control_characters(app):
+    done = service.refuse(submit().uid, "Pièce\x00 illisible\x07", decided_by="operator")
+    assert done.refusal_reason == "Pièce illisible"
