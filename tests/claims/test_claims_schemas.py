@@ -189,6 +189,12 @@ def test_access_token_claims_validate() -> None:
     # strict profile: no nonce (RFC 9068 defines none)
     validate_access_token_claims({k: v for k, v in ACCESS_TOKEN.items() if k != "nonce"})
     validate_access_token_claims({**ACCESS_TOKEN, "cnf": {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESs"}})
+    # every identity kind signs in, so every national id form is a valid preferred_username
+    for national_id in ("ANS20210107161422", "0339400127", "30B0168811/CPET00001",
+                        "500000001815646/CPAT00045", "4900990011/CPAT1"):
+        validate_access_token_claims({**ACCESS_TOKEN, "preferred_username": national_id,
+                                      "sub": "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:"
+                                             + national_id})
 
 
 @pytest.mark.parametrize("change", [
@@ -200,7 +206,8 @@ def test_access_token_claims_validate() -> None:
     {"acr": "0"},
     {"sub": "f:550dc1c8:899700427885"},
     {"otherIds": []},
-    {"preferred_username": "ANS20210107161422"},
+    {"preferred_username": "ans20210107161422"},  # EDIT ids are written ANS…
+    {"preferred_username": "033940012"},  # ADELI one character short
     {"nonce": None},
     {"contact_mobile": "+33600000001"},
 ], ids=lambda change: next(iter(change)))
