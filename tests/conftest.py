@@ -1,6 +1,10 @@
 """Shared fixtures: the provider on SQLite *and* PostgreSQL, served over real HTTP.
 
-- ``backend`` is parametrised (sqlite, postgresql): every test that builds an app runs on both.
+- ``backend`` is parametrised (sqlite, postgresql): every test that builds an app runs on both,
+  except the tests marked ``one_backend`` (their subject is not the database: a page, a protocol
+  refusal decided before any lookup, a TLS handshake, a client program), which run on the first
+  backend of ``PSC_TEST_BACKENDS`` only. Limits, single-use values, concurrency and anything that
+  stores or looks up a value the caller chose stay on both.
   PostgreSQL is the machine's server on 127.0.0.1:5432 (``PSC_TEST_PG`` to change); a fresh
   database is created for the session and dropped after. It is never skipped: CI must have it.
 - ``make_app(**overrides)`` builds an app with the schema migrated by Alembic, the data wiped,
@@ -32,6 +36,28 @@ from psc_idp.directory.lookup import forget_cached_summaries  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("PSC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = os.environ.get("PSC_TEST_BACKENDS", "sqlite,postgresql").split(",")
+
+
+ONE_BACKEND = ("one_backend: the test's subject is not the database (a page, a refusal decided "
+               "before any lookup, TLS, a client program): it runs on the first backend of "
+               "PSC_TEST_BACKENDS only, its other variants are deselected")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", ONE_BACKEND)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``one_backend`` tests: the variants on the other backends are deselected at collection
+    (never collected then skipped)."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        other = callspec is not None and callspec.params.get("backend", BACKENDS[0]) != BACKENDS[0]
+        (dropped if other and item.get_closest_marker("one_backend") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,7 @@ def _login_with_card(psc: BrowserSetup, chromium: Any, tmp_path: Path, national_
         listener.stop()
 
 
+@pytest.mark.one_backend
 def test_card_login_in_chromium(psc: BrowserSetup, chromium: Any, tmp_path: Path) -> None:
     context, page = _login_with_card(psc, chromium, tmp_path, GP, "CPS")
     try:
@@ -63,6 +64,7 @@ def test_card_login_in_chromium(psc: BrowserSetup, chromium: Any, tmp_path: Path
         context.close()
 
 
+@pytest.mark.one_backend
 def test_staff_card_login_shows_the_structure(psc: BrowserSetup, chromium: Any,
                                               tmp_path: Path) -> None:
     from psc_idp.db import db

@@ -71,6 +71,7 @@ class Navigations:
         return [(url, status) for url, status in self.seen if url.startswith(base_url + "/")]
 
 
+@pytest.mark.one_backend
 def test_persona_login_shows_claims_then_logout(psc: BrowserSetup, page: Any,
                                                 screenshot: Any) -> None:
     provider, rp = psc.provider.base_url, psc.rp.base_url
@@ -115,6 +116,7 @@ def test_persona_login_shows_claims_then_logout(psc: BrowserSetup, page: Any,
     expect(page.locator(f'button.persona[data-national-id="{GP}"]')).to_be_visible()
 
 
+@pytest.mark.one_backend
 def test_sso_second_service_signs_in_without_the_login_page(psc: BrowserSetup,
                                                             page: Any) -> None:
     _start_login(page, psc.rp.base_url)
@@ -135,6 +137,7 @@ def test_sso_second_service_signs_in_without_the_login_page(psc: BrowserSetup,
     assert not [url for url, _ in at_provider if "/login/" in url], at_provider
 
 
+@pytest.mark.one_backend
 def test_typed_national_id_and_malformed_input(psc: BrowserSetup, page: Any) -> None:
     provider = psc.provider.base_url
     _start_login(page, psc.rp.base_url)
@@ -154,6 +157,7 @@ def test_typed_national_id_and_malformed_input(psc: BrowserSetup, page: Any) -> 
     _expect_signed_in(page, psc.rp.base_url, "Dr Théo MARCHAND", TWO_SITUATIONS)
 
 
+@pytest.mark.one_backend
 def test_blocked_persona_gets_access_denied_on_the_rp(psc: BrowserSetup, page: Any) -> None:
     _start_login(page, psc.rp.base_url)
     blocked = page.locator(f'button.persona[data-national-id="{BLOCKED}"]')

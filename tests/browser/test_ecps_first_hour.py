@@ -88,6 +88,7 @@ def start_push(page: Any, rp: LiveServer) -> str:
     return code.inner_text().strip()
 
 
+@pytest.mark.one_backend
 def test_rpps_activation_and_french_texts(psc: BrowserSetup, phone_server: LiveServer,
                                           phone_page: Any):
     phone = phone_page
@@ -154,6 +155,7 @@ def test_wrong_pins_count_down_and_the_block_reaches_the_login_page(
     expect(phone.locator("#national-id")).to_have_value(GP)  # one PIN away from a new e-CPS
 
 
+@pytest.mark.one_backend
 def test_the_newest_request_first_the_stale_one_can_be_chosen(
         psc: BrowserSetup, phone_server: LiveServer, phone_page: Any, chromium: Any):
     phone = phone_page
@@ -199,6 +201,7 @@ def test_the_newest_request_first_the_stale_one_can_be_chosen(
             context.close()
 
 
+@pytest.mark.one_backend
 def test_an_expired_push_offers_to_try_again(psc: BrowserSetup, tmp_path, page: Any):
     phone = EcpsPhone(psc.provider.base_url, tmp_path / "cli-phone", GP)
     phone.activate(PIN)

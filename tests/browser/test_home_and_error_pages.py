@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import pytest
 
+
+@pytest.mark.one_backend
 def test_error_page_shows_the_details_inside_the_card(live, page, screenshot):
     long_uri = "http://localhost:5001/callback?" + "x=" + "a" * 300
     query = urlencode({"client_id": "psc-demo-rp", "response_type": "code", "scope": "openid",
@@ -24,6 +27,7 @@ def test_error_page_shows_the_details_inside_the_card(live, page, screenshot):
     screenshot(page, "error-redirect-uri")
 
 
+@pytest.mark.one_backend
 def test_home_page_links_the_session_page(live, page, screenshot):
     page.goto(live.base_url + "/")
     assert page.title().startswith("Accueil")

@@ -9,6 +9,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.card_reader.conftest import GP, PIN, PUK
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -20,6 +22,7 @@ def _status(run_reader: Run, folder: Path) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.one_backend
 def test_status_is_the_cards_public_data_and_counters(card_folder: Path, run_reader: Run):
     status = _status(run_reader, card_folder)
     assert set(status) == {"serial", "type", "national_id", "not_after", "pin_tries_left",
@@ -30,6 +33,7 @@ def test_status_is_the_cards_public_data_and_counters(card_folder: Path, run_rea
                                                                                        False)
 
 
+@pytest.mark.one_backend
 def test_change_pin_checks_the_old_one_and_the_new_one_works(card_folder: Path,
                                                              run_reader: Run):
     card = ["--card", str(card_folder)]
@@ -48,6 +52,7 @@ def test_change_pin_checks_the_old_one_and_the_new_one_works(card_folder: Path,
     assert again.returncode == 0, again.stderr
 
 
+@pytest.mark.one_backend
 def test_three_wrong_pins_block_and_the_puk_unblocks(card_folder: Path, run_reader: Run):
     card = ["--card", str(card_folder)]
     codes = [run_reader(*card, "change-pin", "--pin", "0000", "--new-pin", "1111")
@@ -72,6 +77,7 @@ def test_three_wrong_pins_block_and_the_puk_unblocks(card_folder: Path, run_read
     assert run_reader(*card, "change-pin", "--pin", "2468", "--new-pin", PIN).returncode == 0
 
 
+@pytest.mark.one_backend
 def test_usage_errors_exit_2_and_touch_nothing(card_folder: Path, run_reader: Run,
                                                tmp_path: Path):
     no_card = run_reader("status")
@@ -85,6 +91,7 @@ def test_usage_errors_exit_2_and_touch_nothing(card_folder: Path, run_reader: Ru
     assert "Traceback" not in missing.stderr + short.stderr + no_card.stderr
 
 
+@pytest.mark.one_backend
 def test_ten_wrong_puks_block_the_card_for_good(card_folder: Path, run_reader: Run):
     from psc_idp.credentials.card_chip import Chip, ChipError
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from tests.card_reader.conftest import PIN, CardSetup
 from tests.psc_actions import DEMO_CLIENT
 
@@ -30,6 +32,7 @@ def _last_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[-1]
 
 
+@pytest.mark.one_backend
 def test_login_prints_the_code_redirect_and_the_tokens_say_card(card_setup: CardSetup,
                                                                 run_reader: Run):
     folder = card_setup.issue()
@@ -47,6 +50,7 @@ def test_login_prints_the_code_redirect_and_the_tokens_say_card(card_setup: Card
     assert access["preferred_username"] == "810099900010"
 
 
+@pytest.mark.one_backend
 def test_login_with_an_explicit_ca_file(card_setup: CardSetup, run_reader: Run):
     folder = card_setup.issue()
     _, _, start = card_setup.authorize_url()
@@ -55,6 +59,7 @@ def test_login_with_an_explicit_ca_file(card_setup: CardSetup, run_reader: Run):
     assert "code=" in _last_line(result)
 
 
+@pytest.mark.one_backend
 def test_wrong_pin_exits_3_with_the_tries_left(card_setup: CardSetup, run_reader: Run):
     folder = card_setup.issue()
     _, _, start = card_setup.authorize_url()
@@ -66,6 +71,7 @@ def test_wrong_pin_exits_3_with_the_tries_left(card_setup: CardSetup, run_reader
     assert '"pin_tries_left": 2' in status.stdout
 
 
+@pytest.mark.one_backend
 def test_blocked_card_abandons_and_the_rp_gets_access_denied(card_setup: CardSetup,
                                                              run_reader: Run):
     folder = card_setup.issue()
@@ -109,6 +115,7 @@ def _other_ca(folder: Path) -> str:
     return str(LocalPki(folder).root().cert_path)
 
 
+@pytest.mark.one_backend
 def test_untrusted_server_exits_6_in_french(card_setup: CardSetup, run_reader: Run,
                                             tmp_path: Path):
     folder = card_setup.issue()
@@ -120,6 +127,7 @@ def test_untrusted_server_exits_6_in_french(card_setup: CardSetup, run_reader: R
     assert '"pin_tries_left": 3' in run_reader("--card", str(folder), "status").stdout
 
 
+@pytest.mark.one_backend
 def test_provider_refusal_before_the_card_step_exits_1_with_its_sentence(
         card_setup: CardSetup, run_reader: Run):
     folder = card_setup.issue()
@@ -133,6 +141,7 @@ def test_provider_refusal_before_the_card_step_exits_1_with_its_sentence(
     assert no_redirect.returncode == 2 and "redirect_uri" in no_redirect.stderr
 
 
+@pytest.mark.one_backend
 def test_a_card_blocked_for_good_abandons_too(card_setup: CardSetup, run_reader: Run):
     from psc_idp.credentials.card_chip import Chip, ChipError
 
@@ -148,6 +157,7 @@ def test_a_card_blocked_for_good_abandons_too(card_setup: CardSetup, run_reader:
     assert parse_qs(urlsplit(_last_line(result)).query)["error"] == ["access_denied"]
 
 
+@pytest.mark.one_backend
 def test_a_provider_without_the_card_means_exits_1_with_its_page(
         make_card_setup: Callable[..., CardSetup], run_reader: Run):
     setup = make_card_setup(authenticators={"persona": {}, "ecps": {}})

@@ -40,6 +40,7 @@ def _card_step(setup: CardSetup) -> tuple[requests.Session, str, Any]:
     return browser, step, start
 
 
+@pytest.mark.one_backend
 def test_the_page_lists_the_cards_and_shows_who_asks(card_setup: CardSetup):
     card_setup.issue(name="a-cps")
     client = create_app(card_setup.cards_dir).test_client()
@@ -57,6 +58,7 @@ def test_the_page_lists_the_cards_and_shows_who_asks(card_setup: CardSetup):
         page.headers["Set-Cookie"]
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("step", [
     "http://127.0.0.1:5443/login/abc/card/tls",            # not https
     "https://evil.example/steal",                          # not a card step
@@ -74,6 +76,7 @@ def test_the_reader_is_not_an_open_proxy(card_setup: CardSetup, step: str):
     assert posted.status_code == 400 and "Location" not in posted.headers
 
 
+@pytest.mark.one_backend
 def test_a_post_without_the_forms_token_is_refused(card_setup: CardSetup):
     card_setup.issue(name="a-cps")
     client = create_app(card_setup.cards_dir).test_client()
@@ -102,6 +105,7 @@ def test_wrong_pin_then_blocked_on_the_page(card_setup: CardSetup):
     assert folder.exists()
 
 
+@pytest.mark.one_backend
 def test_the_page_presents_the_card_and_the_browser_completes_the_login(
         card_setup: CardSetup):
     card_setup.issue(name="a-cps")
@@ -126,6 +130,7 @@ def test_the_page_presents_the_card_and_the_browser_completes_the_login(
     assert params["code"] and params["state"] == [start.state]
 
 
+@pytest.mark.one_backend
 def test_a_refused_card_is_explained_on_the_page(card_setup: CardSetup):
     folder = card_setup.issue(name="a-cps")
     card_setup.lost(folder)
@@ -139,6 +144,7 @@ def test_a_refused_card_is_explained_on_the_page(card_setup: CardSetup):
     assert 'data-reason="card_revoked"' in html and 'id="reader-back"' in html
 
 
+@pytest.mark.one_backend
 def test_an_empty_reader_says_how_to_make_a_card(tmp_path: Path):
     client = create_app(tmp_path).test_client()
     html = client.get("/").get_data(as_text=True)
@@ -146,6 +152,7 @@ def test_an_empty_reader_says_how_to_make_a_card(tmp_path: Path):
     assert client.get("/nowhere").status_code == 404
 
 
+@pytest.mark.one_backend
 def test_card_reader_serve_answers_the_page(tmp_path: Path):
     import subprocess
     import time

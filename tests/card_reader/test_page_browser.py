@@ -53,6 +53,7 @@ def _to_the_reader(page: Any, rp_url: str, reader_url: str) -> None:
     expect(page.locator("h1")).to_have_text("Insérez votre carte, saisissez le code PIN")
 
 
+@pytest.mark.one_backend
 def test_choose_the_card_type_the_pin_land_on_the_service_signed_in(
         wired: tuple[CardSetup, str, str], browser_page: Any):
     setup, rp_url, reader_url = wired
@@ -71,6 +72,7 @@ def test_choose_the_card_type_the_pin_land_on_the_service_signed_in(
     expect(identity.locator(".national-id code")).to_have_text(GP)
 
 
+@pytest.mark.one_backend
 def test_wrong_pin_is_told_on_the_reader_page(wired: tuple[CardSetup, str, str],
                                               browser_page: Any):
     setup, rp_url, reader_url = wired
@@ -85,6 +87,7 @@ def test_wrong_pin_is_told_on_the_reader_page(wired: tuple[CardSetup, str, str],
     expect(page.locator("label.card .card-state")).to_have_text("2 essais restants")
 
 
+@pytest.mark.one_backend
 def test_a_blocked_card_sends_the_person_back_to_the_providers_card_page(
         wired: tuple[CardSetup, str, str], browser_page: Any):
     from psc_idp.credentials.card_chip import Chip, ChipError

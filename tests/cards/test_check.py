@@ -36,6 +36,7 @@ def _chain(folder, which="auth"):
     return card_chip.Chip.open(folder).certificate_chain(which)
 
 
+@pytest.mark.one_backend
 def test_an_accepted_card(app, tmp_path):
     issued = issue(app, tmp_path / "c")
     with app.app_context():
@@ -48,11 +49,13 @@ def test_an_accepted_card(app, tmp_path):
         assert check_presented_card(_chain(tmp_path / "c")[:1], settings_of(app)) == checked
 
 
+@pytest.mark.one_backend
 def test_no_certificate(app):
     refused = _refusal(app, [])
     assert refused.reason == "no_certificate" and "insérez votre carte" in refused.message_fr
 
 
+@pytest.mark.one_backend
 def test_a_card_from_another_authority(app, tmp_path):
     """Same holder, same shape, another root: refused."""
     other = IgcSante(LocalPki(tmp_path / "other-pki"), "http://other.test/pki")
@@ -65,6 +68,7 @@ def test_a_card_from_another_authority(app, tmp_path):
     assert refused.reason == "unknown_authority" and "IGC-Santé" in refused.message_fr
 
 
+@pytest.mark.one_backend
 def test_an_expired_card(app, tmp_path):
     past = dt.datetime.utcnow() - dt.timedelta(days=400)
     issue(app, tmp_path / "c", not_before=past, not_after=past + dt.timedelta(days=30))
@@ -72,6 +76,7 @@ def test_an_expired_card(app, tmp_path):
     assert refused.reason == "expired" and "expiré" in refused.message_fr
 
 
+@pytest.mark.one_backend
 def test_a_card_expires_on_the_provider_clock(app, tmp_path):
     issue(app, tmp_path / "c")
     app.extensions["psc_idp"].clock.advance(3 * 366 * 86400)
@@ -85,6 +90,7 @@ def test_a_card_expires_on_the_provider_clock(app, tmp_path):
         app.extensions["psc_idp"].clock.set_offset(0)
 
 
+@pytest.mark.one_backend
 def test_an_expired_certificate_issued_by_igc_sante_directly(app):
     """The brief's way: IgcSante with not_after in the past (nothing registered)."""
     igc = IgcSante.from_settings(settings_of(app))
@@ -97,6 +103,7 @@ def test_an_expired_certificate_issued_by_igc_sante_directly(app):
     assert _refusal(app, [made.auth, *made.chain]).reason == "expired"
 
 
+@pytest.mark.one_backend
 def test_a_card_not_yet_valid(app, tmp_path):
     soon = dt.datetime.utcnow() + dt.timedelta(days=2)
     issue(app, tmp_path / "c", not_before=soon, not_after=soon + dt.timedelta(days=30))
@@ -116,11 +123,13 @@ def test_a_certificate_revoked_by_the_authority(app, tmp_path):
     assert refused.reason == "revoked" and refused.card_serial == issued.card.serial
 
 
+@pytest.mark.one_backend
 def test_the_signature_certificate_cannot_authenticate(app, tmp_path):
     issue(app, tmp_path / "c")
     assert _refusal(app, _chain(tmp_path / "c", "sign")).reason == "wrong_usage"
 
 
+@pytest.mark.one_backend
 def test_a_software_certificate_is_not_a_card(app):
     from psc_idp.pki.igc_sante import ORGANISATIONS
     from psc_idp.pki.register import register_certificate
@@ -137,6 +146,7 @@ def test_a_software_certificate_is_not_a_card(app):
     assert refused.reason == "wrong_usage"
 
 
+@pytest.mark.one_backend
 def test_a_certificate_of_the_right_authority_but_no_card(app):
     igc = IgcSante.from_settings(settings_of(app))
     key = new_key("rsa")

@@ -40,6 +40,7 @@ def _apache(pem: str) -> str:
     return " ".join(pem.split("\n")).strip()  # mod_headers: the line breaks became spaces
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("form", [_nginx, _apache], ids=["nginx", "apache"])
 def test_a_card_forwarded_by_a_trusted_proxy_signs_in(make_live, tmp_path: Path, form):
     server = _behind_proxy(make_live, ["127.0.0.1/32"])
@@ -57,6 +58,7 @@ def test_a_card_forwarded_by_a_trusted_proxy_signs_in(make_live, tmp_path: Path,
     assert login.psc.verify(token["access_token"])["authMode"] == "CARD"
 
 
+@pytest.mark.one_backend
 def test_a_trusted_proxy_without_a_certificate_gets_the_no_card_page(make_live, tmp_path):
     server = _behind_proxy(make_live, ["127.0.0.1/32"])
     login = begin(server)
@@ -68,6 +70,7 @@ def test_a_trusted_proxy_without_a_certificate_gets_the_no_card_page(make_live, 
     assert len(audit_rows(server.app, "card.refused")) == 3
 
 
+@pytest.mark.one_backend
 def test_a_card_of_another_authority_is_refused_with_a_page(make_live, tmp_path: Path):
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -89,6 +92,7 @@ def test_a_card_of_another_authority_is_refused_with_a_page(make_live, tmp_path:
     assert 'id="card-refusal-message"' in answer.text
 
 
+@pytest.mark.one_backend
 def test_the_header_from_an_untrusted_peer_is_ignored(make_live, tmp_path: Path):
     server = _behind_proxy(make_live, ["10.9.8.7/32"])  # the proxy is elsewhere, not us
     card = issue(server.app, tmp_path / "card", GP)
@@ -100,6 +104,7 @@ def test_the_header_from_an_untrusted_peer_is_ignored(make_live, tmp_path: Path)
     assert not audit_rows(server.app, "card.presented")
 
 
+@pytest.mark.one_backend
 def test_a_self_signed_card_is_an_unknown_authority(make_live, tmp_path: Path):
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import ExtendedKeyUsageOID

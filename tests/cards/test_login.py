@@ -185,6 +185,7 @@ def _assert_refused(server, login, presented, reason: str, *, national_id: str =
     assert cancel(login)["error"] == "access_denied"
 
 
+@pytest.mark.one_backend
 def test_refused_certificate_of_another_authority(card_live, tmp_path: Path):  # noqa: F811
     server = card_live()
     login = begin(server)
@@ -193,6 +194,7 @@ def test_refused_certificate_of_another_authority(card_live, tmp_path: Path):  #
     assert "IGC-Santé" in presented.text
 
 
+@pytest.mark.one_backend
 def test_refused_without_a_certificate(card_live):  # noqa: F811
     server = card_live()
     login = begin(server)
@@ -201,6 +203,7 @@ def test_refused_without_a_certificate(card_live):  # noqa: F811
     assert "Aucune carte n&#39;a été présentée" in presented.text
 
 
+@pytest.mark.one_backend
 def test_refused_expired_card(card_live, tmp_path: Path):  # noqa: F811
     server = card_live()
     past = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -282,6 +285,7 @@ def test_abandon_unknown_reason_is_cancelled(card_live):  # noqa: F811
     assert audit_rows(server.app, "card.refused")[-1].details["reason"] == "cancelled"
 
 
+@pytest.mark.one_backend
 def test_tls_step_only_on_the_listener_and_never_500(card_live, tmp_path: Path):  # noqa: F811
     server = card_live()
     card = issue(server.app, tmp_path / "card", GP)

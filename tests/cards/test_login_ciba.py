@@ -95,6 +95,7 @@ def test_ciba_card_without_a_card_is_access_denied(card_live):  # noqa: F811
     assert "card" in answer.json()["error_description"]
 
 
+@pytest.mark.one_backend
 def test_ciba_card_page_needs_the_card(card_live, tmp_path: Path):  # noqa: F811
     server = card_live()
     issue(server.app, tmp_path / "card", GP)

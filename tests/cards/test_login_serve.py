@@ -31,6 +31,7 @@ def _issue(app: Any, folder: Path) -> Any:
         return issue_card(national_id=GP, card_type="CPS", pin=PIN, puk=PUK, out=folder)
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("workers", [(), ("--workers", "2")], ids=["werkzeug", "gunicorn"])
 def test_serve_runs_the_card_listener(backend: tuple[str, str], make_app: Any, keys_dir: Path,
                                       tmp_path: Path, workers: tuple[str, ...]) -> None:
@@ -71,6 +72,7 @@ def _held_port() -> tuple[socket.socket, int]:
     return holder, holder.getsockname()[1]
 
 
+@pytest.mark.one_backend
 def test_taken_port_fails_serve_when_asked_for(backend: tuple[str, str], make_app: Any,
                                                keys_dir: Path, tmp_path: Path) -> None:
     make_app(demo=False)
@@ -90,6 +92,7 @@ def test_taken_port_fails_serve_when_asked_for(backend: tuple[str, str], make_ap
         holder.close()
 
 
+@pytest.mark.one_backend
 def test_taken_port_by_default_serves_without_card_login(backend: tuple[str, str],
                                                          make_app: Any, keys_dir: Path,
                                                          tmp_path: Path) -> None:

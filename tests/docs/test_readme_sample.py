@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from psc_idp.admin.clients import upsert_client
 from psc_idp.config import ClientSeed
 from psc_idp.db import db
@@ -81,6 +83,7 @@ def test_sample_is_short_and_reads_only_psc_base():
         assert needle.startswith("--") or f'"{needle}"' in code
 
 
+@pytest.mark.one_backend
 def test_readme_command_registers_the_client_and_the_sample_signs_in(make_live, backend,
                                                                        keys_dir, tmp_path):
     """The README's ``client add`` line (real console script) then the sample, unchanged."""
@@ -100,6 +103,7 @@ def test_readme_command_registers_the_client_and_the_sample_signs_in(make_live, 
     _assert_gp_printed(_run_sample(tmp_path, live.base_url))
 
 
+@pytest.mark.one_backend
 def test_sample_runs_unchanged_in_the_strict_profile(make_live, tmp_path):
     """The default (psc) profile is the test above; the strict one must not break the sample."""
     live = make_live(fidelity={"profile": "strict"})

@@ -147,6 +147,7 @@ def phone(live, tmp_path) -> EcpsPhone:
 
 
 # ----------------------------------------------------------------------------- discovery
+@pytest.mark.one_backend
 def test_discovery_advertises_ciba_poll_mode(psc, live):
     meta = psc.metadata
     assert meta["backchannel_authentication_endpoint"] == \
@@ -157,6 +158,7 @@ def test_discovery_advertises_ciba_poll_mode(psc, live):
     assert "authorization_code" in meta["grant_types_supported"]
 
 
+@pytest.mark.one_backend
 def test_backchannel_endpoint_only_takes_post(psc):
     answer = requests.get(psc.metadata["backchannel_authentication_endpoint"], timeout=10)
     assert answer.status_code == 405
@@ -362,11 +364,13 @@ def test_bare_rpps_is_accepted_as_login_hint(live, rp, phone):
     assert rp.ack(login_hint=GP[1:])["auth_req_id"]
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("scope", ["scope_all", "profile email", "openidx"])
 def test_invalid_scope_without_openid(live, rp, scope):
     assert_json_error(rp.backchannel(scope=scope), 400, "invalid_scope")
 
 
+@pytest.mark.one_backend
 def test_missing_scope_is_invalid_request(live, rp):
     assert_json_error(rp.backchannel(scope=None), 400, "invalid_request")
 
@@ -396,6 +400,7 @@ def test_card_channel_without_a_card_is_access_denied(live, rp, phone):
     assert phone.pending() == []
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("channel", ["SMS", "mobile", "MOBILE,CARD"])
 def test_unknown_channel_is_invalid_request(live, rp, channel):
     body = assert_json_error(rp.backchannel(channel=channel), 400, "invalid_request")
@@ -406,6 +411,7 @@ def test_channel_defaults_to_mobile(live, rp, phone):
     assert rp.ack(channel=None)["interval"] == 5
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("extra", [{"login_hint_token": "eyJ.x.y"}, {"id_token_hint": "eyJ.x.y"},
                                    {"login_hint": None}, {"login_hint": ""}])
 def test_hints_other_than_login_hint_are_refused(live, rp, extra):
@@ -413,11 +419,13 @@ def test_hints_other_than_login_hint_are_refused(live, rp, extra):
     assert "login_hint" in body["error_description"]
 
 
+@pytest.mark.one_backend
 def test_duplicated_parameters_are_invalid_request(live, psc):
     data = list(PSC_REQUEST.items()) + [("login_hint", NURSE)]
     assert_json_error(raw_backchannel(psc, data), 400, "invalid_request")
 
 
+@pytest.mark.one_backend
 def test_signed_requests_and_user_code_are_refused(live, rp):
     assert_json_error(rp.backchannel(request="eyJ.x.y"), 400, "invalid_request")
     assert_json_error(rp.backchannel(user_code="1234"), 400, "invalid_request")
@@ -431,6 +439,7 @@ def test_blocked_means_or_no_usable_ecps_is_access_denied(live, rp):
 
 
 # ----------------------------------------------------------------------------- client auth
+@pytest.mark.one_backend
 def test_bad_client_authentication_is_401(live, psc, rp, phone):
     """Keycloak's codes (the default psc profile): ``unauthorized_client`` for a known client
     without its secret, ``invalid_client`` for an unknown one; tests/fidelity/test_client_auth.py
@@ -447,6 +456,7 @@ def test_bad_client_authentication_is_401(live, psc, rp, phone):
     assert len(phone.pending()) == 1
 
 
+@pytest.mark.one_backend
 def test_public_client_is_refused(live, psc, phone):
     register(live.app, client_id="public-rp", auth_method="none",
              redirect_uris=["http://127.0.0.1:5994/cb"])
@@ -459,6 +469,7 @@ def test_public_client_is_refused(live, psc, phone):
     assert phone.pending() == []
 
 
+@pytest.mark.one_backend
 def test_client_without_the_ciba_grant_is_unauthorized_client(live, psc, rp, phone):
     ack = rp.ack()
     with live.app.app_context():

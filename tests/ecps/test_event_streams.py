@@ -97,6 +97,7 @@ def test_phone_stream_ends_when_the_device_is_revoked(live, tmp_path):
     assert refused.value.status == 401 and refused.value.code == "invalid_token"
 
 
+@pytest.mark.one_backend
 def test_phone_stream_needs_a_device_token(live):
     answer = _raw_stream(live.base_url + "/api/mobile/v1/challenges/stream",
                          Authorization="Bearer nope")
@@ -193,6 +194,7 @@ def test_login_events_answer_only_the_browser_of_the_login(live, tmp_path):
     assert unknown.status_code == 400
 
 
+@pytest.mark.one_backend
 def test_waiting_page_script_prefers_event_source(live, tmp_path):
     _phone(live, tmp_path)
     login = ecps_login(live)

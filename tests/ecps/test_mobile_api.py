@@ -229,6 +229,7 @@ def test_otp_code_once_and_replay_refused(live, phone):
         assert wrong.value.code in ("invalid_otp", "otp_replayed")
 
 
+@pytest.mark.one_backend
 def test_openapi_describes_every_route(live):
     doc = requests.get(live.base_url + "/api/mobile/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.1")

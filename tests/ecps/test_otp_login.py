@@ -149,6 +149,7 @@ def test_means_blocked_in_the_directory_ends_the_request(live):
     assert query(done.headers["Location"])["error"] == "access_denied"
 
 
+@pytest.mark.one_backend
 def test_csrf_is_checked(live, phone):
     login = otp_login(live)
     login.csrf = "forged"
@@ -161,6 +162,7 @@ def test_csrf_is_checked(live, phone):
         assert device.last_otp_step == 0  # the code was not even checked
 
 
+@pytest.mark.one_backend
 def test_english_page(live):
     login = otp_login(live, ui_locales="en")
     assert "Open the e-CPS app and enter the 6-digit code" in login.page.text

@@ -213,6 +213,7 @@ def test_status_long_polls_and_returns_early_when_the_phone_answers(live, phone)
     assert login.finish().status_code == 302
 
 
+@pytest.mark.one_backend
 def test_status_refuses_a_wait_that_is_not_a_number(live, phone):
     login = ecps_login(live)
     login.push()
@@ -233,6 +234,7 @@ def test_finish_before_approval_keeps_waiting(live, phone):
     assert login.finish().status_code == 302
 
 
+@pytest.mark.one_backend
 def test_waiting_page_works_without_and_with_javascript(live, phone):
     login = ecps_login(live)
     page = login.push()
@@ -247,6 +249,7 @@ def test_waiting_page_works_without_and_with_javascript(live, phone):
     assert script.status_code == 200 and "?wait=" in script.text
 
 
+@pytest.mark.one_backend
 @pytest.mark.browser
 @pytest.mark.parametrize("transport", ["event-stream", "long-poll"])
 def test_waiting_page_script_finishes_the_login_in_chromium(live, phone, transport):
@@ -438,6 +441,7 @@ def test_activation_delay_then_expiry_get_their_own_pages(make_live, tmp_path):
     assert reason(page) == "ecps_expired" and "has expired or was revoked" in page.text
 
 
+@pytest.mark.one_backend
 def test_csrf_is_checked_and_nothing_is_pushed(live, phone):
     login = ecps_login(live)
     page = login.send(GP, csrf="forged")
@@ -445,6 +449,7 @@ def test_csrf_is_checked_and_nothing_is_pushed(live, phone):
     assert phone.pending() == []
 
 
+@pytest.mark.one_backend
 def test_english_pages(live, phone):
     login = ecps_login(live, ui_locales="en")
     assert "Enter your identifier: a login request will be sent" in login.page.text

@@ -191,6 +191,7 @@ def test_nothing_is_sent_for_a_challenge_rolled_back(live, phone, gateway):
     assert hook.received == []
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("url", [
     "ftp://gateway.example/push", "javascript:alert(1)", "gateway.example/push", "https://",
     "https://user:pw@gateway.example/push", "https://gateway.example/push#frag",
@@ -204,18 +205,21 @@ def test_webhook_urls_are_validated(live, phone, url):
     assert phone.device()["push_webhook"] is None
 
 
+@pytest.mark.one_backend
 def test_webhook_url_must_be_a_string(live, phone):
     for body in ({"url": 42}, {"url": None}, {}, ["x"]):
         answer = _api(live, phone, "PUT", "/device/push-webhook", json=body)
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
 
 
+@pytest.mark.one_backend
 def test_webhook_needs_a_device_token(live):
     answer = requests.put(live.base_url + "/api/mobile/v1/device/push-webhook",
                           json={"url": "https://gateway.example/"}, timeout=10)
     assert answer.status_code == 401
 
 
+@pytest.mark.one_backend
 def test_production_accepts_only_https():
     assert validate_url("https://gateway.example/push", https_only=True)
     with pytest.raises(WebhookError, match="https"):

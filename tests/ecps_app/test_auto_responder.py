@@ -17,6 +17,7 @@ def phone(live, tmp_path) -> EcpsPhone:
     return phone
 
 
+@pytest.mark.one_backend
 def test_approve_with_the_right_pin(live, phone):
     with AutoResponder(phone, "approve", pin=PIN) as responder:
         challenge_id = push_login(live, GP)
@@ -26,6 +27,7 @@ def test_approve_with_the_right_pin(live, phone):
     assert responder.seen[0]["challenge_id"] == challenge_id
 
 
+@pytest.mark.one_backend
 def test_deny(live, phone):
     with AutoResponder(phone, "deny", pin=PIN) as responder:
         challenge_id = push_login(live, GP)
@@ -45,6 +47,7 @@ def test_wrong_pin_is_refused_once_per_login(live, phone):
     assert phone.device()["pin_failures"] == 1
 
 
+@pytest.mark.one_backend
 def test_never_answers(live, phone):
     with AutoResponder(phone, "never", poll=0.3) as responder:
         challenge_id = push_login(live, GP)
@@ -54,6 +57,7 @@ def test_never_answers(live, phone):
     assert status_of(live, challenge_id) == "pending"
 
 
+@pytest.mark.one_backend
 def test_several_logins_and_a_delay(live, phone):
     seen_at: list[float] = []
     with AutoResponder(phone, "approve", pin=PIN, delay=0.3,
@@ -65,6 +69,7 @@ def test_several_logins_and_a_delay(live, phone):
     assert seen_at[-1] - seen_at[0] >= 0.5
 
 
+@pytest.mark.one_backend
 def test_only_its_professional_and_stops_quickly(live, phone, tmp_path):
     nurse = EcpsPhone(live.base_url, tmp_path / "nurse", NURSE)
     nurse.activate(PIN)
@@ -78,6 +83,7 @@ def test_only_its_professional_and_stops_quickly(live, phone, tmp_path):
     assert status_of(live, challenge_id) == "pending"
 
 
+@pytest.mark.one_backend
 def test_misuse_is_refused_at_once(live, tmp_path, phone):
     with pytest.raises(ValueError):
         AutoResponder(phone, "maybe", pin=PIN)
@@ -88,6 +94,7 @@ def test_misuse_is_refused_at_once(live, tmp_path, phone):
     assert not_activated.value.code == "not_activated"
 
 
+@pytest.mark.one_backend
 def test_over_the_event_stream(make_live, tmp_path):
     """``transport="stream"``: the responder follows /challenges/stream instead of polling."""
     from psc_idp import sse

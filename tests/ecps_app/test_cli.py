@@ -80,6 +80,7 @@ def activated(cli) -> Cli:
     return cli
 
 
+@pytest.mark.one_backend
 def test_activate_then_card_devices_status(live, activated, tmp_path):
     state = json.loads((activated.home / f"{GP}.json").read_text())
     assert set(state) >= {"device_id", "device_token", "otp_secret", "private_key_pem"}
@@ -100,6 +101,7 @@ def test_activate_then_card_devices_status(live, activated, tmp_path):
     assert as_json["national_id"] == GP and as_json["qr_svg_base64"]
 
 
+@pytest.mark.one_backend
 def test_approve_waits_for_the_next_login_and_prints_its_binding_code(live, activated):
     pushed: list[str] = []
     timer = threading.Timer(1.0, lambda: pushed.append(push_login(live, GP, "Dossier patient")))
@@ -115,6 +117,7 @@ def test_approve_waits_for_the_next_login_and_prints_its_binding_code(live, acti
     assert status_of(live, challenge_id) == "approved"
 
 
+@pytest.mark.one_backend
 def test_deny(live, activated):
     challenge_id = push_login(live, GP)
     out = ok(activated("deny", "--national-id", GP, "--pin", PIN, "--wait", "5"))
@@ -123,6 +126,7 @@ def test_deny(live, activated):
     assert status_of(live, challenge_id) == "denied"
 
 
+@pytest.mark.one_backend
 def test_approve_only_the_binding_code_given(live, activated):
     first = push_login(live, GP, "Premier service", binding_code="17")
     second = push_login(live, GP, "Second service", binding_code="42")
@@ -143,6 +147,7 @@ def test_wrong_pin_exits_non_zero_with_the_providers_message(live, activated):
     assert status_of(live, challenge_id) == "pending"
 
 
+@pytest.mark.one_backend
 def test_nothing_pending_exits_non_zero_after_the_wait(live, activated):
     line = refused(activated("approve", "--national-id", GP, "--pin", PIN, "--wait", "1"),
                    EXIT_NOTHING_PENDING)
@@ -151,6 +156,7 @@ def test_nothing_pending_exits_non_zero_after_the_wait(live, activated):
             EXIT_NOTHING_PENDING)
 
 
+@pytest.mark.one_backend
 def test_otp_prints_a_code_the_provider_accepts(live, activated):
     out = ok(activated("otp", "--national-id", GP))
     assert re.fullmatch(r"\d{6}\n", out)
@@ -160,6 +166,7 @@ def test_otp_prints_a_code_the_provider_accepts(live, activated):
     assert device.id == json.loads((activated.home / f"{GP}.json").read_text())["device_id"]
 
 
+@pytest.mark.one_backend
 def test_revoke_another_device(live, activated, tmp_path):
     tablet = Cli(live.base_url, tmp_path / "tablet")
     ok(tablet("activate", "--national-id", GP, "--pin", "4321", "--device-name", "tablette"))
@@ -175,6 +182,7 @@ def test_revoke_another_device(live, activated, tmp_path):
     assert line == "ecps-app: invalid_token: Unknown or revoked device. (HTTP 401)"
 
 
+@pytest.mark.one_backend
 def test_refusals_are_one_line(live, cli, tmp_path):
     assert refused(cli("activate", "--national-id", "899999999999", "--pin", PIN)) == \
         "ecps-app: unknown_professional: Unknown national identifier. (HTTP 404)"
@@ -189,6 +197,7 @@ def test_refusals_are_one_line(live, cli, tmp_path):
     assert usage.returncode == 2 and "--national-id is required" in usage.stderr
 
 
+@pytest.mark.one_backend
 def test_environment_defaults(live, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECPS_APP_")}
     env.update(ECPS_APP_SERVER=live.base_url, ECPS_APP_HOME=str(tmp_path / "env-home"))
@@ -198,6 +207,7 @@ def test_environment_defaults(live, tmp_path):
     assert (tmp_path / "env-home" / f"{GP}.json").exists()
 
 
+@pytest.mark.one_backend
 def test_sessions_listed_and_ended(live, activated):
     from tests.psc_actions import PscActions
 

@@ -40,6 +40,7 @@ def raw_answer(live, phone: EcpsPhone, challenge: dict, decision: str,
 
 
 # ----------------------------------------------------------------------------- item 1: RPPS
+@pytest.mark.one_backend
 def test_the_rpps_alone_activates_the_phone(live, tmp_path):
     assert canonical_national_id(" 100 999 000 10 ") == GP
     assert canonical_national_id(GP) == GP
@@ -50,6 +51,7 @@ def test_the_rpps_alone_activates_the_phone(live, tmp_path):
     assert EcpsPhone.known(tmp_path / "home") == [GP]  # one e-CPS, filed under 8 + RPPS
 
 
+@pytest.mark.one_backend
 def test_the_cli_activates_with_the_rpps(live, tmp_path):
     cli = Cli(live.base_url, tmp_path / "home")
     out = ok(cli("activate", "--national-id", RPPS, "--pin", PIN))
@@ -113,6 +115,7 @@ def test_the_block_reaches_the_waiting_login_at_once(live, tmp_path):
 
 
 # ----------------------------------------------------------------------------- item 3
+@pytest.mark.one_backend
 def test_denying_needs_no_pin_approving_does(live, tmp_path):
     phone = EcpsPhone(live.base_url, tmp_path / "home", GP)
     phone.activate(PIN)
@@ -140,6 +143,7 @@ def test_denying_needs_no_pin_approving_does(live, tmp_path):
     assert unsigned.status_code == 403 and unsigned.json()["error"] == "invalid_signature"
 
 
+@pytest.mark.one_backend
 def test_the_newest_request_comes_first(live, tmp_path):
     phone = EcpsPhone(live.base_url, tmp_path / "home", GP)
     phone.activate(PIN)
@@ -155,6 +159,7 @@ def test_the_newest_request_comes_first(live, tmp_path):
 
 
 # ----------------------------------------------------------------------------- item 6
+@pytest.mark.one_backend
 def test_the_cli_and_the_page_share_one_default_home(live, tmp_path):
     home_env = {k: v for k, v in os.environ.items() if not k.startswith("ECPS_APP_")}
     assert load_settings(environ={}).HOME == DEFAULT_HOME == "~/.ecps-app"

@@ -102,6 +102,7 @@ def activate(page: Any, web: LiveServer, national_id: str = GP, pin: str = PIN) 
     expect(page.locator("#card-name")).to_have_text("Camille LEROY")
 
 
+@pytest.mark.one_backend
 def test_activate_see_the_login_type_the_pin_and_approve(live, web, page):
     activate(page, web)
     expect(page.locator("#card-profession")).to_contain_text("Médecin")
@@ -144,6 +145,7 @@ def test_wrong_pin_then_deny(live, web, page):
     assert status_of(live, challenge_id) == "denied"
 
 
+@pytest.mark.one_backend
 def test_devices_listed_and_revoked(live, web, page, tmp_path):
     tablet = EcpsPhone(live.base_url, tmp_path / "tablet", GP)
     tablet.activate("4321", device_name="tablette")
@@ -160,6 +162,7 @@ def test_devices_listed_and_revoked(live, web, page, tmp_path):
     assert locked_out.status_code == 401
 
 
+@pytest.mark.one_backend
 def test_pick_an_activated_professional(live, serve_app, page, tmp_path):
     home = tmp_path / "shared-home"
     EcpsPhone(live.base_url, home, GP).activate(PIN)  # e.g. by the ecps-app CLI
@@ -173,6 +176,7 @@ def test_pick_an_activated_professional(live, serve_app, page, tmp_path):
     expect(page.locator("#national-id")).to_be_visible()
 
 
+@pytest.mark.one_backend
 def test_forms_and_api_need_the_session_token(live, web):
     http = requests.Session()
     http.trust_env = False
@@ -192,6 +196,7 @@ def test_forms_and_api_need_the_session_token(live, web):
     assert refused.status_code == 403
 
 
+@pytest.mark.one_backend
 def test_sessions_listed_and_ended_from_the_page(live, web, page):
     from tests.psc_actions import PscActions
 
@@ -209,6 +214,7 @@ def test_sessions_listed_and_ended_from_the_page(live, web, page):
     assert "login_required" in browser.open(start.url).headers["Location"]
 
 
+@pytest.mark.one_backend
 def test_the_session_list_follows_the_provider_live_in_paris_time(live, web, page):
     """Issue 13 item 12: times in Paris time with the offset, and the phone's session list
     updating while the page is open (a login elsewhere appears, a logout disappears)."""
@@ -229,6 +235,7 @@ def test_the_session_list_follows_the_provider_live_in_paris_time(live, web, pag
     expect(row).to_have_count(0, timeout=15000)
 
 
+@pytest.mark.one_backend
 def test_paris_time_shows_the_offset():
     from clients.ecps_app.web import paris_time
 

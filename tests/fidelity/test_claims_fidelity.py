@@ -72,6 +72,7 @@ def _assert_2023(body: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------- userinfo
+@pytest.mark.one_backend
 def test_userinfo_is_in_the_2024_shape_by_default(fidelity_live):
     live = fidelity_live()
     psc = PscActions(live.issuer)
@@ -82,6 +83,7 @@ def test_userinfo_is_in_the_2024_shape_by_default(fidelity_live):
     assert body["otherIds"] == [{"identifiant": GP, "origine": "RPPS", "qualite": 1}]
 
 
+@pytest.mark.one_backend
 def test_userinfo_2023_shape_by_setting_and_2024_for_a_client_that_asks(fidelity_live):
     live = fidelity_live(fidelity={"userinfo_shape": "2023"})
     _register(live.app, client_id="shape-2024-rp", userinfo_shape="2024")
@@ -91,6 +93,7 @@ def test_userinfo_2023_shape_by_setting_and_2024_for_a_client_that_asks(fidelity
     _assert_2024(_login_userinfo(psc, "shape-2024-rp", OTHER_REDIRECT))
 
 
+@pytest.mark.one_backend
 def test_userinfo_2023_shape_per_client(fidelity_live):
     live = fidelity_live()
     _register(live.app, client_id="shape-2023-rp", userinfo_shape="2023")
@@ -99,6 +102,7 @@ def test_userinfo_2023_shape_per_client(fidelity_live):
     _assert_2024(_login_userinfo(psc))  # the other clients keep the deployment's shape
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("shape", ["2024", "2023"])
 def test_signed_userinfo_follows_the_shape(fidelity_live, shape):
     live = fidelity_live()
@@ -129,6 +133,7 @@ def _expect_access(claims: dict[str, Any], profile: str, granted_acr: str) -> No
         assert claims["acr"] == granted_acr and "nonce" not in claims
 
 
+@pytest.mark.one_backend
 def test_access_token_acr_and_nonce_follow_the_profile(fidelity_live, profile):
     live = fidelity_live()
     psc = PscActions(live.issuer)
@@ -157,6 +162,7 @@ def test_access_token_acr_and_nonce_follow_the_profile(fidelity_live, profile):
     _expect_access(psc.verify(refreshed["access_token"]), profile, "eidas1")
 
 
+@pytest.mark.one_backend
 def test_strict_acr_is_the_granted_one(fidelity_live, profile):
     live = fidelity_live()
     psc = PscActions(live.issuer)
@@ -165,6 +171,7 @@ def test_strict_acr_is_the_granted_one(fidelity_live, profile):
     _expect_access(psc.verify(token["access_token"]), profile, "eidas2")
 
 
+@pytest.mark.one_backend
 def test_a_client_of_the_other_profile_gets_its_own_access_token(fidelity_live, profile):
     other = "strict" if profile == "psc" else "psc"
     live = fidelity_live()
@@ -175,6 +182,7 @@ def test_a_client_of_the_other_profile_gets_its_own_access_token(fidelity_live, 
     _expect_access(psc.verify(token["access_token"]), other, "eidas1")
 
 
+@pytest.mark.one_backend
 def test_quirks_override_the_access_token_behaviours(fidelity_live, profile):
     flipped = profile == "strict"  # psc's behaviours forced in strict, and the other way
     live = fidelity_live(quirks={"card_access_token_acr_eidas3": flipped,
@@ -185,6 +193,7 @@ def test_quirks_override_the_access_token_behaviours(fidelity_live, profile):
 
 
 # ------------------------------------------------------------------------ no openid scope
+@pytest.mark.one_backend
 def test_userinfo_without_openid_is_insufficient_scope_as_keycloak(fidelity_live):
     live = fidelity_live()
     psc = PscActions(live.issuer)

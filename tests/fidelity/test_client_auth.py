@@ -125,6 +125,7 @@ def assert_error(answer: requests.Response, status: int, error: str, description
 
 
 # ----------------------------------------------------------------------------- token endpoint
+@pytest.mark.one_backend
 @pytest.mark.parametrize("registered", list(CLIENTS))
 def test_token_endpoint_secret_by_basic_body_or_both(live, psc, profile, registered):
     client = CLIENTS[registered]
@@ -143,6 +144,7 @@ def test_token_endpoint_secret_by_basic_body_or_both(live, psc, profile, registe
             assert retry.status_code == 200, retry.text
 
 
+@pytest.mark.one_backend
 def test_lemonldap_sends_the_secret_in_the_body_of_a_basic_client(live, psc, profile):
     """LemonLDAP::NG's PSC connector posts client_id/client_secret in the body for a client
     registered with the default client_secret_basic: Keycloak (PSC) accepts it."""
@@ -159,6 +161,7 @@ def test_lemonldap_sends_the_secret_in_the_body_of_a_basic_client(live, psc, pro
         assert "client_secret_basic" in refused.value.description  # its registered method only
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("registered", list(CLIENTS))
 def test_authlib_client_with_each_method(live, psc, profile, registered):
     client = CLIENTS[registered]
@@ -177,6 +180,7 @@ def test_authlib_client_with_each_method(live, psc, profile, registered):
             assert refused.value.error == "invalid_client"
 
 
+@pytest.mark.one_backend
 def test_both_with_different_secrets(live, psc, profile):
     """psc: Keycloak reads the body's client_secret over the header's; strict: refused."""
     client = BASIC_RP
@@ -195,6 +199,7 @@ def test_both_with_different_secrets(live, psc, profile):
 
 
 # ----------------------------------------------------------------------------- wrong credentials
+@pytest.mark.one_backend
 @pytest.mark.parametrize("how", ["basic", "body"])
 def test_wrong_secret_and_unknown_client(live, psc, profile, how):
     url = psc.metadata["token_endpoint"]
@@ -227,6 +232,7 @@ def test_wrong_secret_and_unknown_client(live, psc, profile, how):
 
 
 # ----------------------------------------------------------------- introspection, revocation
+@pytest.mark.one_backend
 @pytest.mark.parametrize("registered", list(CLIENTS))
 def test_introspection_and_revocation_secret_by_basic_body_or_both(live, psc, profile,
                                                                    registered):
@@ -278,6 +284,7 @@ def test_introspection_and_revocation_secret_by_basic_body_or_both(live, psc, pr
                    for r in refused)
 
 
+@pytest.mark.one_backend
 def test_public_client_at_introspection(live, psc, profile):
     with live.app.app_context():
         upsert_client(ClientSeed(client_id="public-rp", redirect_uris=["http://127.0.0.1:5983/cb"],
@@ -294,6 +301,7 @@ def test_public_client_at_introspection(live, psc, profile):
 
 
 # ----------------------------------------------------------------------------- CIBA
+@pytest.mark.one_backend
 def test_ciba_secret_by_basic_body_or_both(live, psc, profile, tmp_path):
     phone = EcpsPhone(live.base_url, tmp_path / "phone", GP)
     phone.activate("1234")
@@ -326,6 +334,7 @@ def test_ciba_secret_by_basic_body_or_both(live, psc, profile, tmp_path):
 
 
 # ----------------------------------------------------------------------------- code errors
+@pytest.mark.one_backend
 def test_code_errors_are_worded_per_profile(live, psc, profile):
     url = psc.metadata["token_endpoint"]
     keycloak = profile == "psc"
@@ -403,6 +412,7 @@ def test_refresh_token_reuse_per_profile(live, psc, profile):
         assert info.status_code == 401
 
 
+@pytest.mark.one_backend
 def test_refresh_errors_are_worded_per_profile(live, psc, profile):
     keycloak = profile == "psc"
     garbage = _refresh(psc, "garbage")

@@ -45,6 +45,7 @@ def _secure_psc(live: Any, monkeypatch: pytest.MonkeyPatch) -> PscActions:
 
 
 # ----------------------------------------------------------------------------- serving TLS
+@pytest.mark.one_backend
 def test_a_real_tls_handshake_with_the_local_authority(make_tls_live, profile):
     live = make_tls_live(fidelity={"profile": profile})
     context = ssl.create_default_context(cafile=live.ca_file)
@@ -58,6 +59,7 @@ def test_a_real_tls_handshake_with_the_local_authority(make_tls_live, profile):
     assert "TEST" in leaf.issuer.rfc4514_string()
 
 
+@pytest.mark.one_backend
 def test_an_untrusted_ca_fails_the_handshake(make_tls_live, other_ca, profile):
     live = make_tls_live(fidelity={"profile": profile})
     discovery = live.issuer + "/.well-known/wallet-openid-configuration"
@@ -72,6 +74,7 @@ def test_an_untrusted_ca_fails_the_handshake(make_tls_live, other_ca, profile):
     assert requests.get(discovery, timeout=5, verify=live.ca_file).status_code == 200
 
 
+@pytest.mark.one_backend
 def test_discovery_advertises_https_endpoints(make_tls_live, profile):
     live = make_tls_live(fidelity={"profile": profile})
     for name in ("wallet-openid-configuration", "openid-configuration"):
@@ -84,6 +87,7 @@ def test_discovery_advertises_https_endpoints(make_tls_live, profile):
         assert all(u.startswith("https://127.0.0.1:") for u in urls), urls
 
 
+@pytest.mark.one_backend
 def test_a_full_code_flow_over_https(make_tls_live, profile, monkeypatch):
     """Authlib's OAuth2Session (RP) and a requests session (browser) trusting the root:
     authorize, persona, code, token, userinfo, ID token verified with the JWKS (which carries
@@ -166,12 +170,14 @@ def _login_with_headers(live: Any, headers: dict[str, str]) -> tuple[str, str]:
     return cookie, ip
 
 
+@pytest.mark.one_backend
 def test_the_provider_ignores_forged_forwarded_headers_by_default(make_live, profile):
     live = make_live(fidelity={"profile": profile})
     cookie, ip = _login_with_headers(live, FORGED)
     assert not re.search(r";\s*Secure", cookie, re.I) and ip == "127.0.0.1"
 
 
+@pytest.mark.one_backend
 def test_the_provider_believes_its_trusted_proxy(make_live, profile):
     live = make_live(fidelity={"profile": profile}, proxy={"trusted_hops": 1,
                                                           "trusted_addresses": ["127.0.0.1"]})
@@ -179,6 +185,7 @@ def test_the_provider_believes_its_trusted_proxy(make_live, profile):
     assert re.search(r";\s*Secure", cookie, re.I) and ip == "203.0.113.9"
 
 
+@pytest.mark.one_backend
 def test_a_proxy_at_another_address_is_not_believed(make_live, profile):
     live = make_live(fidelity={"profile": profile}, proxy={"trusted_hops": 1,
                                                           "trusted_addresses": ["10.0.0.5"]})
@@ -209,6 +216,7 @@ def _rp_endpoints(jwks: dict[str, Any]) -> tuple[Flask, list[str]]:
     return app, received
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("trusted", [False, True], ids=["no-bundle", "rp-ca-bundle"])
 def test_outgoing_calls_trust_the_rp_ca_only_when_given(make_app, other_ca, profile, trusted):
     """Back-channel logout, push-gateway webhook and jwks_uri fetch to an RP serving a
@@ -246,6 +254,7 @@ def test_outgoing_calls_trust_the_rp_ca_only_when_given(make_app, other_ca, prof
 
 
 # ----------------------------------------------------------------------------- gunicorn
+@pytest.mark.one_backend
 def test_psc_idp_serve_with_gunicorn_speaks_tls(backend, make_app, tmp_path):
     """``psc-idp serve --tls --workers 1``: gunicorn serves the certificate the local
     authority issued at ``init``; discovery is https; the CA is what ``pki show`` prints."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
 import requests
 
 from psc_idp.admin.clients import upsert_client
@@ -21,6 +22,7 @@ def _register(app, **kwargs) -> None:
         db.session.commit()
 
 
+@pytest.mark.one_backend
 def test_wallet_authorize_with_a_trailing_slash_as_the_drupal_plugin_builds_it(fidelity_live):
     live = fidelity_live()
     psc = PscActions(live.issuer)
@@ -36,6 +38,7 @@ def test_wallet_authorize_with_a_trailing_slash_as_the_drupal_plugin_builds_it(f
     assert psc.open(start.url.replace("/auth?", "/auth/x?", 1)).status_code == 404
 
 
+@pytest.mark.one_backend
 def test_authorization_response_carries_session_state(fidelity_live):
     live = fidelity_live()
     psc = PscActions(live.issuer)
@@ -51,6 +54,7 @@ def test_authorization_response_carries_session_state(fidelity_live):
     assert query(second)["session_state"] == answer["session_state"]
 
 
+@pytest.mark.one_backend
 def test_granted_scope_drops_unknown_scopes_and_adds_default_ones_in_psc(fidelity_live, profile):
     live = fidelity_live()
     psc = PscActions(live.issuer)
@@ -66,6 +70,7 @@ def test_granted_scope_drops_unknown_scopes_and_adds_default_ones_in_psc(fidelit
         assert granted == ["openid", "scope_all"]
 
 
+@pytest.mark.one_backend
 def test_default_scopes_are_a_setting(fidelity_live, profile):
     live = fidelity_live(fidelity={"default_scopes": ["profile", "email"]})
     psc = PscActions(live.issuer)
@@ -74,6 +79,7 @@ def test_default_scopes_are_a_setting(fidelity_live, profile):
     assert set(token["scope"].split()) == expected
 
 
+@pytest.mark.one_backend
 def test_plain_pkce_follows_the_profile_and_the_client_can_choose(fidelity_live, profile):
     live = fidelity_live()
     psc = PscActions(live.issuer)

@@ -35,6 +35,7 @@ def _last_refusal(live) -> AuditEvent:
         return row
 
 
+@pytest.mark.one_backend
 def test_redirect_uri_mismatch_shows_received_registered_and_a_hint(live):
     sent = "http://localhost:5001/callback"
     answer = _authorize(live, sent)
@@ -51,6 +52,7 @@ def test_redirect_uri_mismatch_shows_received_registered_and_a_hint(live):
     assert row.details["registered"] == [REGISTERED]
 
 
+@pytest.mark.one_backend
 def test_redirect_uri_error_page_in_english_and_escaped(live):
     sent = 'http://127.0.0.1:5001/callback/"><script>alert(1)</script>'
     answer = _authorize(live, sent, ui_locales="en")
@@ -61,6 +63,7 @@ def test_redirect_uri_error_page_in_english_and_escaped(live):
     assert "callback/&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
 
 
+@pytest.mark.one_backend
 def test_redirect_uri_repeated_and_json_answers(live):
     repeated = _authorize(live, [REGISTERED, REGISTERED])
     assert repeated.status_code == 400 and "plusieurs redirect_uri" in repeated.text
@@ -74,6 +77,7 @@ def test_redirect_uri_repeated_and_json_answers(live):
     assert _last_refusal(live).details["hint"] == "exact"
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("received,registered,hint", [
     (["http://localhost:8080/cb"], ["http://127.0.0.1:8080/cb"], "localhost"),
     (["http://[::1]:8080/cb"], ["http://localhost:8080/cb"], "localhost"),
@@ -89,6 +93,7 @@ def test_redirect_uri_hints(received, registered, hint):
 
 
 # ----------------------------------------------------------------------------- home page
+@pytest.mark.one_backend
 def test_home_page_in_demo_mode_links_everything(live):
     answer = requests.get(live.base_url + "/", timeout=10)
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/html")
@@ -105,6 +110,7 @@ def test_home_page_in_demo_mode_links_everything(live):
         assert requests.get(live.base_url + link, timeout=10).status_code == 200, link
 
 
+@pytest.mark.one_backend
 def test_home_page_in_production_says_what_the_server_is(make_live):
     live = make_live(mode="production", authenticators={"ecps": {}}, demo=False)
     page = requests.get(live.base_url + "/", timeout=10).text
@@ -114,6 +120,7 @@ def test_home_page_in_production_says_what_the_server_is(make_live):
 
 
 # ----------------------------------------------------------------------------- session page
+@pytest.mark.one_backend
 def test_paris_time_shows_the_offset_of_the_date():
     from datetime import UTC, datetime
 
@@ -127,6 +134,7 @@ def test_paris_time_shows_the_offset_of_the_date():
         "01/07/2026 15:05 (Paris time, UTC+02:00)"
 
 
+@pytest.mark.one_backend
 def test_session_page_says_who_is_signed_in_with_paris_times(live):
     import re
     from datetime import UTC, datetime, timedelta
@@ -154,6 +162,7 @@ def test_session_page_says_who_is_signed_in_with_paris_times(live):
     assert "(Paris time, UTC+" in english and " UTC<" not in english
 
 
+@pytest.mark.one_backend
 def test_outbox_page_shows_paris_times(live):
     import re
 
@@ -168,6 +177,7 @@ def test_outbox_page_shows_paris_times(live):
     assert "(UTC)" not in page
 
 
+@pytest.mark.one_backend
 def test_error_pages_speak_french_with_the_protocol_wording_as_a_detail(live):
     """Issue 13 item 4: "Client not found." and "Invalid parameter: redirect_uri" were the
     page's sentence; a person now reads French (English with ui_locales=en), and the protocol

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
 from tests.psc_actions import GP, PscActions
@@ -31,6 +32,7 @@ def _rehost(url: str, auth_base: str, wallet_base: str) -> str:
             .replace("https://wallet.bas.psc.esante.gouv.fr", wallet_base))
 
 
+@pytest.mark.one_backend
 def test_rp_with_hard_coded_psc_urls(live):
     urls = {k: _rehost(v, live.base_url, live.base_url) for k, v in PSC_BAS.items()}
     psc = PscActions(urls["issuer"])
@@ -52,6 +54,7 @@ def test_rp_with_hard_coded_psc_urls(live):
     assert info["SubjectRefPro"]["exercices"][0]["codeProfession"] == "10"
 
 
+@pytest.mark.one_backend
 def test_wallet_host_separate_from_issuer_host(make_live):
     """PSC serves /auth on wallet.* and the realm on auth.*: two host names, one process."""
     from tests.conftest import free_port

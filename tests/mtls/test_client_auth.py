@@ -32,6 +32,7 @@ def _certificate_refusals(env: MtlsLive, client_id: str) -> list[dict]:
         return [r.details for r in rows if r.details.get("stage") == "client_certificate"]
 
 
+@pytest.mark.one_backend
 def test_code_flow_with_tls_client_auth_on_the_alias(mtls_live):
     env = mtls_live()
     _tls_client(env)
@@ -48,12 +49,14 @@ def test_code_flow_with_tls_client_auth_on_the_alias(mtls_live):
     assert info.status_code == 200
 
 
+@pytest.mark.one_backend
 def test_subject_dn_compared_as_a_name_not_as_a_string(mtls_live):
     env = mtls_live()
     _tls_client(env, tls_client_auth_subject_dn=f"cn=mtls-rp,  o={ORGANISATION.upper()}, c=fr")
     assert "access_token" in env.tokens("mtls-rp", env.software_certificate("mtls-rp"))
 
 
+@pytest.mark.one_backend
 def test_tls_client_auth_by_san(mtls_live):
     env = mtls_live()
     env.register(client_id="san-rp", auth_method="tls_client_auth", test_autologin=True,
@@ -66,6 +69,7 @@ def test_tls_client_auth_by_san(mtls_live):
     assert refused.status_code == 401
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("case", ["wrong_dn", "foreign_ca", "revoked", "no_certificate",
                                   "plain_listener"])
 def test_refused_certificates(mtls_live, profile, case):
@@ -102,6 +106,7 @@ def test_refused_certificates(mtls_live, profile, case):
     assert refusals and reason in refusals[-1]["reason"], refusals
 
 
+@pytest.mark.one_backend
 def test_a_secret_from_a_tls_client_is_refused(mtls_live):
     env = mtls_live()
     _tls_client(env)
@@ -113,6 +118,7 @@ def test_a_secret_from_a_tls_client_is_refused(mtls_live):
     assert answer.status_code == 401
 
 
+@pytest.mark.one_backend
 def test_self_signed_tls_client_auth(mtls_live, profile):
     env = mtls_live(profile)
     mine = env.self_signed("ss-rp")
@@ -127,6 +133,7 @@ def test_self_signed_tls_client_auth(mtls_live, profile):
         assert reason in _certificate_refusals(env, "ss-rp")[-1]["reason"]
 
 
+@pytest.mark.one_backend
 def test_self_signed_certificate_out_of_its_dates_is_refused(mtls_live):
     env = mtls_live()
     expired = env.self_signed("old-rp", days=2, start_days=-10)
@@ -136,6 +143,7 @@ def test_self_signed_certificate_out_of_its_dates_is_refused(mtls_live):
     assert "validity" in _certificate_refusals(env, "old-rp")[-1]["reason"]
 
 
+@pytest.mark.one_backend
 def test_introspection_and_revocation_by_certificate(mtls_live, profile):
     env = mtls_live(profile)
     _tls_client(env)
@@ -158,6 +166,7 @@ def test_introspection_and_revocation_by_certificate(mtls_live, profile):
     assert again.json() == {"active": False}
 
 
+@pytest.mark.one_backend
 def test_ciba_by_certificate(mtls_live):
     env = mtls_live()
     _tls_client(env)

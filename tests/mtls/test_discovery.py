@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 
 ALIASED = ("token_endpoint", "revocation_endpoint", "introspection_endpoint",
            "userinfo_endpoint", "backchannel_authentication_endpoint")
 
 
+@pytest.mark.one_backend
 def test_aliases_name_the_listener(mtls_live, profile):
     env = mtls_live(profile)
     doc = env.psc.metadata
@@ -32,6 +34,7 @@ def test_aliases_name_the_listener(mtls_live, profile):
     assert over_tls.json()["mtls_endpoint_aliases"] == aliases
 
 
+@pytest.mark.one_backend
 def test_no_aliases_without_the_listener(make_live):
     live = make_live(mtls={"enabled": False})
     doc = requests.get(live.issuer + "/.well-known/wallet-openid-configuration",

@@ -115,6 +115,7 @@ def test_missing_redirect_uri_with_a_single_registered_one_is_accepted(live, psc
     assert token.json()["access_token"]
 
 
+@pytest.mark.one_backend
 def test_error_page_is_json_when_the_caller_asks_for_json(live, psc):
     answer = psc.browser.get(authorize_url(psc, auth_params(client_id="ghost")),
                              headers={"Accept": "application/json"}, allow_redirects=False)
@@ -129,6 +130,7 @@ def test_error_page_is_json_when_the_caller_asks_for_json(live, psc):
     assert bad_uri.json()["error"] == "invalid_request"
 
 
+@pytest.mark.one_backend
 def test_error_page_escapes_what_the_request_carried(live, psc):
     evil = "<script>alert(1)</script>"
     answer = psc.open(authorize_url(psc, auth_params(client_id=evil)))
@@ -140,6 +142,7 @@ def test_error_page_escapes_what_the_request_carried(live, psc):
 
 
 # ----------------------------------------------------------------------------- redirected errors
+@pytest.mark.one_backend
 @pytest.mark.parametrize("response_type", ["token", "id_token", "code id_token", "code token",
                                            "none", "Code"])
 def test_unsupported_response_type_goes_back_to_the_rp(live, psc, response_type):
@@ -150,6 +153,7 @@ def test_unsupported_response_type_goes_back_to_the_rp(live, psc, response_type)
     assert "not supported" in back["error_description"], back
 
 
+@pytest.mark.one_backend
 def test_unsupported_response_type_description_does_not_echo_the_raw_value(live, psc):
     params = auth_params(response_type="x" * 1500)
     answer = psc.open(authorize_url(psc, params))
@@ -158,18 +162,21 @@ def test_unsupported_response_type_description_does_not_echo_the_raw_value(live,
     assert len(back["error_description"]) < 200, len(back["error_description"])
 
 
+@pytest.mark.one_backend
 def test_missing_response_type_is_invalid_request(live, psc):
     params = auth_params(response_type=None)
     answer = psc.open(authorize_url(psc, params))
     assert_redirect_error(answer, "invalid_request", live.issuer, params["state"])
 
 
+@pytest.mark.one_backend
 def test_error_redirect_without_state_has_no_state(live, psc):
     answer = psc.open(authorize_url(psc, auth_params(response_type="token", state=None)))
     params = assert_redirect_error(answer, "unsupported_response_type", live.issuer)
     assert "state" not in params
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("mode", ["fragment", "form_post", "query.jwt", "jwt"])
 def test_unsupported_response_mode_is_invalid_request(live, psc, mode):
     params = auth_params(response_mode=mode)
@@ -177,6 +184,7 @@ def test_unsupported_response_mode_is_invalid_request(live, psc, mode):
     assert_redirect_error(answer, "invalid_request", live.issuer, params["state"])
 
 
+@pytest.mark.one_backend
 def test_plain_pkce_is_refused_in_the_strict_profile(start):
     live = start(fidelity={"profile": "strict"})
     psc = PscActions(live.issuer)
@@ -186,6 +194,7 @@ def test_plain_pkce_is_refused_in_the_strict_profile(start):
     assert "code challenge method" in body["error_description"]
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("method", ["S512", "s256", "none"])
 def test_unknown_pkce_method_is_refused(live, psc, method):
     params = auth_params(code_challenge_method=method)
@@ -193,12 +202,14 @@ def test_unknown_pkce_method_is_refused(live, psc, method):
     assert_redirect_error(answer, "invalid_request", live.issuer, params["state"])
 
 
+@pytest.mark.one_backend
 def test_pkce_method_without_challenge_is_refused(live, psc):
     params = auth_params(code_challenge=None)
     answer = psc.open(authorize_url(psc, params))
     assert_redirect_error(answer, "invalid_request", live.issuer, params["state"])
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("challenge", ["short", "a" * 129, "bad challenge with spaces" * 3])
 def test_malformed_code_challenge_is_refused(live, psc, challenge):
     params = auth_params(code_challenge=challenge)
@@ -206,6 +217,7 @@ def test_malformed_code_challenge_is_refused(live, psc, challenge):
     assert_redirect_error(answer, "invalid_request", live.issuer, params["state"])
 
 
+@pytest.mark.one_backend
 def test_plain_pkce_is_accepted_with_the_quirk_even_in_the_strict_profile(start):
     live = start(quirks={"allow_plain_pkce": True}, fidelity={"profile": "strict"})
     psc = PscActions(live.issuer)
@@ -223,6 +235,7 @@ def test_plain_pkce_is_accepted_with_the_quirk_even_in_the_strict_profile(start)
     assert token.status_code == 200, token.text
 
 
+@pytest.mark.one_backend
 def test_public_client_without_code_challenge_is_refused(live, psc):
     register(live.app, client_id=PUBLIC[0], redirect_uris=[PUBLIC[1]], auth_method="none")
     params = auth_params(client_id=PUBLIC[0], redirect_uri=PUBLIC[1], code_challenge=None,
@@ -236,6 +249,7 @@ def test_public_client_without_code_challenge_is_refused(live, psc):
     assert ok.status_code == 200
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("name", ["state", "scope", "response_type", "nonce", "code_challenge",
                                   "prompt", "acr_values", "login_hint"])
 def test_duplicated_parameters_are_invalid_request(live, psc, name):
@@ -246,6 +260,7 @@ def test_duplicated_parameters_are_invalid_request(live, psc, name):
     assert name in body["error_description"]
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("prompt", ["none login", "login none", "consent none", "bogus",
                                     "login select_account whatever"])
 def test_bad_prompt_is_invalid_request(live, psc, prompt):
@@ -254,6 +269,7 @@ def test_bad_prompt_is_invalid_request(live, psc, prompt):
     assert_redirect_error(answer, "invalid_request", live.issuer, params["state"])
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("max_age", ["-1", "abc", "1.5", " 10", "99999999999", "1e3",
                                      "\u00b2"])
 def test_bad_max_age_is_invalid_request(live, psc, max_age):
@@ -262,12 +278,14 @@ def test_bad_max_age_is_invalid_request(live, psc, max_age):
     assert_redirect_error(answer, "invalid_request", live.issuer, params["state"])
 
 
+@pytest.mark.one_backend
 def test_request_object_is_not_supported(live, psc):
     params = auth_params(request="eyJhbGciOiJub25lIn0.e30.")
     answer = psc.open(authorize_url(psc, params))
     assert_redirect_error(answer, "request_not_supported", live.issuer, params["state"])
 
 
+@pytest.mark.one_backend
 def test_request_uri_is_not_supported(live, psc):
     params = auth_params(request_uri="https://rp.example/request.jwt")
     answer = psc.open(authorize_url(psc, params))
@@ -371,6 +389,7 @@ def test_unknown_login_request_is_refused(live, psc):
     assert_error_page(answer, 400, "invalid_request")
 
 
+@pytest.mark.one_backend
 def test_cancel_button_sends_access_denied_to_the_rp(live, psc):
     params, page = _login_page(psc)
     action, csrf = _form(page, "cancel")
@@ -412,6 +431,7 @@ def test_unknown_authenticator_is_refused(live, psc):
     assert "Location" not in answer.headers
 
 
+@pytest.mark.one_backend
 def test_error_descriptions_redirected_are_url_encoded(live, psc):
     params = auth_params(prompt="bogus", state="a b&c=d")
     answer = psc.open(authorize_url(psc, params))

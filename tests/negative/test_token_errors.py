@@ -96,6 +96,7 @@ def test_malformed_basic_header_is_invalid_client(live, psc, header):
     assert_json_error(answer, 401, "invalid_client")
 
 
+@pytest.mark.one_backend
 def test_client_secret_post_is_refused_for_a_basic_client(live, psc):
     code, verifier = _code(psc)
     answer = _redeem(psc, code, verifier, auth=None, client_id=DEMO_ID, client_secret=DEMO_SECRET)
@@ -103,6 +104,7 @@ def test_client_secret_post_is_refused_for_a_basic_client(live, psc):
     assert _redeem(psc, code, verifier).status_code == 200
 
 
+@pytest.mark.one_backend
 def test_basic_is_refused_for_a_client_secret_post_client(live, psc):
     register(live.app, client_id="post-rp", client_secret="post-rp-secret",
              redirect_uris=["http://127.0.0.1:5991/cb"], auth_method="client_secret_post")
@@ -128,6 +130,7 @@ def test_public_client_cannot_redeem_another_clients_code(live, psc):
 
 
 # ----------------------------------------------------------------------------- code, PKCE
+@pytest.mark.one_backend
 def test_missing_code_verifier_is_invalid_request(live, psc):
     code, verifier = _code(psc)
     answer = _redeem(psc, code, None)
@@ -142,6 +145,7 @@ def test_wrong_code_verifier_is_invalid_grant(live, psc):
     assert_json_error(answer, 400, "invalid_grant")
 
 
+@pytest.mark.one_backend
 def test_malformed_code_verifier_is_refused(live, psc):
     code, _ = _code(psc)
     for bad in ("short", "x" * 129, "spaces are not allowed in a verifier at all......"):
@@ -150,6 +154,7 @@ def test_malformed_code_verifier_is_refused(live, psc):
         assert answer.json()["error"] in ("invalid_request", "invalid_grant")
 
 
+@pytest.mark.one_backend
 def test_code_verifier_without_code_challenge_is_refused(live, psc):
     """RFC 9700 §4.8.2 (PKCE downgrade): no challenge at authorize, a verifier at the token."""
     rp = psc.client()
@@ -169,6 +174,7 @@ def test_unknown_code_is_invalid_grant(live, psc, code):
     assert_json_error(answer, 400, "invalid_grant")
 
 
+@pytest.mark.one_backend
 def test_missing_code_is_invalid_request(live, psc):
     answer = requests.post(_token_url(psc), auth=(DEMO_ID, DEMO_SECRET),
                            data={"grant_type": "authorization_code",
@@ -265,6 +271,7 @@ def test_access_token_as_refresh_token_is_invalid_grant(live, psc):
 
 
 # ----------------------------------------------------------------------------- grant types, body
+@pytest.mark.one_backend
 @pytest.mark.parametrize("grant_type", ["password", "client_credentials", "implicit",
                                         "urn:ietf:params:oauth:grant-type:device_code",
                                         "urn:ietf:params:oauth:grant-type:jwt-bearer", "bogus"])
@@ -275,6 +282,7 @@ def test_unsupported_grant_type(live, psc, grant_type):
     assert_json_error(answer, 400, "unsupported_grant_type")
 
 
+@pytest.mark.one_backend
 def test_missing_grant_type_is_invalid_request(live, psc):
     """RFC 6749 §5.2: a missing required parameter is ``invalid_request`` (Keycloak: "Missing
     form parameter: grant_type"); ``unsupported_grant_type`` is for a grant type the server
@@ -311,6 +319,7 @@ def test_garbage_grant_type_is_refused(live, psc, body):
         assert answer.json()["error"] == "unsupported_grant_type"
 
 
+@pytest.mark.one_backend
 def test_bare_post_without_anything_is_400_json(live, psc):
     answer = requests.post(_token_url(psc), timeout=10)
     assert answer.status_code in (400, 401)
@@ -318,6 +327,7 @@ def test_bare_post_without_anything_is_400_json(live, psc):
                                       "invalid_client")
 
 
+@pytest.mark.one_backend
 def test_hundred_kilobyte_body_is_413_in_protocol_format(live, psc):
     answer = requests.post(_token_url(psc), auth=(DEMO_ID, DEMO_SECRET), timeout=10,
                            data={"grant_type": "authorization_code", "code": "c" * 100_000})
@@ -325,6 +335,7 @@ def test_hundred_kilobyte_body_is_413_in_protocol_format(live, psc):
     assert body["error_description"]
 
 
+@pytest.mark.one_backend
 def test_get_on_the_token_endpoint_is_405_json(live, psc):
     answer = requests.get(_token_url(psc), params={"grant_type": "authorization_code"},
                           timeout=10)
@@ -365,6 +376,7 @@ def _redeem_pkjwt(psc: PscActions, code: str, verifier: str, assertion: str
                    client_assertion=assertion)
 
 
+@pytest.mark.one_backend
 def test_private_key_jwt_signed_by_the_wrong_key_is_invalid_client(live, psc):
     key = _pkjwt_client(live)
     code, verifier = _code(psc, PKJWT[0], None, PKJWT[1])
@@ -375,6 +387,7 @@ def test_private_key_jwt_signed_by_the_wrong_key_is_invalid_client(live, psc):
     assert ok.status_code == 200, ok.text
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("claims", [
     {"aud": "https://someone-else.example/token"},
     {"exp": 1_000_000_000},
@@ -388,6 +401,7 @@ def test_private_key_jwt_with_bad_claims_is_invalid_client(live, psc, claims):
     _assert_assertion_refused(answer)
 
 
+@pytest.mark.one_backend
 def test_private_key_jwt_unsigned_or_garbage_assertion_is_invalid_client(live, psc):
     _pkjwt_client(live)
     code, verifier = _code(psc, PKJWT[0], None, PKJWT[1])
@@ -417,6 +431,7 @@ def test_private_key_jwt_same_jti_twice_is_invalid_client(live, psc):
     assert fresh.status_code == 200, fresh.text
 
 
+@pytest.mark.one_backend
 def test_client_secret_basic_is_refused_for_a_private_key_jwt_client(live, psc):
     _pkjwt_client(live)
     code, verifier = _code(psc, PKJWT[0], None, PKJWT[1])

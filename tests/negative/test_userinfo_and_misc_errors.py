@@ -58,6 +58,7 @@ def _introspect(psc: PscActions, token: str, auth=(DEMO_ID, DEMO_SECRET), **extr
 
 
 # ----------------------------------------------------------------------------- userinfo
+@pytest.mark.one_backend
 def test_userinfo_without_token_is_401(live, psc):
     for method in ("GET", "POST"):
         answer = requests.request(method, psc.metadata["userinfo_endpoint"], timeout=10)
@@ -76,6 +77,7 @@ def test_userinfo_with_garbage_token_is_401(live, psc, token):
         headers={"Authorization": "Bearer " + token.encode("utf-8").decode("latin-1")}))
 
 
+@pytest.mark.one_backend
 def test_userinfo_with_token_signed_by_another_key_with_the_same_kid(live, psc, tokens):
     header = jwt.decode(tokens["access_token"], psc.key_set()).header
     claims = psc.verify(tokens["access_token"])
@@ -86,6 +88,7 @@ def test_userinfo_with_token_signed_by_another_key_with_the_same_kid(live, psc, 
     assert _userinfo(psc, "Bearer " + tokens["access_token"]).status_code == 200
 
 
+@pytest.mark.one_backend
 def test_userinfo_with_unsigned_or_tampered_token(live, psc, tokens):
     claims = psc.verify(tokens["access_token"])
     header = jwt.decode(tokens["access_token"], psc.key_set()).header
@@ -118,6 +121,7 @@ def test_userinfo_with_expired_access_token_is_401(start):
     assert _introspect(psc, tokens["access_token"]).json() == {"active": False}
 
 
+@pytest.mark.one_backend
 def test_userinfo_with_basic_authorization_is_401(live, psc):
     basic = "Basic " + base64.b64encode(f"{DEMO_ID}:{DEMO_SECRET}".encode()).decode()
     answer = _userinfo(psc, basic)
@@ -181,6 +185,7 @@ def test_introspection_of_garbage_is_inactive(live, psc, token):
     assert answer.json() == {"active": False}
 
 
+@pytest.mark.one_backend
 def test_introspection_without_token_parameter_is_invalid_request(live, psc):
     answer = requests.post(psc.metadata["introspection_endpoint"], auth=(DEMO_ID, DEMO_SECRET),
                            data={}, timeout=10)
@@ -232,6 +237,7 @@ def test_revocation_of_garbage_is_200_and_missing_token_is_400(live, psc):
 
 
 # ----------------------------------------------------------------------------- unknown paths
+@pytest.mark.one_backend
 @pytest.mark.parametrize("path", [
     "/auth/realms/esante-wallet/protocol/openid-connect/nope",
     "/auth/realms/esante-wallet/protocol/openid-connect/ext/par/request",
@@ -245,6 +251,7 @@ def test_unknown_protocol_paths_are_404_json(live, path):
         assert answer.json()["error"]
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("path", ["/nope", "/auth/realms/other-realm/.well-known/"
                                   "openid-configuration", "/login", "/static/../../etc/passwd",
                                   "/auth/admin/"])
@@ -254,6 +261,7 @@ def test_unknown_paths_are_404(live, path):
     assert "root:" not in answer.text
 
 
+@pytest.mark.one_backend
 def test_wrong_methods_are_405(live, psc):
     for method, url in (("DELETE", psc.metadata["userinfo_endpoint"]),
                         ("PUT", psc.metadata["authorization_endpoint"]),
@@ -277,6 +285,7 @@ def test_logout_with_invalid_id_token_hint_is_400(live, psc, hint):
     assert_error_page(answer, 400, "invalid_request")
 
 
+@pytest.mark.one_backend
 def test_logout_with_hint_signed_by_another_key_is_400(live, psc, tokens):
     claims = psc.verify(tokens["id_token"])
     kid = jwt.decode(tokens["id_token"], psc.key_set()).header["kid"]
@@ -296,6 +305,7 @@ def test_logout_with_unregistered_post_logout_redirect_uri_is_400(live, psc, tok
     assert_error_page(answer, 400, "invalid_request")
 
 
+@pytest.mark.one_backend
 def test_logout_redirect_without_hint_or_client_is_400(live, psc):
     answer = _logout(psc, post_logout_redirect_uri=POST_LOGOUT)
     assert_error_page(answer, 400, "invalid_request")
@@ -324,6 +334,7 @@ def test_logout_with_valid_hint_redirects_back_with_state(live, psc, tokens):
     assert query(back.headers["Location"])["error"] == "login_required"
 
 
+@pytest.mark.one_backend
 def test_logout_post_without_csrf_does_not_end_the_session(live, psc, tokens):
     answer = psc.browser.post(psc.metadata["end_session_endpoint"], data={"confirm": "yes"},
                               allow_redirects=False, timeout=10)

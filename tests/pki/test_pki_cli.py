@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -38,6 +39,7 @@ def _run(database_url: str, folder: Path, *args: str) -> subprocess.CompletedPro
                           timeout=180, cwd=folder)
 
 
+@pytest.mark.one_backend
 def test_show_and_issue_software_certificate(make_app, backend, tmp_path: Path):
     app = make_app(demo=False)  # the backend's database, migrated and empty
     _, url = backend
@@ -106,6 +108,7 @@ def test_show_and_issue_software_certificate(make_app, backend, tmp_path: Path):
         assert audit.client_id == "future-rp" and audit.details["reason"] == "key_compromise"
 
 
+@pytest.mark.one_backend
 def test_issue_errors_are_one_line(make_app, backend, tmp_path: Path):
     make_app(demo=False)
     _, url = backend

@@ -54,6 +54,7 @@ def _assert_page(response, what: str, frames: str = "'none'") -> None:
     assert "<style" not in html and "javascript:" not in html, what
 
 
+@pytest.mark.one_backend
 def test_templates_hold_no_inline_script_or_style():
     for template in TEMPLATES.rglob("*.html"):
         text = template.read_text(encoding="utf-8")
@@ -61,6 +62,7 @@ def test_templates_hold_no_inline_script_or_style():
         assert not re.search(r"\sstyle=|<style|\son[a-z]+=|javascript:", text), template
 
 
+@pytest.mark.one_backend
 def test_every_page_has_the_csp_and_the_headers(app):
     browser = app.test_client()
     page = open_login(browser)
@@ -78,6 +80,7 @@ def test_every_page_has_the_csp_and_the_headers(app):
     _assert_page(browser.get(urls.LOGOUT), "logout confirmation")
 
 
+@pytest.mark.one_backend
 def test_the_ecps_waiting_page_script_is_a_static_file(app):
     """The e-CPS waiting page keeps its script (static, allowed by ``script-src 'self'``)."""
     from tests.security.flows import GP
@@ -93,6 +96,7 @@ def test_the_ecps_waiting_page_script_is_a_static_file(app):
         _assert_common(script, "static script")
 
 
+@pytest.mark.one_backend
 def test_json_answers_and_static_files_carry_the_headers(app):
     client = app.test_client()
     for response, what in (
@@ -108,6 +112,7 @@ def test_json_answers_and_static_files_carry_the_headers(app):
                 assert _csp(response)["default-src"] == "'none'", what
 
 
+@pytest.mark.one_backend
 def test_the_logout_page_frames_only_the_rps_front_channel_origins(app):
     """The one page with iframes: frame-src lists the RPs' origins, nothing else; it goes on
     to the RP with a static script, not an inline one."""

@@ -125,6 +125,7 @@ def test_settings_hold_the_guard_and_check_the_networks():
 
 
 # ----------------------------------------------------------------------------- wired in
+@pytest.mark.one_backend
 def test_a_device_cannot_register_an_internal_webhook_when_the_guard_is_on(make_live, tmp_path):
     from clients.ecps_app.phone import EcpsPhone
     from tests.ecps.test_mobile_api import GP, PIN
@@ -142,6 +143,7 @@ def test_a_device_cannot_register_an_internal_webhook_when_the_guard_is_on(make_
     assert phone.device()["push_webhook"] in (None, "")
 
 
+@pytest.mark.one_backend
 def test_back_channel_logout_to_an_internal_address_is_refused_unless_allowed(make_live,
                                                                               receivers):  # noqa: F811
     from psc_idp.sessions.models import LogoutDelivery

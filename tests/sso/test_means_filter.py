@@ -21,6 +21,7 @@ def _means_offered(psc: PscActions, **params: str) -> tuple[set[str], str]:
     return set(CHOOSE.findall(listing.text)), uid
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("params,offered", [
     ({}, {"persona", "card", "ecps", "ecps_otp"}),
     ({"acr_values": "eidas1"}, {"persona", "card", "ecps", "ecps_otp"}),
@@ -37,6 +38,7 @@ def test_means_offered(live, params, offered):
     assert found == offered
 
 
+@pytest.mark.one_backend
 def test_a_means_left_out_cannot_be_used_directly(live):
     psc = PscActions(live.issuer)
     _, uid = _means_offered(psc, acr_values="eidas2")
