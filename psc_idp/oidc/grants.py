@@ -28,7 +28,7 @@ from sqlalchemy import update
 
 from ..audit import record
 from ..db import db, utcnow
-from ..directory.lookup import get_professional
+from ..directory.lookup import get_professional, login_refusal
 from ..fidelity import behaves
 from ..sessions.logout import OFFLINE_SCOPE, keep_alive_for_refresh
 from .models import AuthorizationCode, Grant, IssuedToken, digest
@@ -183,7 +183,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
         ctx = _context_from_grant(refresh_token.grant)
         if ctx is None:
             raise grant_error("user_not_found", self.request.client)
-        if refresh_token.grant.professional_id and ctx.professional.means_blocked:
+        if refresh_token.grant.professional_id and login_refusal(ctx.professional):  # or ended
             raise grant_error("user_disabled", self.request.client)
         return ctx
 

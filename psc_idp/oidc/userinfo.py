@@ -19,7 +19,7 @@ from flask import Response, current_app, request
 from ..audit import record
 from ..claims import build_userinfo, subject
 from ..db import db
-from ..directory.lookup import get_professional
+from ..directory.lookup import get_professional, login_refusal
 from ..fidelity import userinfo_shape_of
 from .errors import json_error
 from .models import Client
@@ -73,7 +73,7 @@ def userinfo_endpoint() -> Response:
         return _refuse(bound_token_mismatch_text(bound_client), client_id=grant.client_id,
                        detail="certificate-bound token without its certificate")
     professional = get_professional(grant.professional_id, whole=True)
-    if professional is None or professional.means_blocked:
+    if professional is None or login_refusal(professional):  # blocked, or left the directory
         return _refuse("User not found or disabled")
     settings = provider.settings
     client = db.session.get(Client, grant.client_id)

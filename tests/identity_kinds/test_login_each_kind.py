@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from authlib.integrations.requests_client import OAuth2Session
 
 from clients.ecps_app.phone import EcpsPhone
@@ -157,3 +158,32 @@ def test_ended_person_is_refused_like_a_blocked_one(kinds_live: Any, tmp_path: P
     blocked = ciba.backchannel(login_hint=BLOCKED)
     assert (blocked.status_code, blocked.json()["error"]) == (answer.status_code,
                                                               "access_denied")
+
+
+def test_a_person_ended_after_signing_in_loses_access(kinds_live: Any) -> None:
+    """Ended while signed in (a newer import): userinfo and refresh answer as for a disabled
+    user, and the browser's session no longer signs them in silently."""
+    psc = PscActions(kinds_live.issuer)
+    national_id = KINDS["edit"].national_id
+    rp = psc.client(scope="openid scope_all offline_access")
+    _, token = psc.full_login(rp, national_id)
+    assert rp.get(psc.metadata["userinfo_endpoint"], timeout=10).status_code == 200
+    with kinds_live.app.app_context():
+        from sqlalchemy import update
+
+        from psc_idp.directory.models import Professional
+
+        today = kinds_live.app.extensions["psc_idp"].clock.now().date()
+        db.session.execute(update(Professional).where(Professional.national_id == national_id)
+                           .values(ended_on=today))
+        db.session.commit()
+    answer = rp.get(psc.metadata["userinfo_endpoint"], timeout=10)
+    assert answer.status_code == 401, answer.text
+    refreshed = requests.post(psc.metadata["token_endpoint"], timeout=10,
+                              auth=DEMO_CLIENT[:2],
+                              data={"grant_type": "refresh_token",
+                                    "refresh_token": token["refresh_token"]})
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    # SSO: the same browser is asked to sign in again instead of getting a code
+    again = psc.open(psc.start(psc.client()).url)
+    assert again.status_code == 200 and "data-national-id" in again.text
