@@ -79,8 +79,9 @@ def test_check_code_refuses_deprecated_codes_unless_asked() -> None:
 
 def test_unverified_and_deprecated_codes_are_listed() -> None:
     rows = {row["code"]: row for row in nom.table_codes("role_prise_charge")}
-    assert rows["313"]["verified"] is True and rows["330"]["verified"] is False
+    assert rows["313"]["verified"] is True and rows["330"]["verified"] is True
     assert rows["312"]["verified"] is False  # TRE_R85 says « Autre professionnel »
+    assert rows["317"]["verified"] is False  # TRE_R85 says « Préparateur en pharmacie »
     statuses = {row["code"]: row["status"] for row in nom.table_codes("profession_sante")}
     assert statuses["10"] == "active" and statuses["93"] == "deprecated"
 
