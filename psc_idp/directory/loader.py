@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import MISSING, dataclass
 from datetime import date
 from pathlib import Path
@@ -484,17 +485,77 @@ def load_directory_file(session: Session, path: str | Path, *, commit: bool = Tr
                         ) -> dict[str, int]:
     """Load an operator's JSON file of structures and personas (same shape as the demo data).
 
-    Raises ValueError, naming the file and the faulty entry, for unreadable or malformed JSON,
-    unknown or missing fields, a bad RPPS check digit, or an activity whose structure is neither
-    in the file nor already in the database; nothing is written then.
+    Raises ValueError, naming the file, the line where the faulty entry starts and the field,
+    for unreadable or malformed JSON, unknown or missing fields, a bad RPPS check digit, an
+    unknown code, or an activity whose structure is neither in the file nor already in the
+    database; nothing is written then.
     """
-    data = read_directory_file(path)
+    try:
+        data = read_directory_file(path)
+    except ValueError as exc:
+        raise ValueError(_with_line(Path(path), str(exc))) from None
     try:
         return load_directory(session, data, commit=commit)
     except ValueError as exc:
-        if str(exc).startswith(str(path)):
-            raise
-        raise ValueError(f"{path}: {exc}") from exc
+        message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+        raise ValueError(_with_line(Path(path), message)) from exc
+
+
+_ENTRY = re.compile(r"(structures|professionals)\[(\d+)\]")
+
+
+def _with_line(path: Path, message: str) -> str:
+    """``message`` with « ligne N » after the file name, N the line where the entry it names
+    (``professionals[3]``…) starts; unchanged when that cannot be found."""
+    prefix = f"{path}: "
+    if not message.startswith(prefix):
+        return message
+    found = _ENTRY.search(message, len(prefix))
+    if found is None:
+        return message
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return message
+    line = _entry_lines(text).get((found.group(1), int(found.group(2))))
+    if line is None:
+        return message
+    return f"{prefix}ligne {line} : {message[len(prefix):]}"
+
+
+def _entry_lines(text: str) -> dict[tuple[str, int], int]:
+    """The line where each object of the top-level ``structures`` and ``professionals`` lists
+    starts (a small scan of the JSON text: strings, nesting depth, the current top-level key)."""
+    lines: dict[tuple[str, int], int] = {}
+    counts: dict[str, int] = {}
+    depth, line, start = 0, 1, 0
+    in_string = escaped = False
+    key = last_string = ""
+    for index, char in enumerate(text):
+        if char == "\n":
+            line += 1
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+                last_string = text[start:index]
+            continue
+        if char == '"':
+            in_string, start = True, index + 1
+        elif char == ":" and depth == 1:
+            key = last_string
+        elif char in "{[":
+            if char == "{" and depth == 2 and key in ("structures", "professionals"):
+                position = counts.get(key, 0)
+                lines[(key, position)] = line
+                counts[key] = position + 1
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+    return lines
 
 
 # ---------------------------------------------------------------------------- export

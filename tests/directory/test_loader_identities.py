@@ -184,3 +184,22 @@ def test_ended_counts_from_its_day_on_the_provider_clock(loaded: Session) -> Non
     assert not is_ended(person, today=today - timedelta(days=1))
     assert is_ended(person, today=date(2999, 1, 1))
     loaded.rollback()
+
+
+def test_the_message_names_the_line_where_the_entry_starts(loaded: Session,
+                                                           tmp_path: Path) -> None:
+    doc = _doc()
+    second = dict(doc["professionals"][0], staff_national_id="0759300020",
+                  civility_code="M", practices=[{"profession_code": "92", "activities": [
+                      {"structure": demo_data.CABINET_LEROY, "role_code": "FON-99"}]}])
+    doc["professionals"].append(second)
+    path = tmp_path / "pretty.json"
+    text = json.dumps(doc, ensure_ascii=False, indent=2)
+    path.write_text(text, encoding="utf-8")
+    line = 1 + text[:text.index('"staff_national_id": "0759300020"')].count("\n") - 2
+    assert text.splitlines()[line - 1].strip() == "{"
+    with pytest.raises(ValueError) as refused:
+        load_directory_file(loaded, path)
+    assert str(refused.value).startswith(f"{path}: ligne {line} : professionals[1] ")
+    assert "activities[0].role_code : code inconnu dans la nomenclature role : « FON-99 »" in str(
+        refused.value)
