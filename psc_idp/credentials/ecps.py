@@ -91,10 +91,21 @@ def _fernet() -> Fernet:
 
 
 # ----------------------------------------------------------------------------- activation
-def start_contact_activation(professional: Professional) -> EcpsActivation:
-    """Send one code to the e-mail and one to the mobile on record (never shown in claims)."""
+def _refuse_unable_to_sign_in(professional: Professional) -> None:
+    """No e-CPS for someone who could not sign in with it: blocked means, or a person who
+    left the directory (absent from a newer extraction)."""
+    from ..directory.lookup import is_ended
+
     if professional.means_blocked:
         raise EcpsError("means_blocked", "This professional's means are blocked.", 403)
+    if is_ended(professional):
+        raise EcpsError("professional_ended", "This professional has left the directory "
+                        "(Annuaire Santé): no e-CPS can be activated.", 403)
+
+
+def start_contact_activation(professional: Professional) -> EcpsActivation:
+    """Send one code to the e-mail and one to the mobile on record (never shown in claims)."""
+    _refuse_unable_to_sign_in(professional)
     if not (professional.contact_email and professional.contact_mobile):
         raise EcpsError("no_contact_data", "No e-mail and mobile on record for activation.", 409)
     settings = _settings().ecps
@@ -125,8 +136,7 @@ def start_card_activation(professional: Professional) -> tuple[EcpsActivation, s
     if card.card_verifier() is None:
         raise EcpsError("unsupported_method", "Activation with a CPx card is not available on "
                         "this server (no card verifier is installed): use the contact method.")
-    if professional.means_blocked:
-        raise EcpsError("means_blocked", "This professional's means are blocked.", 403)
+    _refuse_unable_to_sign_in(professional)
     activation = EcpsActivation(
         id=str(uuid.uuid4()), professional_id=professional.id, method="card",
         created_at=_now(),

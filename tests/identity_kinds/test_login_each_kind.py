@@ -187,3 +187,13 @@ def test_a_person_ended_after_signing_in_loses_access(kinds_live: Any) -> None:
     # SSO: the same browser is asked to sign in again instead of getting a code
     again = psc.open(psc.start(psc.client()).url)
     assert again.status_code == 200 and "data-national-id" in again.text
+
+
+def test_no_ecps_activation_for_a_person_who_left_the_directory(kinds_live: Any) -> None:
+    """Neither activation method starts for an ended person (nothing sent to their contacts),
+    as for blocked means: an e-CPS they could never sign in with would be a dead end."""
+    for method in ("contact", "card"):
+        answer = requests.post(f"{kinds_live.base_url}/api/mobile/v1/activations", timeout=10,
+                               json={"national_id": ENDED, "method": method})
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"] == "professional_ended"
