@@ -4,7 +4,12 @@ served over HTTP with its client-certificate listener (real TLS handshakes) on a
 - ``card_setup``: the provider (``make_live``, so SQLite and PostgreSQL) plus its mTLS
   listener; ``card_setup.issue(national_id, name, **kw)`` writes a card folder under
   ``card_setup.cards_dir`` with PIN 1234 and PUK 12345678 (``psc_idp.credentials.cards``).
-- ``run_reader(*args)``: the ``card-reader`` console script in a subprocess.
+- ``run_reader(*args)``: the ``card-reader`` command, in this process through click's
+  ``CliRunner`` (~0.05 s where a subprocess takes ~1 s): the same environment (the
+  ``PSC_IDP_``, ``CARD_READER_`` and ``REQUESTS_CA`` variables removed, ``env`` added), separate
+  stdout and stderr, an uncaught exception shown as the traceback a subprocess prints.
+  ``run_reader(*args, spawn=True)`` runs the console script in a subprocess: the contract of
+  the installed command, kept in a few tests.
 """
 
 from __future__ import annotations
@@ -125,13 +130,34 @@ def card_folder(make_app: Callable[..., Any], tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_reader() -> Callable[..., subprocess.CompletedProcess[str]]:
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, env: dict[str, str] | None = None, spawn: bool = False
+            ) -> subprocess.CompletedProcess[str]:
         import os
 
         environ = {k: v for k, v in os.environ.items()
                    if not k.startswith(("PSC_IDP_", "CARD_READER_", "REQUESTS_CA"))}
         environ.update(env or {})
-        return subprocess.run([str(CARD_READER), *args], capture_output=True, text=True,
-                              timeout=120, env=environ)
+        if spawn:
+            return subprocess.run([str(CARD_READER), *args], capture_output=True, text=True,
+                                  timeout=120, env=environ)
+        return _in_process(args, environ)
 
     return run
+
+
+def _in_process(args: tuple[str, ...], environ: dict[str, str]
+                ) -> subprocess.CompletedProcess[str]:
+    import os
+    import traceback
+
+    from click.testing import CliRunner
+
+    from clients.card_reader.cli import main
+
+    changes: dict[str, str | None] = {k: None for k in os.environ if k not in environ}
+    changes.update({k: v for k, v in environ.items() if os.environ.get(k) != v})
+    outcome = CliRunner().invoke(main, list(args), env=changes, prog_name="card-reader")
+    err = outcome.stderr
+    if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
+        err += "".join(traceback.format_exception(*outcome.exc_info))  # type: ignore[misc]
+    return subprocess.CompletedProcess(args, outcome.exit_code, outcome.stdout, err)

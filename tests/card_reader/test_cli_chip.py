@@ -24,7 +24,9 @@ def _status(run_reader: Run, folder: Path) -> dict:
 
 @pytest.mark.one_backend
 def test_status_is_the_cards_public_data_and_counters(card_folder: Path, run_reader: Run):
-    status = _status(run_reader, card_folder)
+    result = run_reader("--card", str(card_folder), "status", spawn=True)  # the console script
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
     assert set(status) == {"serial", "type", "national_id", "not_after", "pin_tries_left",
                            "puk_tries_left", "blocked"}
     assert status["type"] == "CPS" and status["national_id"] == GP

@@ -20,10 +20,10 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 REDIRECT_URI = DEMO_CLIENT[2]
 
 
-def _login(run_reader: Run, folder: Path, url: str, pin: str = PIN, *extra: str
-           ) -> subprocess.CompletedProcess[str]:
+def _login(run_reader: Run, folder: Path, url: str, pin: str = PIN, *extra: str,
+           spawn: bool = False) -> subprocess.CompletedProcess[str]:
     return run_reader("--card", str(folder), "login", "--authorize-url", url, "--pin", pin,
-                      *extra)
+                      *extra, spawn=spawn)
 
 
 def _last_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -37,8 +37,9 @@ def test_login_prints_the_code_redirect_and_the_tokens_say_card(card_setup: Card
                                                                 run_reader: Run):
     folder = card_setup.issue()
     psc, rp, start = card_setup.authorize_url()
-    # no --ca-file: the provider's trust anchor comes from card.json
-    result = _login(run_reader, folder, start.url)
+    # no --ca-file: the provider's trust anchor comes from card.json. The console script in a
+    # subprocess: the installed command's contract (the other tests run it in-process).
+    result = _login(run_reader, folder, start.url, spawn=True)
     assert result.returncode == 0, result.stderr
     callback = _last_line(result)
     assert callback.startswith(REDIRECT_URI + "?")
