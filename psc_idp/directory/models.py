@@ -84,6 +84,11 @@ class Professional(db.Model):
     """Every means of identification suspended (lost card, fraud): no login succeeds."""
     rpps_plus: Mapped[bool] = mapped_column(Boolean, default=False)
     """Registered through RPPS+ (social and medico-social roles): e-CPS only, no card."""
+    identity_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True,
+                                                      nullable=True)
+    """RPPS+ only: SHA-256 of the matching data (``rpps_plus/identity.py``), set when a
+    validation creates or matches the person. Unique, so two validations at once for the same
+    new person create one person; NULL (most persons) never collides."""
     persona_label: Mapped[str] = mapped_column(String(200), default="")
     """Demo only: the short description shown on the persona login page."""
     source: Mapped[str] = mapped_column(String(20), default="")

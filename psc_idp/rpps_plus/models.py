@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db, utcnow
@@ -34,6 +34,13 @@ class RppsPlusRegistration(db.Model):
     civil status, contact data — never published —, professional situation)."""
 
     __tablename__ = "rpps_plus_registration"
+    __table_args__ = (
+        # One waiting request per person, anywhere: two filings at once for the same person
+        # both insert, the second fails on this index (decided rows leave it).
+        Index("uq_rpps_plus_registration_waiting_identity", "identity_key", unique=True,
+              sqlite_where=text("status = 'submitted'"),
+              postgresql_where=text("status = 'submitted'")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
@@ -64,3 +71,6 @@ class RppsPlusRegistration(db.Model):
     professional_id: Mapped[int | None] = mapped_column(ForeignKey("professional.id"),
                                                         nullable=True)
     """Set at validation: the directory person (new, with a new RPPS number, or existing)."""
+    identity_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """SHA-256 of the person's matching data (``identity.py``), set at submission; unique
+    among the ``submitted`` rows (the index above)."""
