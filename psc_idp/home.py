@@ -1,8 +1,8 @@
 """The provider's root page (``/``): what this server is, and where to go from here.
 
-In demo/test mode it links the demo services, the virtual e-CPS app, the outbox and the
-session page; in production it only says what the server is and where relying services find
-its discovery document (professionals have nothing to do here)."""
+In demo/test mode it links the demo services, the virtual e-CPS app, the outbox, the session
+page and the RPPS+ portal; in production it only says what the server is and where relying
+services find its discovery document (professionals have nothing to do here)."""
 
 from __future__ import annotations
 
@@ -21,4 +21,5 @@ def home() -> Response:
     return html_page(
         "home.html", settings=settings, issuer=settings.issuer,
         discovery_psc=base + urls.DISCOVERY_PSC, discovery=base + urls.DISCOVERY,
-        sessions=base + urls.ACCOUNT_SESSIONS, outbox=base + "/admin/outbox")
+        sessions=base + urls.ACCOUNT_SESSIONS, outbox=base + "/admin/outbox",
+        rpps_plus=base + "/rpps-plus/")

@@ -44,8 +44,11 @@ def next_rpps() -> str:
     return rpps
 
 
-def insert_with_new_rpps(build: Callable[[str], Professional]) -> Professional:
-    """Insert ``build(rpps)`` with a fresh number, retrying on a number taken meanwhile."""
+def insert_with_new_rpps(build: Callable[[str], Professional],
+                         stop: Callable[[], bool] | None = None) -> Professional | None:
+    """Insert ``build(rpps)`` with a fresh number, retrying on a number taken meanwhile.
+    ``stop``: asked after a failed insert; True means another of the row's unique values was
+    the conflict (the caller's business): None is returned instead of trying a new number."""
     for _ in range(ATTEMPTS):
         rpps = next_rpps()
         professional = build(rpps)
@@ -54,6 +57,8 @@ def insert_with_new_rpps(build: Callable[[str], Professional]) -> Professional:
                 db.session.add(professional)
                 db.session.flush()
         except IntegrityError:  # taken meanwhile: the savepoint's rollback expunged the row
+            if stop is not None and stop():
+                return None
             continue
         return professional
     raise RuntimeError("no free RPPS+ number after several attempts")

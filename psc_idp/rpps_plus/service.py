@@ -12,6 +12,12 @@ Rules (seed 004):
 - one active situation per person and structure; a person waits until their first request is
   validated before another structure registers them.
 
+Both "one" rules that two requests at once could break are the database's: the identity key
+(``identity.py``: the matching data's SHA-256) is unique among the waiting registrations (a
+partial unique index), so of two filings for the same person at once one insert fails; and
+unique on ``professional``, so of two validations at once that would each create the same new
+person, one insert fails, its savepoint is rolled back and it takes the matching path.
+
 Matching rule: a registration is the person already in the directory who has an RPPS number
 and the same birth date, birth place code, family name and first given name, names compared
 in upper case without accents and with single spaces (the directory keeps only the first given
@@ -27,12 +33,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..audit import record
 from ..db import db, utcnow
 from ..directory.models import Activity, Practice, Professional, Structure
 from . import events  # noqa: F401  (registers the rpps_plus.* audit events)
 from .form import RPPS_PLUS_ROLES, RegistrationInput, fold
+from .identity import key_of
 from .models import (
     AUTHORITY,
     HABILITATION_KINDS,
@@ -161,18 +170,34 @@ def _active_situation(professional_id: int, structure_id: int) -> Activity | Non
     return None
 
 
+def _pending_elsewhere() -> RppsPlusError:
+    return RppsPlusError(
+        "pending_elsewhere", "Une demande pour cette personne attend déjà la validation de "
+        "son autorité d'enregistrement : attendez qu'elle soit validée avant d'en déposer "
+        "une autre.", 409)
+
+
+def _waiting_with_key(key: str | None) -> bool:
+    return key is not None and db.session.scalar(select(RppsPlusRegistration.id).where(
+        RppsPlusRegistration.identity_key == key,
+        RppsPlusRegistration.status == "submitted")) is not None
+
+
 def submit(structure: Structure, manager_national_id: str, data: RegistrationInput
            ) -> RppsPlusRegistration:
     """The manager's registration, waiting for the registration authority. The caller has
-    checked the habilitation; commits."""
+    checked the habilitation; commits.
+
+    The look-up of a waiting request gives the refusal early; the arbiter is the insert: the
+    partial unique index on ``identity_key`` among ``submitted`` rows makes the second of two
+    filings at once fail (on PostgreSQL it waits for the first's commit; on SQLite for the
+    write lock), and it gets the same refusal."""
     if not is_habilitated(manager_national_id, structure.id, MANAGER):
         raise RppsPlusError("not_habilitated", "Vous n'êtes pas gestionnaire RPPS+ de cette "
                             "structure.", 403)
+    key = key_of(data)
     if _pending_for_same_person(data) is not None:
-        raise RppsPlusError(
-            "pending_elsewhere", "Une demande pour cette personne attend déjà la validation de "
-            "son autorité d'enregistrement : attendez qu'elle soit validée avant d'en déposer "
-            "une autre.", 409)
+        raise _pending_elsewhere()
     for person in _same_person_query(data):
         if _active_situation(person.id, structure.id) is not None:
             raise RppsPlusError(
@@ -187,9 +212,16 @@ def submit(structure: Structure, manager_national_id: str, data: RegistrationInp
         practice_family_name=data.practice_family_name,
         practice_given_name=data.practice_given_name, contact_email=data.contact_email,
         contact_mobile=data.contact_mobile, profession_code=data.profession_code,
-        role_code=data.role_code, started_on=data.started_on)
-    db.session.add(registration)
-    db.session.flush()
+        role_code=data.role_code, started_on=data.started_on, identity_key=key)
+    try:
+        with db.session.begin_nested():
+            db.session.add(registration)
+            db.session.flush()
+    except IntegrityError:
+        if _waiting_with_key(key):  # filed meanwhile by another request
+            db.session.rollback()
+            raise _pending_elsewhere() from None
+        raise
     # The contact data is not in the trail either: it is never published.
     record("rpps_plus.registration_submitted", subject=manager_national_id,
            registration=registration.uid, structure=structure.technical_id,
@@ -257,16 +289,7 @@ def validate(uid: str, *, decided_by: str, authority: str | None = None) -> Rpps
             f"({STATUS_LABELS.get(_status_now(registration.uid), '?')}).", 409))
     structure = db.session.get(Structure, registration.structure_id)
     assert structure is not None
-    matches = _same_person_query(registration)
-    if len(matches) > 1:
-        raise _refuse_decision(registration, decided_by, RppsPlusError(
-            "ambiguous_person", "Plusieurs personnes de l'annuaire ont cet état civil : "
-            "validation impossible sans vérification.", 409))
-    if matches and _active_situation(matches[0].id, structure.id) is not None:
-        raise _refuse_decision(registration, decided_by, RppsPlusError(
-            "already_in_structure", f"{matches[0].national_id} a déjà une situation active "
-            "dans cette structure.", 409))
-    person = matches[0] if matches else _new_person(registration)
+    person, existing = _person_for(registration, structure, decided_by)
     practice = next((p for p in person.practices
                      if p.profession_code == registration.profession_code), None)
     if practice is None:
@@ -280,11 +303,11 @@ def validate(uid: str, *, decided_by: str, authority: str | None = None) -> Rpps
     db.session.execute(update(RppsPlusRegistration).where(
         RppsPlusRegistration.id == registration.id).values(professional_id=person.id)
         .execution_options(synchronize_session=False))
-    _tell_the_professional(person, structure, existing=bool(matches))
+    _tell_the_professional(person, structure, existing=existing)
     record("rpps_plus.registration_validated", subject=person.national_id,
            registration=registration.uid, structure=structure.technical_id,
            decided_by=decided_by, role=registration.role_code,
-           profession=registration.profession_code, new_person=not matches)
+           profession=registration.profession_code, new_person=not existing)
     db.session.commit()
     from ..directory.lookup import forget_cached_summaries
 
@@ -297,7 +320,79 @@ def _status_now(uid: str) -> str:
     return db.session.scalar(select(RppsPlusRegistration.status).filter_by(uid=uid)) or ""
 
 
-def _new_person(registration: RppsPlusRegistration) -> Professional:
+PERSON_ATTEMPTS = 5
+
+
+def _person_for(registration: RppsPlusRegistration, structure: Structure, decided_by: str
+                ) -> tuple[Professional, bool]:
+    """The directory person the registration is (matching rule), or a new one; ``existing``.
+
+    Two validations at once for the same new person (two structures) both find nobody and
+    both insert: ``professional.identity_key`` is unique, so the second insert fails (on
+    PostgreSQL once the first commits), its savepoint is rolled back and the loop matches the
+    person the first one created."""
+    key = key_of(registration)
+    for _ in range(PERSON_ATTEMPTS):
+        matches = _same_person_query(registration)
+        if len(matches) > 1:
+            raise _refuse_decision(registration, decided_by, RppsPlusError(
+                "ambiguous_person", "Plusieurs personnes de l'annuaire ont cet état civil : "
+                "validation impossible sans vérification.", 409))
+        if matches:
+            person = matches[0]
+            _adopt_key(person, key)
+            if _active_situation(person.id, structure.id) is not None:
+                raise _refuse_decision(registration, decided_by, RppsPlusError(
+                    "already_in_structure", f"{person.national_id} a déjà une situation "
+                    "active dans cette structure.", 409))
+            return person, True
+        created = _new_person(registration, key)
+        if created is not None:
+            return created, False
+        _release_stale_key(key)
+    raise RuntimeError("the person of an RPPS+ registration could be neither found nor created")
+
+
+def _key_holder(key: str | None) -> Professional | None:
+    if key is None:
+        return None
+    return db.session.scalar(select(Professional).filter_by(identity_key=key))
+
+
+def _adopt_key(person: Professional, key: str | None) -> None:
+    """Give a matched person without a key (demo data, an import) the registration's key, so
+    a later creation for them fails on the unique index. The UPDATE also locks the person's
+    row on PostgreSQL: two validations adding to the same person go one after the other. A key
+    already held by someone else (see ``_release_stale_key``) is left there."""
+    if key is None or person.identity_key == key:
+        return
+    try:
+        with db.session.begin_nested():
+            changed = db.session.execute(
+                update(Professional).where(Professional.id == person.id,
+                                           Professional.identity_key.is_(None))
+                .values(identity_key=key).execution_options(synchronize_session=False))
+    except IntegrityError:
+        return
+    if changed.rowcount == 1:
+        set_committed_value(person, "identity_key", key)
+
+
+def _release_stale_key(key: str | None) -> None:
+    """The key is held by a person whose civil status changed since (an import corrected
+    it): they no longer match, so the key is taken back from them (one conditional UPDATE)
+    and the creation tried again."""
+    holder = _key_holder(key)
+    if holder is not None and key_of(holder) != key:
+        db.session.execute(update(Professional).where(
+            Professional.id == holder.id, Professional.identity_key == key)
+            .values(identity_key=None).execution_options(synchronize_session=False))
+        set_committed_value(holder, "identity_key", None)
+
+
+def _new_person(registration: RppsPlusRegistration, key: str | None) -> Professional | None:
+    """A new person with a new RPPS number; None when the identity key was taken meanwhile
+    (the caller looks again)."""
     from ..directory.national_id import national_id_from_rpps
     from .numbers import insert_with_new_rpps
 
@@ -310,9 +405,9 @@ def _new_person(registration: RppsPlusRegistration) -> Professional:
             birth_place_code=registration.birth_place_code,
             contact_email=registration.contact_email,
             contact_mobile=registration.contact_mobile, rpps_plus=True, source="rpps_plus",
-            persona_label="RPPS+ : enregistré(e) par le portail RPPS+")
+            persona_label="RPPS+ : enregistré(e) par le portail RPPS+", identity_key=key)
 
-    return insert_with_new_rpps(build)
+    return insert_with_new_rpps(build, stop=lambda: _key_holder(key) is not None)
 
 
 def _tell_the_professional(person: Professional, structure: Structure, *,

@@ -31,7 +31,7 @@ def test_error_page_shows_the_details_inside_the_card(live, page, screenshot):
 def test_home_page_links_the_session_page(live, page, screenshot):
     page.goto(live.base_url + "/")
     assert page.title().startswith("Accueil")
-    assert page.locator("#demo-links a").count() == 5
+    assert page.locator("#demo-links a").count() == 6
     screenshot(page, "home")
     page.click("#link-sessions")
     assert page.url == live.issuer + "/account/sessions"
