@@ -215,3 +215,15 @@ def test_odd_addresses_are_answered_in_french_never_a_500(app):
         response = getattr(client, method)(path, data={"csrf": csrf})
         assert response.status_code == status, (path, response.status_code)
         assert "<h1>" in response.get_data(as_text=True)
+
+
+@pytest.mark.one_backend
+def test_the_home_page_links_the_portal_in_demo_mode(app, make_app):
+    import re
+
+    page = app.test_client().get("/").get_data(as_text=True)
+    link = re.search(r'<a id="link-rpps-plus" href="([^"]+)">Portail RPPS\+</a>', page)
+    assert link and link.group(1).endswith("/rpps-plus/") and 'id="demo-links"' in page
+    assert app.test_client().get("/rpps-plus/").status_code == 303  # to the provider's login
+    production = make_app(mode="production", authenticators={"ecps": {}}, demo=False)
+    assert "link-rpps-plus" not in production.test_client().get("/").get_data(as_text=True)
