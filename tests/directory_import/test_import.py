@@ -211,3 +211,15 @@ def test_wrong_format_refused(app: Flask, tmp_path: Path) -> None:
     with pytest.raises(run_module.ImportRefused, match="au format « psc »"):
         _import(app, path, fmt="libreacces")
     assert _last_import(app) is None
+
+
+def test_a_file_with_no_accepted_line_ends_nobody(app: Flask, tmp_path: Path) -> None:
+    path, _ = make_file(tmp_path, "full.txt", rows=50)
+    _import(app, path)
+    empty = tmp_path / "empty.txt"
+    empty.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    report = _import(app, empty)
+    assert (report.status, report.lines, report.ended) == ("done", 0, 0)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Professional)
+                                 .where(Professional.ended_on.is_not(None))) == 0

@@ -394,8 +394,11 @@ def _finish(report: Report) -> None:
                                 Activity.__table__)
     not_seen = sa.or_(prof.c.last_import_id.is_(None),
                       prof.c.last_import_id != report.import_id)
+    # A file without one accepted line (empty, truncated to its header, all refused) is not
+    # a directory where everyone left: nobody is ended then.
+    anyone = sa.true() if report.accepted > 0 else sa.false()
     ended = conn.execute(sa.update(prof).where(
-        prof.c.source == report.format, prof.c.ended_on.is_(None), not_seen
+        prof.c.source == report.format, prof.c.ended_on.is_(None), not_seen, anyone
     ).values(ended_on=today)).rowcount
     of_format = sa.select(practice.c.id).join(prof, prof.c.id == practice.c.professional_id) \
         .where(prof.c.source == report.format)
@@ -403,7 +406,7 @@ def _finish(report: Report) -> None:
         activity.c.ended_on.is_(None), activity.c.source_key.is_not(None),
         sa.or_(activity.c.last_import_id.is_(None),
                activity.c.last_import_id != report.import_id),
-        activity.c.practice_id.in_(of_format)
+        activity.c.practice_id.in_(of_format), anyone
     ).values(ended_on=today - timedelta(days=1))).rowcount
     report.ended, report.status = ended, "done"
     conn.execute(sa.update(IMPORT).where(IMPORT.c.id == report.import_id).values(
