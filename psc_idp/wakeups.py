@@ -15,6 +15,14 @@ looks, so an announcement made between a look and the wait is never missed. Wait
 after ``poll_interval()`` seconds: the safety net if a notification is lost (a listener that
 is reconnecting wakes everyone when it is back), and the only way SQLite hears other
 processes (SQLite has no NOTIFY: gunicorn workers on SQLite see each other within 0.25 s).
+
+Caches (``oidc/client_cache.py``) use the same deliveries: ``on_topic(prefix, callback)`` calls
+``callback(topic)`` for every announced topic starting with ``prefix`` — at once in the
+committing process (even when the listener will hear it too: a change is seen by the next
+request of the process that made it), and in every other process when the listener hears it —
+and ``on_hearing_change(callback)`` tells when the listener connects or loses its connection
+(a cache drops everything then: what changed while deaf was never heard). ``announce_in_flush``
+announces from a mapper event (``after_update``…), on the flush's own connection.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import Session
 
 log = logging.getLogger("psc_idp.wakeups")
@@ -79,6 +87,8 @@ class Wakeups:
         self._conninfo = (url.set(drivername="postgresql").render_as_string(hide_password=False)
                           if self.is_postgresql else "")
         self._pid = 0
+        self._topic_callbacks: tuple[tuple[str, Callable[[str], None]], ...] = ()
+        self._hearing_callbacks: tuple[Callable[[bool], None], ...] = ()
         self._reset()
 
     def _reset(self) -> None:
@@ -139,12 +149,58 @@ class Wakeups:
     def hears_other_processes(self) -> bool:
         return self._hearing.is_set()
 
+    # ------------------------------------------------------------------ in-process callbacks
+    def on_topic(self, prefix: str, callback: Callable[[str], None]) -> None:
+        """Call ``callback(topic)`` for every delivered topic that starts with ``prefix``
+        (from the committing thread, or the listener's: keep it short and thread-safe).
+        Registrations survive a fork (they belong to the app, not to the process)."""
+        self._topic_callbacks = (*self._topic_callbacks, (prefix, callback))
+
+    def on_hearing_change(self, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(hearing)`` whenever the listener connects (True) or loses its
+        connection (False)."""
+        self._hearing_callbacks = (*self._hearing_callbacks, callback)
+
+    def ensure_listening(self) -> None:
+        """Start this process's listener if it is not running (PostgreSQL; a no-op else).
+        Waiters start it by subscribing; a cache calls this, as it never subscribes."""
+        self._ensure_process()
+
+    def _run_callbacks(self, topics: Iterable[str]) -> None:
+        callbacks = self._topic_callbacks
+        if not callbacks:
+            return
+        for topic in topics:
+            for prefix, callback in callbacks:
+                if topic.startswith(prefix):
+                    try:
+                        callback(topic)
+                    except Exception:  # a cache's bug must not break a commit or the listener
+                        log.exception("wake-up callback failed for topic %r", topic)
+
+    def _hearing_changed(self, hearing: bool) -> None:
+        for callback in self._hearing_callbacks:
+            try:
+                callback(hearing)
+            except Exception:
+                log.exception("wake-up hearing callback failed")
+
     # ------------------------------------------------------------------ deliveries
     def deliver(self, topics: Iterable[str]) -> None:
+        topics = tuple(topics)
         with self._lock:
             woken = [s for topic in topics for s in self._subscriptions.get(topic, ())]
         for subscription in woken:
             subscription.poke()
+        self._run_callbacks(topics)
+
+    def committed_here(self, topic: str) -> None:
+        """A transaction of this process that announced ``topic`` committed: callbacks run at
+        once; waiters are woken here unless the listener will deliver it (once, not twice)."""
+        if self.hears_other_processes():
+            self._run_callbacks((topic,))
+        else:
+            self.deliver((topic,))
 
     def wake_all(self) -> None:
         """Every waiter looks again (the clock moved; the listener missed some time)."""
@@ -157,7 +213,7 @@ class Wakeups:
     def _ensure_process(self) -> None:
         if self._pid != os.getpid():
             self._reset()
-        if self.is_postgresql and self._listener is None:
+        if self.is_postgresql and self._listener is None and not self._stop.is_set():
             with self._lock:
                 if self._listener is None:
                     self._listener = threading.Thread(target=self._listen, daemon=True,
@@ -174,6 +230,7 @@ class Wakeups:
                                      application_name="psc-idp wakeups") as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._hearing.set()
+                    self._hearing_changed(True)  # caches forget what they kept while deaf
                     self.wake_all()  # what was announced while deaf is looked at now
                     backoff = 0.5
                     while not self._stop.is_set():  # notifies() ends after 1 s of quiet
@@ -184,7 +241,10 @@ class Wakeups:
                     log.warning("wake-up listener lost its connection (%s); waiters poll "
                                 "every %.2f s until it is back", exc, SHORT_POLL)
             finally:
+                was_hearing = self._hearing.is_set()
                 self._hearing.clear()
+                if was_hearing:
+                    self._hearing_changed(False)
                 self.wake_all()
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 10.0)
@@ -219,12 +279,29 @@ def announce(topic: str) -> None:
                             {"channel": CHANNEL, "topic": topic})
 
 
+def announce_in_flush(session: Session, connection: Connection, topic: str) -> None:
+    """``announce`` from inside a flush (a mapper event: ``session.execute`` is not allowed
+    there): ``pg_notify`` on the flush's own connection, so it is sent at that transaction's
+    commit. Not deduplicated (a savepoint rolled back may have taken an earlier one with it);
+    PostgreSQL sends one notification per distinct payload per transaction anyway."""
+    from flask import current_app, has_app_context
+
+    topic = topic[:_MAX_TOPIC]
+    if has_app_context():
+        provider = current_app.extensions.get("psc_idp")
+        hub = getattr(provider, "wakeups", None)
+        if hub is not None:
+            session.info.setdefault(_SESSION_KEY, {})[topic] = hub
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_notify(:channel, :topic)"),
+                           {"channel": CHANNEL, "topic": topic})
+
+
 @event.listens_for(Session, "after_commit")
 def _deliver_committed(session: Session) -> None:
     pending: dict[str, Any] = session.info.pop(_SESSION_KEY, None) or {}
     for topic, hub in pending.items():
-        if not hub.hears_other_processes():  # else the listener delivers it: once, not twice
-            hub.deliver((topic,))
+        hub.committed_here(topic)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -43,7 +43,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask, g, has_app_context
+from flask import Flask, current_app, g, has_app_context
 from flask import request as flask_request
 
 from .. import ratelimit
@@ -52,10 +52,10 @@ from ..db import db
 from ..fidelity import behaves
 from .ciba import CibaGrant
 from .client_auth import PrivateKeyJwt
+from .client_cache import ClientView, cache_of, install, own_version, read_client
 from .endpoints_authlib import PscIntrospectionEndpoint, PscRevocationEndpoint
 from .grants import CodeGrant, RefreshCredential, RefreshGrant
 from .id_token import PscOpenIDCode
-from .models import Client
 from .mtls_auth import MTLS_METHODS, MtlsRefused, binds_tokens, presented_matches
 from .mtls_auth import authenticate as authenticate_by_certificate
 from .refusals import (
@@ -120,15 +120,30 @@ class PscIssuer(IssuerParameter):
         return self.issuer
 
 
-def query_client(client_id: str) -> Client | None:
-    """Memoised per request: Authlib asks for the client several times, and the ORM identity
-    map only holds weak references, so a dropped instance would be read again."""
+def query_client(client_id: str) -> ClientView | None:
+    """The registered client ``client_id`` as a frozen ``ClientView`` (``client_cache``):
+    from this process's cache when it may serve, else one Core SELECT on the request's
+    connection. Memoised per request too, so a request sees one version of its client
+    throughout (Authlib asks for it several times)."""
     if not isinstance(client_id, str) or not client_id or len(client_id) > 200:
         return None
-    memo = g.setdefault("psc_clients", {}) if has_app_context() else {}
+    if not has_app_context():
+        return None
+    memo = g.setdefault("psc_clients", {})
     if client_id not in memo:
-        memo[client_id] = db.session.get(Client, client_id)
+        memo[client_id] = _lookup(client_id)
     return memo[client_id]
+
+
+def _lookup(client_id: str) -> ClientView | None:
+    session = db.session()
+    own, view = own_version(session, client_id)
+    if own:  # this session's uncommitted change: never from, nor into, the shared cache
+        return view
+    cache = cache_of(current_app)
+    if cache is None:
+        return read_client(session, client_id)
+    return cache.get(client_id, lambda wanted: read_client(session, wanted))
 
 
 class PscPrivateKeyJwt(PrivateKeyJwt):
@@ -190,6 +205,7 @@ class PscAuthorizationServer(AuthorizationServer):
     def __init__(self, app: Flask, settings: Settings):
         super().__init__()
         self.settings = settings
+        install(app)  # the per-process client cache (``client_cache``)
         self.init_app(app, query_client=query_client, save_token=save_token)
         self.register_token_generator("default", generate_token)
         self.register_grant(CodeGrant, [PscCodeChallenge(allow_plain=True),
@@ -225,7 +241,7 @@ class PscAuthorizationServer(AuthorizationServer):
         request.auth_method = method
         return client
 
-    def _authenticate(self, request: Any, methods: list[str]) -> tuple[Client, str]:
+    def _authenticate(self, request: Any, methods: list[str]) -> tuple[ClientView, str]:
         form = request.form
         header = request.headers.get("Authorization")
         try:
@@ -298,7 +314,7 @@ class PscAuthorizationServer(AuthorizationServer):
         return client, method
 
     @staticmethod
-    def _secret_matches(client: Client, secret: str) -> bool:
+    def _secret_matches(client: ClientView, secret: str) -> bool:
         """A secret this process verified before costs nothing and is never throttled; any
         other goes through the failure budgets before argon2id (``ratelimit``)."""
         if remembered(client.client_secret_hash, secret):
