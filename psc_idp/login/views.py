@@ -28,13 +28,19 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import inspect as sa_inspect
 
 from .. import waits
 from ..audit import record
 from ..authenticators import Authenticator, LoginContext, Outcome, StepResult
 from ..db import db, utcnow
 from ..html import protect
-from ..oidc import fail_interaction, finish_interaction, interaction_belongs_to_browser
+from ..oidc import (
+    fail_interaction,
+    finish_interaction,
+    interaction_belongs_to_browser,
+    interaction_store,
+)
 from ..oidc.errors import error_page
 from ..oidc.models import Interaction
 from ..oidc.server import query_client
@@ -103,7 +109,7 @@ def _load(uid: str) -> Interaction:
     if interaction.state != "pending":
         abort(error_page("invalid_request", t("expired"), 400))
     if utcnow() >= interaction.expires_at:
-        interaction.state = "expired"
+        interaction_store.advance(interaction, "pending", "expired")
         db.session.commit()
         abort(error_page("invalid_request", t("expired"), 400))
     if not interaction_belongs_to_browser(interaction):
@@ -323,9 +329,15 @@ def cancel(uid: str) -> Response:
 
 def _save_data(interaction: Interaction, authenticator: Authenticator,
                ctx: LoginContext) -> None:
-    if ctx.data != (interaction.data or {}):
+    """The means' state onto the interaction (written at the request's commit, or with its
+    guarded transition). Which means is shown is not worth a write on a page view (GET): it
+    is written with the first form posted to it, or with a new interaction's INSERT."""
+    changed = ctx.data != (interaction.data or {})
+    if changed:
         interaction.data = dict(ctx.data)
-    interaction.authenticator = authenticator.id
+    if interaction.authenticator != authenticator.id and (
+            changed or request.method != "GET" or sa_inspect(interaction).transient):
+        interaction.authenticator = authenticator.id
 
 
 def _apply(interaction: Interaction, authenticator: Authenticator, ctx: LoginContext,

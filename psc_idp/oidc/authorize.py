@@ -41,7 +41,7 @@ from ..sessions import (
 )
 from ..sessions.assurance import granted_acr, known_acr_values, means_level
 from ..sessions.backchannel import dispatch_if_queued
-from . import urls
+from . import interaction_store, urls
 from .checks import first, run_checks
 from .consent import CONSENT_STATE, consent_page, needs_consent
 from .errors import error_page, redirect_error
@@ -266,9 +266,13 @@ def _start_interaction(client: Client, params: dict[str, str],
     if consent_for is not None:
         interaction.state = CONSENT_STATE
         interaction.data = {"consent_for": asdict(consent_for)}
-    db.session.add(interaction)
+    else:
+        interaction.state, interaction.authenticator, interaction.data = "pending", "", {}
+    interaction.created_at = utcnow()
     response = consent_page(interaction, client) if consent_for is not None \
         else provider.interaction_handler(interaction)
+    # One Core INSERT once the first page is known (its means and data go in the same row).
+    interaction_store.insert(interaction)
     db.session.commit()
     response.set_cookie(BINDING_COOKIE, binding, httponly=True, samesite="Lax", path="/",
                         secure=provider.settings.is_production or
@@ -291,25 +295,41 @@ def finish_interaction(interaction: Interaction, result: Any) -> Response:
     params = dict(interaction.params)
     scope = client.get_allowed_scope(params.get("scope", ""))
     if needs_consent(client, result.professional_id, scope, set(params.get("prompt", "").split())):
-        interaction.state = CONSENT_STATE
-        interaction.data = {**(interaction.data or {}), "consent_for": asdict(result)}
+        if not interaction_store.advance(
+                interaction, "pending", CONSENT_STATE,
+                data={**(interaction.data or {}), "consent_for": asdict(result)}):
+            return already_used(interaction)
         db.session.commit()
         return consent_page(interaction, client)
-    return _finish(interaction, client, result)
+    return _finish(interaction, client, result, "pending")
 
 
 def complete_after_consent(interaction: Interaction) -> Response:
     client = _provider().server.query_client(interaction.client_id)
     if client is None:
         return error_page("invalid_request", "This login has already been used.", 400)
-    return _finish(interaction, client, AuthResult(**interaction.data["consent_for"]))
+    return _finish(interaction, client, AuthResult(**interaction.data["consent_for"]),
+                   CONSENT_STATE)
 
 
-def _finish(interaction: Interaction, client: Client, result: AuthResult) -> Response:
+def already_used(interaction: Interaction) -> Response:
+    """Another request moved this login on first (a double submission, a second tab): what
+    this one did is rolled back, and it gets the login's "expired" page."""
+    from ..login.i18n import pick_locale, translator
+
+    locale = pick_locale((interaction.params or {}).get("ui_locales", ""))
+    db.session.rollback()
+    return error_page("invalid_request", translator(locale)("expired"), 400)
+
+
+def _finish(interaction: Interaction, client: Client, result: AuthResult,
+            expected: str) -> Response:
     provider = _provider()
     params = dict(interaction.params)
     redirect_uri = _redirect_target(client, params)
-    interaction.state = "done"
+    # First, before anything is issued: of two submissions at once, one only goes on.
+    if not interaction_store.advance(interaction, expected, "done"):
+        return already_used(interaction)
     session = current_session()
     oauth_request = StoredRequest(params, urls.absolute(provider.settings.wallet_base,
                                                         urls.WALLET_AUTHORIZE))
@@ -323,7 +343,8 @@ def _finish(interaction: Interaction, client: Client, result: AuthResult) -> Res
 
 def fail_interaction(interaction: Interaction, error: str, description: str) -> Response:
     """The authenticator ended the request (denied, blocked): tell the RP in OAuth terms."""
-    interaction.state = "failed"
+    if not interaction_store.advance(interaction, interaction.state, "failed"):
+        return already_used(interaction)
     params = interaction.params
     record("login.failure", "failure", client_id=interaction.client_id, reason=error,
            description=description)
