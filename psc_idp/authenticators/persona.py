@@ -7,8 +7,10 @@ production mode (``emulation_only``), and announced on every page and in discove
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from .base import Authenticator, LoginContext, Outcome, StepResult
@@ -17,6 +19,33 @@ AMR_BY_MODE: dict[str, tuple[str, ...]] = {
     "CARD": ("sc", "pin", "mfa"),     # RFC 8176: smart card + PIN
     "MOBILE": ("swk", "pin", "mfa"),  # RFC 8176: software-secured key + PIN
 }
+
+
+_rendered: dict[str, tuple[Any, Markup]] = {}
+_rendered_lock = threading.Lock()
+
+
+def persona_buttons(locale: str) -> Markup:
+    """The persona buttons' HTML (dozens of them, the same for every login), rendered once per
+    persona list and language: ``lookup.persona_summaries`` keeps one list object until it
+    expires or the directory changes (``forget_cached_summaries``), so a new list object is
+    the signal to render again. The per-login parts (form action, CSRF) stay in the page."""
+    from flask import render_template
+
+    from ..directory.lookup import persona_summaries
+    from ..login.i18n import translator
+
+    rows = persona_summaries()
+    with _rendered_lock:
+        cached = _rendered.get(locale)
+    if cached is not None and cached[0] is rows:
+        return cached[1]
+    # the template autoescapes every value: its output is safe HTML
+    html = Markup(render_template("login/_persona_buttons.html", personas=rows,  # noqa: S704
+                                  t=translator(locale)))
+    with _rendered_lock:
+        _rendered[locale] = (rows, html)
+    return html
 
 
 class PersonaAuthenticator(Authenticator):
@@ -41,11 +70,9 @@ class PersonaAuthenticator(Authenticator):
         return ("auth_mode",)
 
     def begin(self, ctx: LoginContext) -> StepResult:
-        from ..directory.lookup import persona_summaries
-
-        personas = persona_summaries()
         return StepResult(Outcome.CHALLENGE, template="login/persona.html",
-                          context={"personas": personas, "login_hint": ctx.login_hint})
+                          context={"personas_html": persona_buttons(ctx.ui_locale),
+                                   "login_hint": ctx.login_hint})
 
     def resume(self, ctx: LoginContext, form: MultiDict[str, str]) -> StepResult:
         from ..directory.lookup import find_by_identifier
