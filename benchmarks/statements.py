@@ -562,6 +562,28 @@ def markdown(results: list[Measurement]) -> str:
     return "\n".join(lines)
 
 
+def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Two ``--json`` outputs side by side: per kind and endpoint, statements and round trips
+    before → after (an endpoint missing on one side shows as –)."""
+    lines = ["| kind | endpoint | statements before | after | round trips before | after |",
+             "|---|---|---:|---:|---:|---:|"]
+    for kind, old in before["kinds"].items():
+        new = after["kinds"].get(kind, {"endpoints": {}, "statements": "–",
+                                        "round_trips": "–"})
+        names = list(old["endpoints"]) + [n for n in new["endpoints"]
+                                          if n not in old["endpoints"]]
+        for name in names:
+            o = old["endpoints"].get(name, {})
+            n = new["endpoints"].get(name, {})
+            lines.append(f"| {kind} | `{name}` | {o.get('statements', '–')} | "
+                         f"{n.get('statements', '–')} | {o.get('round_trips', '–')} | "
+                         f"{n.get('round_trips', '–')} |")
+        lines.append(f"| **{kind}** | **total** | **{old['statements']}** | "
+                     f"**{new['statements']}** | **{old['round_trips']}** | "
+                     f"**{new['round_trips']}** |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--database-url", help="PostgreSQL server (a throwaway database is made "
@@ -570,7 +592,13 @@ def main() -> None:
     ap.add_argument("--statements", action="store_true", help="also list every statement")
     ap.add_argument("--kind", action="append", choices=sorted(KINDS),
                     help="only these kinds (repeatable)")
+    ap.add_argument("--compare", nargs=2, metavar=("BEFORE.json", "AFTER.json"),
+                    help="print two --json outputs side by side (runs nothing)")
     args = ap.parse_args()
+    if args.compare:
+        before, after = (json.loads(Path(p).read_text()) for p in args.compare)
+        print(compare(before, after))
+        return
 
     import logging
 
