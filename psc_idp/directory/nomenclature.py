@@ -81,6 +81,8 @@ class Table:
     unverified: frozenset[str]
     """Codes whose label was not checked against the terminology."""
     file: str
+    savoir_faire_type: str = ""
+    """For a savoir-faire table: the TRE_R04 ``codeTypeSavoirFaire`` whose codes it holds."""
 
     def info(self) -> dict[str, Any]:
         """What ``psc-idp init`` and the nomenclature command report."""
@@ -111,6 +113,9 @@ def _read_table(path: Path) -> Table:
     for key in ("table", "terminology", "oid", "version", "date", "source"):
         if not isinstance(doc[key], str):
             raise NomenclatureError(f"{where} : « {key} » doit être une chaîne")
+    kind = doc.get("savoir_faire_type", "")
+    if not isinstance(kind, str):
+        raise NomenclatureError(f"{where} : « savoir_faire_type » doit être une chaîne")
     if not doc["table"]:
         raise NomenclatureError(f"{where} : « table » est vide")
     if not isinstance(doc["codes"], list) or not doc["codes"]:
@@ -139,12 +144,20 @@ def _read_table(path: Path) -> Table:
     return Table(table=doc["table"], terminology=doc["terminology"], oid=doc["oid"],
                  version=doc["version"], date=doc["date"], complete=bool(doc["complete"]),
                  source=doc["source"], codes=active, deprecated=deprecated,
-                 unverified=frozenset(unverified), file=path.name)
+                 unverified=frozenset(unverified), file=path.name, savoir_faire_type=kind)
 
+
+EXPERTISE_FILES = ("savoir_faire", "competence", "competence_exclusive", "desc_non_qualifiant",
+                   "capacite", "qualification_pac", "fonction_qualifiee",
+                   "droit_exercice_complementaire", "orientation_particuliere",
+                   "surspecialite_transversale", "competence_metier")
+"""The savoir-faire tables, one per kind of ``codeTypeSavoirFaire`` (``savoir_faire`` is
+TRE_R38, the specialties): their data files name the kind in ``savoir_faire_type``."""
 
 EXPECTED_FILES = ("profession_sante", "role_prise_charge", "categorie", "type_savoir_faire",
-                  "savoir_faire", "mode_exercice", "secteur", "role", "genre_activite",
-                  "role_rpps_plus", "section_pharmacien", "civilite", "civilite_exercice")
+                  "mode_exercice", "secteur", "role", "genre_activite",
+                  "role_rpps_plus", "section_pharmacien", "civilite",
+                  "civilite_exercice") + EXPERTISE_FILES
 """The ``table`` of each data file this module needs."""
 
 
@@ -165,12 +178,36 @@ def load_tables(directory: Path = DATA_DIR) -> dict[str, Table]:
     if missing:
         raise NomenclatureError(f"nomenclature(s) manquante(s) dans {directory} : "
                                 f"{', '.join(missing)}")
+    _check_expertise_tables(tables)
     genres = tables["genre_activite"].codes
     for code, label in tables["role_rpps_plus"].codes.items():
         if genres.get(code) != label:
             raise NomenclatureError(f"nomenclature {tables['role_rpps_plus'].file} : le rôle "
                                     f"« {code} » n'a pas le libellé de TRE_R22")
     return tables
+
+
+def _check_expertise_tables(tables: dict[str, Table]) -> None:
+    """Each savoir-faire table names a distinct TRE_R04 kind, and no code is in two of them
+    (``check_code("savoir_faire", …)`` takes their union, a code must keep one label)."""
+    kinds = tables["type_savoir_faire"]
+    owner: dict[str, str] = {}
+    by_kind: dict[str, str] = {}
+    for name in EXPERTISE_FILES:
+        table = tables[name]
+        kind = table.savoir_faire_type
+        if kind not in kinds.codes:
+            raise NomenclatureError(f"nomenclature {table.file} : « savoir_faire_type » doit être "
+                                    f"un code de {kinds.terminology} (reçu « {kind} »)")
+        if kind in by_kind:
+            raise NomenclatureError(f"nomenclature {table.file} : le type « {kind} » est déjà "
+                                    f"celui de {tables[by_kind[kind]].file}")
+        by_kind[kind] = name
+        for code in (*table.codes, *table.deprecated):
+            if code in owner:
+                raise NomenclatureError(f"nomenclature {table.file} : le code « {code} » est "
+                                        f"aussi dans {tables[owner[code]].file}")
+            owner[code] = name
 
 
 _TABLES = load_tables()
@@ -196,14 +233,26 @@ ACTIVITY_KINDS: dict[str, str] = dict(_TABLES["genre_activite"].codes)
 # --- Roles in the structure (codeRole, TRE_R21_Fonction) ---
 
 ROLES: dict[str, str] = dict(_TABLES["role"].codes)
-"""A subset of TRE_R21_Fonction (``codeRole``), active codes. The demo uses FON-48 for the
+"""TRE_R21_Fonction (``codeRole``), active codes. The demo uses FON-48 for the
 intern (CPF), FON-09 for the establishment director (CDE) and FON-AU for other structure staff
 (CPE/CPA); which codes PSC shows for staff is unverified."""
 
 # --- Specialties (codeSavoirFaire) and their types (codeTypeSavoirFaire) ---
 
 SPECIALTIES: dict[str, str] = dict(_TABLES["savoir_faire"].codes)
-"""A subset of TRE_R38_SpecialiteOrdinale (labels without the "(SM)" suffix)."""
+"""TRE_R38_SpecialiteOrdinale, active codes (labels without the "(SM)" suffix)."""
+
+EXPERTISE_TABLES: dict[str, str] = {
+    _TABLES[name].savoir_faire_type: name for name in EXPERTISE_FILES}
+"""``codeTypeSavoirFaire`` (TRE_R04) → the table of its codes: S → ``savoir_faire`` (TRE_R38),
+C → ``competence`` (TRE_R39), CEX → TRE_R40, DNQ → TRE_R42, CAPA → TRE_R43, PAC → TRE_R44,
+FQ → TRE_R45, DEC → TRE_R97, OP → TRE_G13, SST → TRE_R359, CM → TRE_R394 (the systems of
+JDV_J107_EnsembleSavoirFaire_RASS). SH (TRE_R46) is not in that value set: no table."""
+
+SAVOIR_FAIRE: dict[str, str] = {
+    code: label for name in EXPERTISE_FILES for code, label in _TABLES[name].codes.items()}
+"""Every active savoir-faire code of every kind (the ``savoir_faire`` check): the
+extraction's « Code savoir-faire » column carries all of them, its type in another column."""
 
 EXPERTISE_TYPES: dict[str, str] = dict(_TABLES["type_savoir_faire"].codes)
 """``codeTypeSavoirFaire``, TRE_R04_TypeSavoirFaire. "S" is the one seen in the capture."""
@@ -211,7 +260,7 @@ EXPERTISE_TYPES: dict[str, str] = dict(_TABLES["type_savoir_faire"].codes)
 # --- Activity sectors (codeSecteurDactivite) ---
 
 SECTORS: dict[str, str] = dict(_TABLES["secteur"].codes)
-"""A subset of TRE_R02_SecteurActivite."""
+"""TRE_R02_SecteurActivite, active codes."""
 
 MEDICO_SOCIAL_SECTORS = frozenset({"SA16", "SA17", "SA18", "SA20", "SA41", "SA63"})
 """Sectors of social and medico-social structures (ESMS, DAC): where RPPS+ professionals work."""
@@ -277,7 +326,7 @@ TABLES: dict[str, dict[str, str]] = {
     "profession": PROFESSIONS,
     "categorie": PROFESSIONAL_CATEGORIES,
     "type_savoir_faire": EXPERTISE_TYPES,
-    "savoir_faire": SPECIALTIES,
+    "savoir_faire": SAVOIR_FAIRE,
     "mode_exercice": PRACTICE_MODES,
     "secteur": SECTORS,
     "role": ROLES,
@@ -288,14 +337,25 @@ TABLES: dict[str, dict[str, str]] = {
     "civilite_exercice": PRACTICE_CIVILITIES,
     "profession_sante": HEALTH_PROFESSIONS,
     "role_prise_charge": RPPS_PLUS_PROFESSIONS,
+    "specialite_ordinale": SPECIALTIES,
+    **{name: dict(_TABLES[name].codes) for name in EXPERTISE_FILES if name != "savoir_faire"},
 }
 """Every table by the name input checks use (the keys are a contract: imports, RPPS+ and the
 admin API name them). ``profession`` is TRE_G15 and the RPPS+ TRE_R85 codes together;
-``profession_sante`` and ``role_prise_charge`` are each alone. Active codes only."""
+``profession_sante`` and ``role_prise_charge`` are each alone. ``savoir_faire`` is every
+savoir-faire kind together (``SAVOIR_FAIRE``); ``specialite_ordinale`` (TRE_R38) and each
+kind's table (``competence``, ``capacite``… see ``EXPERTISE_TABLES``) are each alone. Active
+codes only."""
 
+_UNION_DEPRECATED: dict[str, dict[str, str]] = {
+    "profession": {**_TABLES["profession_sante"].deprecated,
+                   **_TABLES["role_prise_charge"].deprecated},
+    "savoir_faire": {code: label for name in EXPERTISE_FILES
+                     for code, label in _TABLES[name].deprecated.items()},
+    "specialite_ordinale": _TABLES["savoir_faire"].deprecated,
+}
 _DEPRECATED: dict[str, dict[str, str]] = {
-    name: ({**_TABLES["profession_sante"].deprecated, **_TABLES["role_prise_charge"].deprecated}
-           if name == "profession" else _TABLES[name].deprecated)
+    name: _UNION_DEPRECATED[name] if name in _UNION_DEPRECATED else _TABLES[name].deprecated
     for name in TABLES
 }
 
@@ -332,6 +392,22 @@ def profession_oid(code: str) -> str:
     if code in RPPS_PLUS_PROFESSIONS:
         return TRE_R85_OID
     return ""
+
+
+def check_expertise(kind: str, code: str, *, may_be_empty: bool = True,
+                    allow_deprecated: bool = False) -> str:
+    """The French label of savoir-faire ``code`` in the table of its ``codeTypeSavoirFaire``
+    ``kind`` (``EXPERTISE_TABLES``); without a kind, any savoir-faire table. ``UnknownCode``
+    (table ``savoir_faire`` or the kind's table) for a code the kind's table does not hold, or
+    an unknown kind."""
+    if not kind:
+        return check_code("savoir_faire", code, may_be_empty=may_be_empty,
+                          allow_deprecated=allow_deprecated)
+    table = EXPERTISE_TABLES.get(kind)
+    if table is None:
+        raise UnknownCode("type_savoir_faire", kind)
+    return check_code("specialite_ordinale" if table == "savoir_faire" else table, code,
+                      may_be_empty=may_be_empty, allow_deprecated=allow_deprecated)
 
 
 def check_code(table: str, code: str, *, may_be_empty: bool = True,
