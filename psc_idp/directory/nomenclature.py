@@ -22,8 +22,12 @@ stored public material:
   definitions are word for word the five roles of seed 004, so the "rôle" of an RPPS+
   professional travels in ``codeGenreActivite``, not in ``codeRole`` (``Code rôle`` of the RPPS
   extraction is another table, TRE_R21_Fonction).
-- specialties: TRE_R38_SpecialiteOrdinale (OID 1.2.250.1.213.2.28), a subset.
-- activity sectors: TRE_R02_SecteurActivite (OID 1.2.250.1.71.4.2.4), a subset.
+- specialties: TRE_R38_SpecialiteOrdinale (OID 1.2.250.1.213.2.28), complete; the other
+  savoir-faire kinds of JDV_J107 (TRE_R39, R40, R42, R43, R44, R45, R97, G13, R359, R394) each
+  in its file, all accepted by the ``savoir_faire`` check (``EXPERTISE_TABLES`` per kind).
+- activity sectors: TRE_R02_SecteurActivite (OID 1.2.250.1.71.4.2.4), complete.
+- roles: TRE_R21_Fonction (OID 1.2.250.1.213.1.6.1.17), complete; TRE_R85 complete too, the
+  RPPS+ professions being their own subset file (``profession_rpps_plus``).
 
 Note for readers of the project brief: some codes it quoted belong to other labels in the real
 tables (SM53 is "Spécialiste en Médecine générale", not paediatrics, which is SM40; SM15 is
@@ -154,7 +158,8 @@ EXPERTISE_FILES = ("savoir_faire", "competence", "competence_exclusive", "desc_n
 """The savoir-faire tables, one per kind of ``codeTypeSavoirFaire`` (``savoir_faire`` is
 TRE_R38, the specialties): their data files name the kind in ``savoir_faire_type``."""
 
-EXPECTED_FILES = ("profession_sante", "role_prise_charge", "categorie", "type_savoir_faire",
+EXPECTED_FILES = ("profession_sante", "role_prise_charge", "profession_rpps_plus", "categorie",
+                  "type_savoir_faire",
                   "mode_exercice", "secteur", "role", "genre_activite",
                   "role_rpps_plus", "section_pharmacien", "civilite",
                   "civilite_exercice") + EXPERTISE_FILES
@@ -179,6 +184,11 @@ def load_tables(directory: Path = DATA_DIR) -> dict[str, Table]:
         raise NomenclatureError(f"nomenclature(s) manquante(s) dans {directory} : "
                                 f"{', '.join(missing)}")
     _check_expertise_tables(tables)
+    r85 = tables["role_prise_charge"]
+    for code in tables["profession_rpps_plus"].codes:
+        if code not in r85.codes and code not in r85.deprecated:
+            raise NomenclatureError(f"nomenclature {tables['profession_rpps_plus'].file} : la "
+                                    f"profession « {code} » n'est pas un code de {r85.terminology}")
     genres = tables["genre_activite"].codes
     for code, label in tables["role_rpps_plus"].codes.items():
         if genres.get(code) != label:
@@ -217,8 +227,11 @@ _TABLES = load_tables()
 HEALTH_PROFESSIONS: dict[str, str] = dict(_TABLES["profession_sante"].codes)
 """TRE_G15_ProfessionSante, active codes."""
 
-RPPS_PLUS_PROFESSIONS: dict[str, str] = dict(_TABLES["role_prise_charge"].codes)
+RPPS_PLUS_PROFESSIONS: dict[str, str] = dict(_TABLES["profession_rpps_plus"].codes)
 """The 20 professions of the RPPS+ portal (TRE_R85 codes 312–330 and 353, seed 004)."""
+
+ROLES_PRISE_CHARGE: dict[str, str] = dict(_TABLES["role_prise_charge"].codes)
+"""TRE_R85_RolePriseCharge, active codes (300–379 but the deprecated ones)."""
 
 PROFESSIONS: dict[str, str] = {**HEALTH_PROFESSIONS, **RPPS_PLUS_PROFESSIONS}
 
@@ -336,20 +349,22 @@ TABLES: dict[str, dict[str, str]] = {
     "civilite": CIVILITIES,
     "civilite_exercice": PRACTICE_CIVILITIES,
     "profession_sante": HEALTH_PROFESSIONS,
-    "role_prise_charge": RPPS_PLUS_PROFESSIONS,
+    "role_prise_charge": ROLES_PRISE_CHARGE,
+    "profession_rpps_plus": RPPS_PLUS_PROFESSIONS,
     "specialite_ordinale": SPECIALTIES,
     **{name: dict(_TABLES[name].codes) for name in EXPERTISE_FILES if name != "savoir_faire"},
 }
 """Every table by the name input checks use (the keys are a contract: imports, RPPS+ and the
 admin API name them). ``profession`` is TRE_G15 and the RPPS+ TRE_R85 codes together;
-``profession_sante`` and ``role_prise_charge`` are each alone. ``savoir_faire`` is every
+``profession_sante`` (TRE_G15) and ``profession_rpps_plus`` (the 20 RPPS+ professions) are each
+alone; ``role_prise_charge`` is the whole TRE_R85. ``savoir_faire`` is every
 savoir-faire kind together (``SAVOIR_FAIRE``); ``specialite_ordinale`` (TRE_R38) and each
 kind's table (``competence``, ``capacite``… see ``EXPERTISE_TABLES``) are each alone. Active
 codes only."""
 
 _UNION_DEPRECATED: dict[str, dict[str, str]] = {
     "profession": {**_TABLES["profession_sante"].deprecated,
-                   **_TABLES["role_prise_charge"].deprecated},
+                   **_TABLES["profession_rpps_plus"].deprecated},
     "savoir_faire": {code: label for name in EXPERTISE_FILES
                      for code, label in _TABLES[name].deprecated.items()},
     "specialite_ordinale": _TABLES["savoir_faire"].deprecated,

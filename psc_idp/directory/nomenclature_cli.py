@@ -37,7 +37,7 @@ def nomenclature_command(table: str | None, as_json: bool) -> None:
                        f"{info['date'] or '-':<10} {info['codes']:>3} codes ({scope})")
         return
     if table == "profession":  # the check_code table: TRE_G15 and the RPPS+ TRE_R85 codes
-        parts = ("profession_sante", "role_prise_charge")
+        parts = ("profession_sante", "profession_rpps_plus")
         if as_json:
             click.echo(json.dumps({"table": "profession", "tables": [
                 _document(nom, part) for part in parts]}, ensure_ascii=False, indent=2))
