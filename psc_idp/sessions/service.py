@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Response, current_app, g, request
-from sqlalchemy import inspect
 
 from ..db import db, utcnow
+from . import store
 from .assurance import means_level, required_level
-from .models import IdpSession, SessionClient
+from .models import IdpSession
 
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -105,10 +105,16 @@ def establish_session(*, professional_id: int, auth_time: int, acr: str, amr: li
 
             if end_everywhere(previous, "replaced").deliveries:
                 g.psc_idp_logout_queued = True  # see backchannel.dispatch_if_queued
+        # A new session: one Core INSERT (store.py); the object stays transient.
         session = IdpSession(id=str(uuid.uuid4()), professional_id=professional_id,
+                             cookie_digest=_digest(cookie), auth_time=auth_time, acr=acr,
+                             amr=list(amr), auth_mode=auth_mode, authenticator=authenticator,
                              created_at=now, last_seen_at=now,
-                             expires_at=now + timedelta(seconds=settings.lifetime))
-        db.session.add(session)
+                             expires_at=now + timedelta(seconds=settings.lifetime),
+                             ended_at=None, ended_reason="")
+        store.insert_session(session)
+        g.psc_idp_new_session = session.id  # see note_client
+        return session, cookie
     session.cookie_digest = _digest(cookie)
     session.auth_time = auth_time
     session.acr = acr
@@ -121,12 +127,8 @@ def establish_session(*, professional_id: int, auth_time: int, acr: str, amr: li
 
 def note_client(session: IdpSession, client_id: str) -> None:
     """Remember that ``client_id`` was served in ``session`` (a new session has no links yet)."""
-    brand_new = inspect(session).pending
-    link = None if brand_new else db.session.get(SessionClient, (session.id, client_id))
-    if link is None:
-        db.session.add(SessionClient(session_id=session.id, client_id=client_id))
-    else:
-        link.last_at = utcnow()
+    store.link_client(session.id, client_id, utcnow(),
+                      new_session=g.get("psc_idp_new_session") == session.id)
 
 
 def end_session(session: IdpSession, reason: str) -> None:

@@ -1,12 +1,12 @@
-"""Prints statements, round trips and server CPU per endpoint of each login kind
-(``pytest -s tests/hot_paths_login/test_measure.py``): the figures of the issue's report.
-It asserts only that the logins succeed; the budgets are in test_statement_budget.py."""
+"""Prints statements, round trips and server CPU per endpoint of each login kind: the
+figures of issue 15's report. Not collected with the tests (no ``test_`` file name); run it
+by naming it: ``PSC_TEST_BACKENDS=postgresql pytest -s -p no:randomly
+tests/hot_paths_login/measure_logins.py`` (``PSC_MEASURE_ROUNDS``, ``PSC_MEASURE_TEXTS=1``
+for the statements themselves). The budgets are in test_statement_budget.py."""
 
 from __future__ import annotations
 
 import os
-
-import pytest
 
 from .flows import activated_phone, run_ecps_push_login, run_persona_login
 from .meter import Meter
@@ -30,7 +30,6 @@ def _report(title: str, meter: Meter, n: int) -> None:
                 print(f"   {count / n:5.1f} {text}")
 
 
-@pytest.mark.skipif(not os.environ.get("PSC_MEASURE"), reason="figures on demand: PSC_MEASURE=1")
 def test_measure_login_kinds(live, tmp_path):
     meter = Meter(live.app)
     run_persona_login(live)  # warm-up (caches, first connections)
