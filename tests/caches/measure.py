@@ -40,9 +40,9 @@ def measure(url: str, keys_dir: str, n: int) -> dict[str, float]:
                      secret_key="m" * 40)
     upgrade(app)
     with app.app_context():
-        upsert_client(ClientSeed(client_id="measure", redirect_uris=["https://rp/cb"],
-                                 client_secret="s3cret-measure"), app.extensions["psc_idp"].settings,
-                      source="measure")
+        seed = ClientSeed(client_id="measure", redirect_uris=["https://rp/cb"],
+                          client_secret="s3cret-measure")  # noqa: S106
+        upsert_client(seed, app.extensions["psc_idp"].settings, source="measure")
         db.session.commit()
     hub = app.extensions["psc_idp"].wakeups
     if hub.is_postgresql:  # the cache serves only once the listener hears other processes
