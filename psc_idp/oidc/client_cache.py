@@ -33,8 +33,10 @@ sees that change, never the cache's copy (and its reads are not stored).
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -156,6 +158,14 @@ class ClientCache:
         self._lock = threading.Lock()
         hub.on_topic(TOPIC_PREFIX, self._heard)
         hub.on_hearing_change(lambda _hearing: self.clear())
+        _caches.add(self)
+
+    def _after_fork(self) -> None:
+        """A forked worker: a fresh lock (the parent's may have been held at the fork) and
+        nothing the parent read (the worker hears nothing until its own listener connects)."""
+        self._lock = threading.Lock()
+        self._entries = {}
+        self._generation += 1
 
     # ---------------------------------------------------------------- reading
     def serving(self) -> bool:
@@ -203,6 +213,17 @@ class ClientCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+_caches: weakref.WeakSet[ClientCache] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for cache in list(_caches):
+        cache._after_fork()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def install(app: Any) -> ClientCache:
