@@ -19,6 +19,7 @@ from psc_idp.directory.nomenclature_cli import nomenclature_command
 
 TRE = {"profession_sante": ("TRE_G15_ProfessionSante", "1.2.250.1.71.1.2.7"),
        "role_prise_charge": ("TRE_R85_RolePriseCharge", "1.2.250.1.213.1.6.1.107"),
+       "profession_rpps_plus": ("TRE_R85_RolePriseCharge", "1.2.250.1.213.1.6.1.107"),
        "categorie": ("TRE_R09_CategorieProfessionnelle", "1.2.250.1.213.1.6.1.10"),
        "type_savoir_faire": ("TRE_R04_TypeSavoirFaire", "1.2.250.1.213.1.6.1.16"),
        "savoir_faire": ("TRE_R38_SpecialiteOrdinale", "1.2.250.1.213.2.28"),
@@ -78,7 +79,7 @@ def test_check_code_refuses_deprecated_codes_unless_asked() -> None:
 
 
 def test_unverified_and_deprecated_codes_are_listed() -> None:
-    rows = {row["code"]: row for row in nom.table_codes("role_prise_charge")}
+    rows = {row["code"]: row for row in nom.table_codes("profession_rpps_plus")}
     assert rows["313"]["verified"] is True and rows["330"]["verified"] is True
     assert rows["312"]["verified"] is False  # TRE_R85 says « Autre professionnel »
     assert rows["317"]["verified"] is False  # TRE_R85 says « Préparateur en pharmacie »
@@ -168,7 +169,7 @@ def test_cli_shows_one_table() -> None:
     assert {"code": "FON-48", "label": "Interne", "status": "active",
             "verified": True} in as_json["codes"]
     both = json.loads(CliRunner().invoke(nomenclature_command, ["profession", "--json"]).output)
-    assert [t["table"] for t in both["tables"]] == ["profession_sante", "role_prise_charge"]
+    assert [t["table"] for t in both["tables"]] == ["profession_sante", "profession_rpps_plus"]
 
 
 def test_cli_refuses_an_unknown_table_in_one_line() -> None:
