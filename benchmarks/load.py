@@ -19,6 +19,11 @@ CPU is read from /proc/<pid>/stat (utime + stime) before and after the measureme
 the server's process tree (gunicorn master + workers; the node process), the PostgreSQL
 backends connected to psc-idp's database, and the driver's own client processes.
 
+``--granian URL --granian-pid PID`` adds the same code flow against psc-idp served by granian
+(kind ``psc-idp-granian``), measured right after gunicorn's at each N. ``--rounds R`` repeats
+each N's measurements R times, interleaved (gunicorn, granian, node, …; the two psc-idp servers
+swap places every other round) and the tables show the median of each figure over the rounds.
+
     python benchmarks/load.py --psc http://127.0.0.1:5000 --psc-pid 123 \\
         --node http://127.0.0.1:3000 --node-pid 456 --pg-db psc_bench --out results.json
 """
@@ -311,9 +316,11 @@ def unlock_card(folder: str, pin: str, ca_file: str) -> dict[str, Any]:
 
 
 FLOWS = {"psc-idp": psc_flow, "node-oidc-provider": node_flow, "psc-idp-ecps": ecps_flow,
-         "psc-idp-card": card_flow}
+         "psc-idp-card": card_flow, "psc-idp-granian": psc_flow}
 ECPS_KIND = "psc-idp-ecps"
 CARD_KIND = "psc-idp-card"
+GRANIAN_KIND = "psc-idp-granian"
+"""The persona code flow against psc-idp served by granian instead of gunicorn."""
 
 
 # ----------------------------------------------------------------------------- CPU accounting
@@ -530,12 +537,70 @@ def run(kind: str, base: str, server_pid: int, n: int, warmup: int, duration: fl
 
 
 # ----------------------------------------------------------------------------- reporting
+MEDIAN_FIELDS = ("flows_per_s", "p50_ms", "p95_ms", "mean_ms", "server_cpu_ms_per_flow",
+                 "db_cpu_ms_per_flow", "driver_cpu_ms_per_flow", "server_cpu_cores",
+                 "driver_cpu_cores", "machine_busy_cores", "other_load_cores")
+
+
+def medians(results: list[RunResult]) -> list[RunResult]:
+    """One row per (server, N): the median of each figure over the rounds, flows and failures
+    summed (a single round is returned as it is)."""
+    groups: dict[tuple[str, int], list[RunResult]] = {}
+    for r in results:
+        groups.setdefault((r.server, r.clients), []).append(r)
+    out = []
+    for (server, n), rows in groups.items():
+        if len(rows) == 1:
+            out.append(rows[0])
+            continue
+        m = RunResult(server=server, clients=n, flows=sum(r.flows for r in rows),
+                      failures=sum(r.failures for r in rows),
+                      warmup_flows=sum(r.warmup_flows for r in rows),
+                      warmup_failures=sum(r.warmup_failures for r in rows),
+                      seconds=round(sum(r.seconds for r in rows), 3),
+                      failure_samples=[f for r in rows for f in r.failure_samples][:10])
+        for name in MEDIAN_FIELDS:
+            values = [getattr(r, name) for r in rows if getattr(r, name) is not None]
+            if values:
+                setattr(m, name, round(statistics.median(values), 2))
+        out.append(m)
+    return out
+
+
+def server_comparison(results: list[RunResult], ns: list[int]) -> dict[int, dict[str, float]]:
+    """granian / gunicorn at each N: the ratio of the medians (flows/s, server CPU per flow,
+    p95), and the median of the round-by-round ratios (``*_paired``: the two servers measured
+    back to back share the machine's state of the moment, so these resist its drift best)."""
+    by = {(r.server, r.clients): r for r in medians(results)}
+    out: dict[int, dict[str, float]] = {}
+    for n in ns:
+        guni, gran = by.get(("psc-idp", n)), by.get((GRANIAN_KIND, n))
+        if not (guni and gran and guni.flows_per_s and guni.server_cpu_ms_per_flow
+                and guni.p95_ms):
+            continue
+        pairs = list(zip([r for r in results if (r.server, r.clients) == ("psc-idp", n)],
+                         [r for r in results if (r.server, r.clients) == (GRANIAN_KIND, n)],
+                         strict=False))
+        out[n] = {"flows_per_s": round(gran.flows_per_s / guni.flows_per_s, 3),
+                  "server_cpu_ms_per_flow": round(gran.server_cpu_ms_per_flow
+                                                  / guni.server_cpu_ms_per_flow, 3),
+                  "p95_ms": round(gran.p95_ms / guni.p95_ms, 3)}
+        for name in ("flows_per_s", "server_cpu_ms_per_flow"):
+            ratios = [getattr(b, name) / getattr(a, name) for a, b in pairs if getattr(a, name)]
+            if ratios:
+                out[n][f"{name}_paired"] = round(statistics.median(ratios), 3)
+    return out
+
+
 def _fmt(v: float | None) -> str:
     return "–" if v is None else f"{v:g}"
 
 
-def markdown(results: list[RunResult], ns: list[int]) -> str:
-    lines = ["| server | N | flows/s | p50 ms | p95 ms | server CPU ms/flow | DB CPU ms/flow "
+def markdown(runs: list[RunResult], ns: list[int], rounds: int = 1) -> str:
+    results = medians(runs)
+    lines = [f"Medians over {rounds} interleaved rounds per N (flows and failures: totals).",
+             ""] if rounds > 1 else []
+    lines += ["| server | N | flows/s | p50 ms | p95 ms | server CPU ms/flow | DB CPU ms/flow "
              "| driver CPU ms/flow | other load (cores) | flows | failures |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
@@ -560,6 +625,19 @@ def markdown(results: list[RunResult], ns: list[int]) -> str:
                   "|---:|---:|---:|---:|"]
         lines += [f"| {n} | {_ratio(ratios.get(n))} | {_ratio(ecps_ratios.get(n))} | "
                   f"{_ratio(card_ratios.get(n))} |" for n in ns]
+    servers = server_comparison(runs, ns)
+    if servers:
+        granian = ratio_table(results, ns, GRANIAN_KIND)
+        lines += ["", "granian / gunicorn: the ratio of the medians (the median of the "
+                  "round-by-round ratios)", "",
+                  "| N | flows/s | server CPU ms/flow | p95 "
+                  "| psc-idp (granian) / node-oidc-provider flows/s |",
+                  "|---:|---:|---:|---:|---:|"]
+        lines += [f"| {n} | {_ratio(c['flows_per_s'])} ({_ratio(c.get('flows_per_s_paired'))}) "
+                  f"| {_ratio(c['server_cpu_ms_per_flow'])} "
+                  f"({_ratio(c.get('server_cpu_ms_per_flow_paired'))}) "
+                  f"| {_ratio(c['p95_ms'])} | {_ratio(granian.get(n))} |"
+                  for n, c in servers.items()]
     return "\n".join(lines)
 
 
@@ -569,7 +647,7 @@ def _ratio(value: float | None) -> str:
 
 def ratio_table(results: list[RunResult], ns: list[int], kind: str = "psc-idp"
                 ) -> dict[int, float]:
-    by = {(r.server, r.clients): r for r in results}
+    by = {(r.server, r.clients): r for r in medians(results)}
     out = {}
     for n in ns:
         psc, node = by.get((kind, n)), by.get(("node-oidc-provider", n))
@@ -611,6 +689,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--psc", help="psc-idp base URL (http://127.0.0.1:PORT)")
     ap.add_argument("--psc-pid", type=int, help="PID of the gunicorn master (psc-idp serve)")
+    ap.add_argument("--granian", help="psc-idp served by granian: base URL (code flow only)")
+    ap.add_argument("--granian-pid", type=int, help="PID of the granian main process")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measurements per server and N, interleaved; tables show medians")
     ap.add_argument("--node", help="node-oidc-provider base URL")
     ap.add_argument("--node-pid", type=int, help="PID of the node process")
     ap.add_argument("--pg-db", help="psc-idp's PostgreSQL database (its backends' CPU)")
@@ -631,8 +713,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     ns = [int(n) for n in args.clients.split(",") if n.strip()]
     targets = [(kind, base.rstrip("/"), pid) for kind, base, pid in (
-        ("psc-idp", args.psc, args.psc_pid), ("node-oidc-provider", args.node, args.node_pid))
-        if base]
+        ("psc-idp", args.psc, args.psc_pid), (GRANIAN_KIND, args.granian, args.granian_pid),
+        ("node-oidc-provider", args.node, args.node_pid)) if base]
     ecps: dict[str, Any] | None = None
     if args.ecps:
         if not args.psc:
@@ -651,9 +733,11 @@ def main(argv: list[str] | None = None) -> int:
     if not targets or any(pid is None for _, _, pid in targets):
         ap.error("give --psc and --psc-pid and/or --node and --node-pid")
 
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     results: list[RunResult] = []
-    for n in ns:  # interleaved, so slow drifts of the shared machine hit both servers alike
-        for kind, base, pid in targets:
+    for n, round_targets in _schedule(ns, targets, args.rounds):
+        for kind, base, pid in round_targets:
             res = run(kind, base, pid, n, args.warmup, args.duration, args.max_flows,
                       args.pg_db if kind != "node-oidc-provider" else None,
                       ecps if kind == ECPS_KIND else card if kind == CARD_KIND else None)
@@ -669,12 +753,13 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
-        "parameters": {"clients": ns, "warmup_flows": args.warmup,
+        "parameters": {"clients": ns, "rounds": args.rounds, "warmup_flows": args.warmup,
                        "duration_s": args.duration, "max_flows": args.max_flows,
                        "driver": "one process per virtual client, requests.Session"},
         "flows": {
             "psc-idp": "GET /auth → POST /login/<uid>/persona → token → userinfo "
                        "(scope openid scope_all, acr_values eidas1)",
+            GRANIAN_KIND: "the psc-idp flow, against psc-idp served by granian (WSGI)",
             "node-oidc-provider": "GET /auth → GET /interaction/<uid> → POST it → "
                                   "GET /auth/<uid> → token → /me (scope openid profile email)",
             ECPS_KIND: "GET /auth → GET /login/<uid>/ecps → POST it (303) → GET …/finish → "
@@ -692,6 +777,9 @@ def main(argv: list[str] | None = None) -> int:
             str(k): v for k, v in ratio_table(results, ns, ECPS_KIND).items()},
         "ratio_psc_card_over_node_flows_per_s": {
             str(k): v for k, v in ratio_table(results, ns, CARD_KIND).items()},
+        "medians": [asdict(r) for r in medians(results)] if args.rounds > 1 else None,
+        "ratio_granian_over_gunicorn": {str(k): v for k, v in
+                                        server_comparison(results, ns).items()} or None,
         "failed": any(r.failures or r.warmup_failures for r in results),
     }
     if args.out:
@@ -699,8 +787,24 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.out, "w") as fh:
             json.dump(report, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
-    print(markdown(results, ns))
+    print(markdown(results, ns, args.rounds))
     return 1 if report["failed"] else 0
+
+
+def _schedule(ns: list[int], targets: list[tuple[str, str, int]], rounds: int
+              ) -> list[tuple[int, list[tuple[str, str, int]]]]:
+    """Each N's rounds back to back (slow drifts of the shared machine hit every server alike),
+    gunicorn and granian swapping places every other round (neither always runs first)."""
+    out = []
+    for n in ns:
+        for r in range(rounds):
+            order = list(targets)
+            kinds = [kind for kind, _, _ in order]
+            if r % 2 and "psc-idp" in kinds and GRANIAN_KIND in kinds:
+                i, j = kinds.index("psc-idp"), kinds.index(GRANIAN_KIND)
+                order[i], order[j] = order[j], order[i]
+            out.append((n, order))
+    return out
 
 
 if __name__ == "__main__":
