@@ -82,6 +82,18 @@ def refuse_device(professional: Any, authenticator: str, reason: str,
                       context={"message_args": args, "national_id": national_id_typed})
 
 
+def _withdraw(challenge: Any) -> bool:
+    """This login's pending push withdrawn (one conditional update decides, as for
+    ``ecps.withdraw_challenge``); the phone hears of it on the professional's topic."""
+    from ..credentials import ecps, store
+    from ..wakeups import announce
+
+    if store.settle(challenge, "cancelled") is None:
+        return False
+    announce(ecps.topic(challenge.professional_id))
+    return True
+
+
 class EcpsPushAuthenticator(Authenticator):
     id: ClassVar[str] = "ecps"
     label: ClassVar[dict[str, str]] = {"fr": "e-CPS (application mobile)",
@@ -131,7 +143,7 @@ class EcpsPushAuthenticator(Authenticator):
     def poll(self, ctx: LoginContext) -> StepResult:
         """Idempotent: the status endpoint and the finish page both call it."""
         from ..audit import record
-        from ..credentials import ecps
+        from ..credentials import store
         from ..directory.lookup import ENDED_ERROR_DESCRIPTION as ENDED
         from ..directory.lookup import get_professional, login_refusal
 
@@ -139,8 +151,10 @@ class EcpsPushAuthenticator(Authenticator):
         if challenge is None:
             return StepResult(Outcome.FAILURE, message="ecps_no_request",
                               context={"challenge_status": "none"})
-        before = challenge.status
-        status = ecps.challenge_status(challenge)
+        status = store.effective_status(challenge, _provider().clock.now())
+        # An expiry is written (and audited) once: by the request whose update made it.
+        noticed = status == "expired" and challenge.status == "pending" and \
+            store.settle(challenge, "expired") is not None
         context = {"challenge_status": status}
         if status == "pending":
             blocked = self._no_usable_device(ctx, challenge)
@@ -163,7 +177,7 @@ class EcpsPushAuthenticator(Authenticator):
             return StepResult(Outcome.FAILURE, error="access_denied", final=True,
                               message=DENIED, context=context)
         if status == "expired":
-            if before == "pending":  # recorded once: when this poll saw it expire
+            if noticed:  # recorded once: by the poll that wrote the expiry
                 record("ecps.push_expired", "failure", subject=ctx.data.get("national_id", ""),
                        client_id=ctx.client_id, challenge_id=challenge.id)
             # Retryable: the page offers to send it again (Keycloak restarts a timed-out
@@ -188,7 +202,7 @@ class EcpsPushAuthenticator(Authenticator):
         problem = device_problem(devices, ctx.ui_locale)
         if problem is None:
             return None
-        if ecps.withdraw_challenge(challenge):
+        if _withdraw(challenge):
             record("ecps.push_cancelled", subject=ctx.data.get("national_id", ""),
                    client_id=ctx.client_id, challenge_id=challenge.id, reason=problem[0])
         return StepResult(Outcome.FAILURE, message=problem[0], context={
@@ -204,23 +218,21 @@ class EcpsPushAuthenticator(Authenticator):
     def abandon(self, ctx: LoginContext) -> None:
         """Withdraw this login's pending push (another submission, or the login cancelled)."""
         from ..audit import record
-        from ..credentials import ecps
 
         challenge = self._challenge(ctx)
-        if challenge is not None and ecps.withdraw_challenge(challenge):
+        if challenge is not None and challenge.status == "pending" and _withdraw(challenge):
             record("ecps.push_cancelled", subject=ctx.data.get("national_id", ""),
                    client_id=ctx.client_id, challenge_id=challenge.id)
 
     def _challenge(self, ctx: LoginContext) -> Any:
-        from ..credentials.models import EcpsChallenge
-        from ..db import db
+        from ..credentials import store
 
         challenge_id = ctx.data.get("challenge_id")
         if not isinstance(challenge_id, str):
             return None
-        # populate_existing: a long-poll loop re-reads the row the phone just answered
-        # (the session keeps objects across commits).
-        challenge = db.session.get(EcpsChallenge, challenge_id[:36], populate_existing=True)
+        # One Core SELECT into a frozen row: every look (a long-poll loop's too) reads the
+        # row as it is now, the phone's answer included.
+        challenge = store.challenge(challenge_id)
         if challenge is None or challenge.origin != "browser" or \
                 challenge.professional_id != ctx.data.get("professional_id"):
             return None

@@ -28,7 +28,7 @@ from ..audit import record
 from ..db import db
 from ..directory.models import Professional
 from ..wakeups import announce
-from . import attempts, card, outbox, webhooks
+from . import attempts, card, outbox, store, webhooks
 from .models import EcpsActivation, EcpsChallenge, EcpsDevice
 
 CODE_PURPOSE = "ecps-activation-code"
@@ -459,7 +459,7 @@ def _check_pin(device: EcpsDevice, pin: str) -> None:
 
 
 def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: str,
-                     signature_b64: str) -> EcpsChallenge:
+                     signature_b64: str) -> store.ChallengeRow:
     """The phone's answer: a signature by the device key over the challenge, and the PIN to
     approve (a denial needs none: it only ends the login, and the signature proves the
     phone; a stranger holding the phone can refuse a login, never accept one)."""
@@ -468,11 +468,14 @@ def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: 
     status = device_status(device)
     if status != "usable":
         raise EcpsError(f"device_{status}", f"This e-CPS is {status}.", 403)
-    challenge = db.session.get(EcpsChallenge, str(challenge_id)[:36])
+    challenge = store.challenge(str(challenge_id))  # a frozen row: one Core SELECT
     if challenge is None or challenge.professional_id != device.professional_id:
         raise EcpsError("unknown_challenge", "No such pending request for this e-CPS.", 404)
-    if challenge_status(challenge) != "pending":
-        raise EcpsError("challenge_closed", f"This request is {challenge.status}.", 409)
+    status = store.effective_status(challenge, _now())
+    if status != "pending":
+        if status == "expired" and challenge.status == "pending":
+            store.settle(challenge, "expired")
+        raise EcpsError("challenge_closed", f"This request is {status}.", 409)
     try:
         signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
         load_public_key(device.public_key_pem).verify(
@@ -486,11 +489,12 @@ def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: 
         _check_pin(device, pin)
     # The first answer wins: one conditional update (a parallel answer, or the login
     # withdrawing it, finds it no longer pending).
-    if not attempts.transition(challenge, {"status": "pending"},
-                               status="approved" if decision == "approve" else "denied",
-                               device_id=device.id, answered_at=_now()):
+    answered = store.settle(challenge, "approved" if decision == "approve" else "denied",
+                            device_id=device.id, answered_at=_now())
+    if answered is None:
         raise EcpsError("challenge_closed", "This request was already answered or withdrawn.",
                         409)
+    challenge = answered
     announce(topic(challenge.professional_id))
     professional = db.session.get(Professional, device.professional_id)
     record("ecps.challenge_answered", subject=professional.national_id, device_id=device.id,
