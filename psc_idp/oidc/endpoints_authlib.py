@@ -21,11 +21,10 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import g
 
 from ..audit import record
-from ..db import db, utcnow
+from . import store
 from .grants import TOKEN_AUTH_METHODS
-from .models import Grant, IssuedToken
 from .refusals import Refusal, keycloak_wording
-from .tokens import decode_access_token, decode_refresh_token, revoke_grant
+from .tokens import decode_access_token, decode_refresh_token
 
 CONFIDENTIAL_METHODS = [m for m in TOKEN_AUTH_METHODS if m != "none"]
 
@@ -33,7 +32,8 @@ CONFIDENTIAL_METHODS = [m for m in TOKEN_AUTH_METHODS if m != "none"]
 class TokenView:
     """A presented token: its verified claims, its row and its grant."""
 
-    def __init__(self, kind: str, claims: dict[str, Any], row: IssuedToken, grant: Grant):
+    def __init__(self, kind: str, claims: dict[str, Any], row: store.TokenRow,
+                 grant: store.GrantRow):
         self.kind = kind
         self.claims = claims
         self.row = row
@@ -58,12 +58,9 @@ def find_token(value: str, hint: str | None) -> TokenView | None:
         claims = decode_access_token(value) if kind == "access" else decode_refresh_token(value)
         if claims is None:
             continue
-        row = db.session.get(IssuedToken, str(claims.get("jti", "")))
-        if row is None or row.kind != kind:
-            continue
-        grant = db.session.get(Grant, row.grant_id)
-        if grant is not None:
-            return TokenView(kind, claims, row, grant)
+        found = store.token_and_grant(str(claims.get("jti", "")))  # one statement
+        if found is not None and found[0].kind == kind:
+            return TokenView(kind, claims, *found)
     return None
 
 
@@ -151,7 +148,7 @@ class PscRevocationEndpoint(RevocationEndpoint):
     def revoke_token(self, token: TokenView, request: Any) -> None:
         """A refresh token takes its whole grant with it; an access token only itself."""
         if token.kind == "refresh":
-            revoke_grant(token.grant, "revoked_by_client")
-        token.row.revoked_at = utcnow()
+            store.revoke_grant(token.grant.id, "revoked_by_client")
+        store.revoke_token(token.row.jti)
         record("token.revoked", client_id=token.grant.client_id, kind=token.kind,
                grant_id=token.grant.id)

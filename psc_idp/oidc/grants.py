@@ -24,22 +24,24 @@ from authlib.oauth2.rfc6749 import grants
 from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy import update
 
 from ..audit import record
-from ..db import db, utcnow
-from ..directory.lookup import get_professional, login_refusal
+from ..db import utcnow
+from ..directory import store as directory
+from ..directory.lookup import login_refusal
 from ..fidelity import behaves
 from ..sessions.logout import OFFLINE_SCOPE, keep_alive_for_refresh
-from .models import AuthorizationCode, Grant, IssuedToken, digest
+from . import store
+from .models import digest
 from .refusals import grant_error
-from .tokens import REFRESH_ALG, AuthContext, decode_refresh_token, refresh_key, revoke_grant
+from .tokens import REFRESH_ALG, AuthContext, decode_refresh_token, refresh_key
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
-def _context_from_grant(grant: Grant) -> AuthContext | None:
-    professional = get_professional(grant.professional_id)
+def _context_from_grant(grant: store.GrantRow) -> AuthContext | None:
+    """The grant's professional (one statement: ``directory.store.professional``)."""
+    professional = directory.professional(grant.professional_id)
     if professional is None:
         return None
     return AuthContext(professional=professional, session_id=grant.session_id,
@@ -56,22 +58,23 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         ctx: AuthContext = request.user
         lifetime = self.server.settings.oidc.code_lifetime
         data = request.payload.data
-        db.session.add(AuthorizationCode(
+        store.insert_code(dict(
             code_digest=digest(code), client_id=request.client.client_id,
             redirect_uri=request.payload.redirect_uri or "", scope=request.scope or "",
             nonce=data.get("nonce") or "", code_challenge=data.get("code_challenge") or "",
             code_challenge_method=data.get("code_challenge_method") or (
                 "S256" if data.get("code_challenge") else ""),
             professional_id=ctx.professional.id, session_id=ctx.session_id,
-            auth_time=ctx.auth_time, acr=ctx.acr, amr=ctx.amr, auth_mode=ctx.auth_mode,
+            auth_time=ctx.auth_time, acr=ctx.acr,
+            amr=list(ctx.amr), auth_mode=ctx.auth_mode,
             expires_at=utcnow() + timedelta(seconds=lifetime)))
 
-    def query_authorization_code(self, code: str, client: Any) -> AuthorizationCode:
+    def query_authorization_code(self, code: str, client: Any) -> store.CodeRow:
         """The unused code of this client, or a refusal. The redirect_uri is checked here too
         (RFC 6749 §4.1.3), so that the refusal is worded per profile."""
         if not code or len(code) > 200:
             raise grant_error("code_invalid", client)
-        item = db.session.get(AuthorizationCode, digest(code))
+        item = store.find_code(digest(code))
         if item is None or item.client_id != client.client_id:
             raise grant_error("code_invalid", client)
         if item.used_at is not None:
@@ -83,32 +86,21 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             raise grant_error("redirect_uri", client)
         return item
 
-    def _revoke_replayed(self, item: AuthorizationCode) -> None:
-        grant = db.session.get(Grant, item.grant_id) if item.grant_id else None
-        if grant is not None:
-            revoke_grant(grant, "code_replayed")
+    def _revoke_replayed(self, item: store.CodeRow) -> None:
+        store.revoke_grant(item.grant_id, "code_replayed")
         record("token.reuse_detected", "failure", client_id=item.client_id,
                kind="authorization_code", grant_id=item.grant_id)
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+    def delete_authorization_code(self, authorization_code: store.CodeRow) -> None:
         """Kept (marked used) rather than deleted, so a replay can be recognised."""
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> AuthContext | None:
-        grant_id = str(uuid.uuid4())
-        claimed = db.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.code_digest == authorization_code.code_digest,
-                   AuthorizationCode.used_at.is_(None))
-            .values(used_at=utcnow(), grant_id=grant_id)).rowcount
-        if claimed != 1:  # a concurrent redemption won
-            raise grant_error("code_invalid", self.request.client)
-        grant = Grant(id=grant_id, client_id=authorization_code.client_id,
-                      professional_id=authorization_code.professional_id,
-                      session_id=authorization_code.session_id, scope=authorization_code.scope,
-                      nonce=authorization_code.nonce, auth_time=authorization_code.auth_time,
-                      acr=authorization_code.acr, amr=list(authorization_code.amr),
-                      auth_mode=authorization_code.auth_mode)
-        db.session.add(grant)
+    def authenticate_user(self, authorization_code: store.CodeRow) -> AuthContext | None:
+        """Claim the code (one conditional UPDATE: of concurrent redemptions one wins), then
+        record its grant."""
+        grant = store.grant_from_code(authorization_code, str(uuid.uuid4()))
+        if not store.claim_code(authorization_code.code_digest, grant.id):
+            raise grant_error("code_invalid", self.request.client)  # a concurrent one won
+        store.insert_grant(grant)
         ctx = _context_from_grant(grant)
         if ctx is None:
             raise grant_error("user_not_found", self.request.client)
@@ -118,7 +110,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 class RefreshCredential:
     """A verified, unused refresh token and the grant behind it."""
 
-    def __init__(self, claims: dict[str, Any], grant: Grant):
+    def __init__(self, claims: dict[str, Any], grant: store.GrantRow):
         self.claims = claims
         self.grant = grant
 
@@ -160,17 +152,17 @@ class RefreshGrant(grants.RefreshTokenGrant):
         if claims is None:
             expired = len(refresh_token) <= 8192 and _expired_refresh_token(refresh_token)
             raise grant_error("refresh_expired" if expired else "refresh_invalid", client)
-        row = db.session.get(IssuedToken, str(claims.get("jti", "")))
-        grant = db.session.get(Grant, row.grant_id) if row is not None else None
-        if row is None or row.kind != "refresh" or grant is None:
+        found = store.token_and_grant(str(claims.get("jti", "")))
+        if found is None or found[0].kind != "refresh":
             raise grant_error("refresh_invalid", client)
+        row, grant = found
         if grant.client_id != client.client_id:
             raise grant_error("refresh_client", client)
         if grant.revoked_at is not None or row.revoked_at is not None:
             raise grant_error("client_session_gone" if grant.revoked_reason in
                               CLIENT_SESSION_REVOCATIONS else "session_inactive", client)
         if row.used_at is not None and not self._reuse_allowed(client):
-            revoke_grant(grant, "refresh_token_reused")
+            store.revoke_grant(grant.id, "refresh_token_reused")
             record("token.reuse_detected", "failure", client_id=grant.client_id,
                    kind="refresh_token", grant_id=grant.id)
             raise grant_error("refresh_reused", client)
@@ -190,14 +182,9 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token: RefreshCredential) -> None:
         """strict: the presented token is spent (claimed atomically: of two concurrent
         refreshes with it, one wins). psc: it stays usable, as in Keycloak by default."""
-        if not self._reuse_allowed(self.request.client):
-            claimed = db.session.execute(
-                update(IssuedToken)
-                .where(IssuedToken.jti == refresh_token.claims["jti"],
-                       IssuedToken.used_at.is_(None))
-                .values(used_at=utcnow())).rowcount
-            if claimed != 1:
-                raise grant_error("refresh_reused", self.request.client)
+        if not self._reuse_allowed(self.request.client) and \
+                not store.claim_refresh(refresh_token.claims["jti"]):
+            raise grant_error("refresh_reused", self.request.client)
         record("token.refreshed", client_id=refresh_token.grant.client_id,
                subject=self.request.user.professional.national_id,
                grant_id=refresh_token.grant.id)

@@ -29,9 +29,10 @@ from joserfc.jwk import OctKey
 
 from ..audit import record
 from ..claims import other_ids, subject
-from ..db import db, utcnow
+from ..db import utcnow
 from ..fidelity import behaves
-from .models import Grant, IssuedToken
+from . import store
+from .models import Grant
 from .mtls_auth import confirmation_of
 
 REFRESH_ALG = "HS512"
@@ -154,9 +155,9 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     record("token.issued", subject=ctx.professional.national_id,
            client_id=request.client.client_id, grant_id=ctx.grant_id,
            grant_type=request.payload.grant_type or "")
-    for kind, jti, exp in token.pop("_records", []):
-        db.session.add(IssuedToken(jti=jti, grant_id=ctx.grant_id, kind=kind,
-                                   expires_at=utcnow() + timedelta(seconds=exp - int(time.time()))))
+    now, wall = utcnow(), int(time.time())
+    store.insert_tokens(ctx.grant_id, [(kind, jti, now + timedelta(seconds=exp - wall))
+                                       for kind, jti, exp in token.pop("_records", [])])
 
 
 def decode_refresh_token(value: str) -> dict[str, Any] | None:
@@ -185,20 +186,13 @@ def decode_access_token(value: str) -> dict[str, Any] | None:
     return claims
 
 
-def token_is_live(jti: str) -> tuple[IssuedToken, Grant] | None:
-    """The token row and its grant, if neither is revoked."""
-    row = db.session.execute(
-        db.select(IssuedToken, Grant).join(Grant, Grant.id == IssuedToken.grant_id)
-        .where(IssuedToken.jti == jti)).first()
-    if row is None:
-        return None
-    token_row, grant = row
-    if token_row.revoked_at is not None or grant.revoked_at is not None:
-        return None
-    return token_row, grant
+def token_is_live(jti: str) -> tuple[store.TokenRow, store.GrantRow] | None:
+    """The token row and its grant, if neither is revoked (one statement)."""
+    return store.live_token(jti)
 
 
 def revoke_grant(grant: Grant, reason: str) -> None:
+    """An ORM-loaded grant (session logout); the token side uses ``store.revoke_grant``."""
     if grant.revoked_at is None:
         grant.revoked_at = utcnow()
         grant.revoked_reason = reason

@@ -19,12 +19,13 @@ from flask import Response, current_app, request
 from ..audit import record
 from ..claims import build_userinfo, subject
 from ..db import db
-from ..directory.lookup import get_professional, login_refusal
+from ..directory import store as directory
+from ..directory.lookup import login_refusal
 from ..fidelity import userinfo_shape_of
 from .errors import json_error
-from .models import Client
 from .mtls_auth import presented_matches
 from .refusals import bound_token_mismatch_text
+from .server import query_client
 from .tokens import decode_access_token, token_is_live
 
 _CHALLENGE = 'Bearer realm="esante-wallet", error="invalid_token"'
@@ -68,15 +69,14 @@ def userinfo_endpoint() -> Response:
     if live is None:
         return _refuse("Token is not active")
     _, grant = live
+    client = query_client(grant.client_id)
     if "cnf" in claims and not presented_matches(claims["cnf"], request):
-        bound_client = db.session.get(Client, grant.client_id)
-        return _refuse(bound_token_mismatch_text(bound_client), client_id=grant.client_id,
+        return _refuse(bound_token_mismatch_text(client), client_id=grant.client_id,
                        detail="certificate-bound token without its certificate")
-    professional = get_professional(grant.professional_id, whole=True)
+    professional = directory.whole_professional(grant.professional_id)  # two statements
     if professional is None or login_refusal(professional):  # blocked, or left the directory
         return _refuse("User not found or disabled")
     settings = provider.settings
-    client = db.session.get(Client, grant.client_id)
     body = build_userinfo(professional, sub=subject(professional, settings.oidc.federation_id),
                           auth_mode=grant.auth_mode, scopes=frozenset(grant.scope.split()),
                           shape=userinfo_shape_of(settings, client))

@@ -1,0 +1,229 @@
+"""The token side's data access: codes, grants and issued tokens through SQLAlchemy Core.
+
+Every function runs on the request's connection (``db.session.connection()``), so a token or
+userinfo request stays ONE transaction with the ORM parts that remain (the session's
+keep-alive, rate-limit counters) and the audit row; the view commits it. Rows come back as
+frozen dataclasses with the models' attribute names, never as ORM instances (no identity map,
+no unit of work, no attribute events on the hot path).
+
+The security properties live in single statements whose row count decides:
+
+- ``claim_code``: ``UPDATE … WHERE code_digest = :c AND used_at IS NULL``; of two concurrent
+  redemptions of one code exactly one sees a row count of 1.
+- ``claim_refresh``: the same for a rotated refresh token (strict profile).
+- ``revoke_grant``: ``UPDATE … WHERE id = :g AND revoked_at IS NULL`` (a replayed code, a
+  reused refresh token, a client's revocation); revoking the grant revokes every token of it,
+  since liveness (``token_and_grant``) reads the token and its grant together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..db import db, utcnow
+from .models import AuthorizationCode, Grant, IssuedToken
+
+_CODE, _GRANT, _TOKEN = AuthorizationCode.__table__, Grant.__table__, IssuedToken.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRow:
+    """An authorization code as stored, with Authlib's ``AuthorizationCodeMixin`` methods."""
+
+    code_digest: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    nonce: str
+    code_challenge: str
+    code_challenge_method: str
+    professional_id: int
+    session_id: str
+    auth_time: int
+    acr: str
+    amr: tuple[str, ...]
+    auth_mode: str
+    expires_at: datetime
+    used_at: datetime | None
+    grant_id: str | None
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> str:
+        return self.acr
+
+    def get_amr(self) -> list[str]:
+        return list(self.amr)
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRow:
+    id: str
+    client_id: str
+    professional_id: int
+    session_id: str
+    scope: str
+    nonce: str
+    auth_time: int
+    acr: str
+    amr: tuple[str, ...]
+    auth_mode: str
+    revoked_at: datetime | None = None
+    revoked_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    jti: str
+    grant_id: str
+    kind: str
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _names(cls: type) -> list[str]:
+    return list(cls.__dataclass_fields__)
+
+
+_CODE_FIELDS, _GRANT_FIELDS, _TOKEN_FIELDS = _names(CodeRow), _names(GrantRow), _names(TokenRow)
+
+_SELECT_CODE = sa.select(*(_CODE.c[n] for n in _CODE_FIELDS)).where(
+    _CODE.c.code_digest == sa.bindparam("digest"))
+_CLAIM_CODE = (_CODE.update()
+               .where(_CODE.c.code_digest == sa.bindparam("digest"), _CODE.c.used_at.is_(None))
+               .values(used_at=sa.bindparam("now"), grant_id=sa.bindparam("gid")))
+_INSERT_CODE = _CODE.insert()
+_INSERT_GRANT = _GRANT.insert()
+_INSERT_TOKEN = _TOKEN.insert()
+_TOKEN_AND_GRANT = (
+    sa.select(*(_TOKEN.c[n].label("t_" + n) for n in _TOKEN_FIELDS),
+              *(_GRANT.c[n].label("g_" + n) for n in _GRANT_FIELDS))
+    .select_from(_TOKEN.join(_GRANT, _GRANT.c.id == _TOKEN.c.grant_id))
+    .where(_TOKEN.c.jti == sa.bindparam("jti")))
+_REVOKE_GRANT = (_GRANT.update()
+                 .where(_GRANT.c.id == sa.bindparam("gid"), _GRANT.c.revoked_at.is_(None))
+                 .values(revoked_at=sa.bindparam("now"), revoked_reason=sa.bindparam("reason")))
+_REVOKE_TOKEN = (_TOKEN.update()
+                 .where(_TOKEN.c.jti == sa.bindparam("b_jti"), _TOKEN.c.revoked_at.is_(None))
+                 .values(revoked_at=sa.bindparam("now")))
+_CLAIM_REFRESH = (_TOKEN.update()
+                  .where(_TOKEN.c.jti == sa.bindparam("b_jti"), _TOKEN.c.used_at.is_(None))
+                  .values(used_at=sa.bindparam("now")))
+
+
+def _conn() -> sa.Connection:
+    return db.session.connection()
+
+
+def _conn_for_insert() -> sa.Connection:
+    """The connection, with pending ORM rows flushed first: a row inserted here may point to
+    one the ORM still holds (CIBA adds its grant through the session)."""
+    if db.session.new:
+        db.session.flush()
+    return db.session.connection()
+
+
+def insert_code(values: dict[str, Any]) -> None:
+    """A new authorization code (``values``: the columns, digest included)."""
+    _conn_for_insert().execute(_INSERT_CODE, dict(values, created_at=utcnow(), used_at=None,
+                                                  grant_id=None))
+
+
+def find_code(code_digest: str) -> CodeRow | None:
+    """The stored code (used or not: the caller tells a replay from an unknown code)."""
+    row = _conn().execute(_SELECT_CODE, {"digest": code_digest}).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    values["amr"] = tuple(values["amr"] or ())
+    return CodeRow(**values)
+
+
+def claim_code(code_digest: str, grant_id: str) -> bool:
+    """Mark the code used by ``grant_id``; True only for the one redemption that did."""
+    result = _conn().execute(_CLAIM_CODE, {"digest": code_digest, "now": utcnow(),
+                                           "gid": grant_id})
+    return result.rowcount == 1
+
+
+def insert_grant(grant: GrantRow) -> None:
+    values = {n: getattr(grant, n) for n in _GRANT_FIELDS}
+    values.update(amr=list(grant.amr), created_at=utcnow())
+    _conn_for_insert().execute(_INSERT_GRANT, values)
+
+
+def grant_from_code(code: CodeRow, grant_id: str) -> GrantRow:
+    return GrantRow(id=grant_id, client_id=code.client_id,
+                    professional_id=code.professional_id, session_id=code.session_id,
+                    scope=code.scope, nonce=code.nonce, auth_time=code.auth_time, acr=code.acr,
+                    amr=code.amr, auth_mode=code.auth_mode)
+
+
+def insert_tokens(grant_id: str, records: Iterable[tuple[str, str, datetime]]) -> None:
+    """The ``(kind, jti, expires_at)`` of one token response, in one executemany."""
+    now = utcnow()
+    rows = [{"jti": jti, "grant_id": grant_id, "kind": kind, "issued_at": now,
+             "expires_at": expires_at, "used_at": None, "revoked_at": None}
+            for kind, jti, expires_at in records]
+    if rows:
+        _conn_for_insert().execute(_INSERT_TOKEN, rows)
+
+
+def token_and_grant(jti: str) -> tuple[TokenRow, GrantRow] | None:
+    """A token's row and its grant, revoked or not, in one statement."""
+    if not jti or len(jti) > 36:
+        return None
+    row = _conn().execute(_TOKEN_AND_GRANT, {"jti": jti}).first()
+    if row is None:
+        return None
+    m: Any = row._mapping
+    token = TokenRow(**{n: m["t_" + n] for n in _TOKEN_FIELDS})
+    grant = {n: m["g_" + n] for n in _GRANT_FIELDS}
+    grant["amr"] = tuple(grant["amr"] or ())
+    return token, GrantRow(**grant)
+
+
+def live_token(jti: str) -> tuple[TokenRow, GrantRow] | None:
+    """The token and its grant if neither is revoked."""
+    found = token_and_grant(jti)
+    if found is None or found[0].revoked_at is not None or found[1].revoked_at is not None:
+        return None
+    return found
+
+
+def revoke_grant(grant_id: str | None, reason: str) -> bool:
+    """Revoke a grant (and so all its tokens); False if absent or already revoked (the first
+    reason is kept)."""
+    if not grant_id:
+        return False
+    result = _conn().execute(_REVOKE_GRANT, {"gid": grant_id, "now": utcnow(),
+                                             "reason": reason})
+    return result.rowcount == 1
+
+
+def revoke_token(jti: str) -> None:
+    _conn().execute(_REVOKE_TOKEN, {"b_jti": jti, "now": utcnow()})
+
+
+def claim_refresh(jti: str) -> bool:
+    """Spend a refresh token (strict rotation); True only for the one request that did."""
+    return _conn().execute(_CLAIM_REFRESH, {"b_jti": jti, "now": utcnow()}).rowcount == 1
