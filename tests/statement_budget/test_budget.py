@@ -65,7 +65,7 @@ def test_code_flow_with_test_autologin(counted, backend):
 # One refresh-token grant (the code login before it is not counted).
 #   POST token (11 on SQLite): rate-limit counter, client, refresh token, grant, idp_session;
 #     UPDATE session last_seen_at; professional, other identifiers; INSERT audit ×2 (rotation,
-#     issue), token. PostgreSQL: 10 (its other identifiers come with the professional there).
+#     issue), token. PostgreSQL: 10 (the two audit rows go in one INSERT there).
 REFRESH = {"sqlite": Budget(11, 13), "postgresql": Budget(10, 13)}
 
 
@@ -77,14 +77,16 @@ def test_refresh(counted, backend):
 #   GET /auth (3): client, professional (login_hint); INSERT interaction.
 #   GET /login/<uid>/ecps (3): interaction, client; UPDATE interaction authenticator.
 #   POST /login/<uid>/ecps (9; 10 on PostgreSQL): interaction, client, professional, devices;
-#     lock the professional (UPDATE … SET id=id); pending challenges; INSERT challenge, audit;
+#     lock the professional (SQLite: UPDATE … SET id=id; PostgreSQL: SELECT … FOR UPDATE);
+#     pending challenges; (PostgreSQL: pg_notify, the phones' wakeup); INSERT challenge, audit;
 #     UPDATE interaction data.
 #   GET …/ecps/finish ×2 (13): waiting (interaction, client, challenge, devices), then
 #     approved (interaction, client, challenge, professional; INSERT audit, code; UPDATE
 #     interaction; INSERT idp_session, idp_session_client).
 #   phone GET /api/mobile/v1/challenges (2): device by token, pending challenges.
-#   phone POST …/answer (7; 8 on PostgreSQL): device, challenge; PIN attempt UPDATE … RETURNING
-#     and reset; UPDATE challenge guarded by status; professional; INSERT audit.
+#   phone POST …/answer (7; 8 on PostgreSQL, + pg_notify): device, challenge; PIN attempt
+#     UPDATE … RETURNING and reset; UPDATE challenge guarded by status; professional; INSERT
+#     audit.
 #   POST token (9), GET userinfo (5): as in CODE_PERSONA.
 ECPS_PUSH = {"sqlite": Budget(51, 67), "postgresql": Budget(53, 83)}
 
@@ -95,9 +97,9 @@ def test_ecps_push_login(counted, backend):
 
 # CIBA poll mode: backchannel request → one poll (pending) → the phone approves → poll (tokens)
 # → userinfo.
-#   POST ciba/auth (9; 10 on PostgreSQL): client, professional, devices; lock the
-#     professional; pending challenges; INSERT challenge; devices again; INSERT audit; UPDATE
-#     challenge.
+#   POST ciba/auth (9; 10 on PostgreSQL, + pg_notify): client, professional, devices; lock
+#     the professional; pending challenges; INSERT challenge; devices again; INSERT audit;
+#     UPDATE challenge.
 #   POST token pending (6): rate-limit counter, client, challenge, grant; INSERT audit;
 #     UPDATE challenge.
 #   POST token approved (16): rate-limit counter, client, challenge, grant, professional;
