@@ -176,11 +176,11 @@ def structure_show(technical_id: str) -> None:
 @click.option("--technical-id", required=True, help="R…, F+FINESS ou C+SIRET.")
 @click.option("--name", required=True, help="Raison sociale du site.")
 @click.option("--sector", "sector_code", default=None, help="Code secteur (SAxx).")
-@click.option("--finess-site", default=None)
-@click.option("--finess-legal", default=None)
-@click.option("--siret", default=None)
-@click.option("--postal-code", default=None)
-@click.option("--commune-code", default=None)
+@click.option("--finess-site", default=None, help="FINESS du site.")
+@click.option("--finess-legal", default=None, help="FINESS juridique.")
+@click.option("--siret", default=None, help="SIRET du site.")
+@click.option("--postal-code", default=None, help="Code postal du site.")
+@click.option("--commune-code", default=None, help="Code INSEE de la commune.")
 @click.option("--former-id", default=None, help="Ancien identifiant : 3+SIRET ou 4+RPPS+nnn.")
 def structure_add(**options: str | None) -> None:
     """Create a structure (refused if the technical id exists)."""

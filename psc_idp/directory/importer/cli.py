@@ -146,13 +146,16 @@ def imports_command(as_json: bool, rejections_of: int | None) -> None:
 
 @click.command("generate")
 @click.option("--rows", required=True, type=click.IntRange(0), help="Data lines to write.")
-@click.option("--format", "fmt", required=True, type=FORMAT)
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", required=True, type=FORMAT,
+              help="The layout to write: the public LibreAcces file or PSC's own extraction.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The extraction file to write (pipe-separated, UTF-8).")
 @click.option("--savoir-faire-out", default=None,
               type=click.Path(dir_okay=False, path_type=Path),
               help="libreacces: write the 2025 layout and its savoir-faire file here "
                    "(without it: the pre-2025 layout, savoir-faire inline).")
-@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--seed", default=1, show_default=True, type=int,
+              help="The same seed writes the same file, byte for byte.")
 @click.option("--malformed-every", default=0, type=click.IntRange(0),
               help="Spoil every K-th line (column count, code, RPPS key, date or mode).")
 def generate_command(rows: int, fmt: str, out: Path, savoir_faire_out: Path | None,
