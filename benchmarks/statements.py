@@ -9,6 +9,8 @@ statements, round trips. The same code counts for the statement-budget tests
     .venv/bin/python benchmarks/statements.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     .venv/bin/python benchmarks/statements.py --json           # counts as JSON (to set budgets)
     .venv/bin/python benchmarks/statements.py --statements     # also every statement counted
+    .venv/bin/python benchmarks/statements.py --compare before.json after.json
+    .venv/bin/python benchmarks/statements.py --budgets sqlite.json postgresql.json  # test budgets
 
 With ``--database-url`` on PostgreSQL a throwaway database is created on that server and
 dropped after (the URL names the server and a database to connect to for that).
@@ -623,6 +625,19 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def budgets(sqlite: dict[str, Any], postgresql: dict[str, Any]) -> str:
+    """The budget constants of tests/statement_budget/test_budget.py from two ``--json``
+    outputs (SQLite, PostgreSQL): to paste when counts went down."""
+    names = {"code_persona": "CODE_PERSONA", "code_autologin": "CODE_AUTOLOGIN",
+             "refresh": "REFRESH", "ecps_push": "ECPS_PUSH", "ciba_poll": "CIBA_POLL"}
+    lines = []
+    for kind, name in names.items():
+        a, b = sqlite["kinds"][kind], postgresql["kinds"][kind]
+        lines.append(f'{name} = {{"sqlite": Budget({a["statements"]}, {a["round_trips"]}), '
+                     f'"postgresql": Budget({b["statements"]}, {b["round_trips"]})}}')
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--database-url", help="PostgreSQL server (a throwaway database is made "
@@ -633,7 +648,13 @@ def main() -> None:
                     help="only these kinds (repeatable)")
     ap.add_argument("--compare", nargs=2, metavar=("BEFORE.json", "AFTER.json"),
                     help="print two --json outputs side by side (runs nothing)")
+    ap.add_argument("--budgets", nargs=2, metavar=("SQLITE.json", "POSTGRESQL.json"),
+                    help="print the test budgets from two --json outputs (runs nothing)")
     args = ap.parse_args()
+    if args.budgets:
+        sqlite, postgresql = (json.loads(Path(p).read_text()) for p in args.budgets)
+        print(budgets(sqlite, postgresql))
+        return
     if args.compare:
         before, after = (json.loads(Path(p).read_text()) for p in args.compare)
         print(compare(before, after))
