@@ -135,6 +135,7 @@ class StatementCounter:
         self._local = threading.local()
         self._lock = threading.Lock()
         self.current: Measurement | None = None
+        self._cursor_classes: dict[type, type] = {}
         with app.app_context():
             engines = list(db.engines.values())
         for engine in engines:
@@ -295,12 +296,10 @@ class StatementCounter:
         dialect.do_ping = counted_ping
 
 
-_cursor_classes: dict[tuple[type, int], type] = {}
-
-
 def _counting_cursor(base: type, counter: StatementCounter) -> type:
-    key = (base, id(counter))
-    made = _cursor_classes.get(key)
+    """A subclass of the connection's cursor class that reports to ``counter`` (one per base
+    class and counter, kept on the counter)."""
+    made = counter._cursor_classes.get(base)
     if made is None:
         class Counting(base):  # type: ignore[misc, valid-type]
             _counts_statements = True
@@ -313,7 +312,7 @@ def _counting_cursor(base: type, counter: StatementCounter) -> type:
                 counter._dbapi_statement(self.connection, query)
                 return super().executemany(query, *args, **kwargs)
 
-        made = _cursor_classes[key] = Counting
+        made = counter._cursor_classes[base] = Counting
     return made
 
 
