@@ -143,6 +143,7 @@ class StatementCounter:
             if not postgresql:
                 event.listen(engine, "before_cursor_execute", self._sqlalchemy_statement)
             else:
+                event.listen(engine.pool, "connect", self._install_cursor_factory)
                 event.listen(engine.pool, "checkout", self._install_cursor_factory)
             event.listen(engine, "commit", self._commit)
             event.listen(engine, "rollback", self._rollback)
@@ -244,7 +245,7 @@ class StatementCounter:
             else:
                 endpoint.statements.append(" ".join(text.split()))
 
-    def _install_cursor_factory(self, raw: Any, record: Any, proxy: Any) -> None:
+    def _install_cursor_factory(self, raw: Any, record: Any, proxy: Any = None) -> None:
         factory = raw.cursor_factory
         if not getattr(factory, "_counts_statements", False):
             raw.cursor_factory = _counting_cursor(factory, self)
