@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 
 from psc_idp.admin.clients import remove_client, update_client
 from psc_idp.db import db
@@ -115,8 +115,13 @@ def test_a_session_sees_its_own_uncommitted_change_and_shares_none(make_app):
         db.session.get(Client, DEMO).name = "Pending"  # not flushed
         assert query_client(DEMO).name == "Pending"
         db.session.flush()
-        db.session.info.pop("psc_clients", None)
-        assert db.session.get(Client, DEMO).name == "Pending"
+        g.pop("psc_clients")  # the request's memo: ask again, after the flush
+        assert query_client(DEMO).name == "Pending"
+        db.session.expunge_all()  # flushed and no longer in the session: read on its connection
+        g.pop("psc_clients")
+        assert query_client(DEMO).name == "Pending"
+        assert len(cache_of(app)) <= 1 and cache_of(app)._entries.get(DEMO, (before,))[0] \
+            is before
         db.session.rollback()
     assert lookup(app).name == before.name  # the rolled-back name was never shared
     with app.app_context():
