@@ -21,14 +21,19 @@ browser offers only card certificates, as PSC's wallet host makes it do.
 
 from __future__ import annotations
 
+import io
 import logging
+import select
+import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cheroot import wsgi
-from cheroot.ssl.pyopenssl import pyOpenSSLAdapter
+from cheroot.makefile import StreamReader
+from cheroot.ssl.pyopenssl import SSLFileobjectMixin, pyOpenSSLAdapter
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
@@ -75,6 +80,38 @@ def _accept_any(connection: Any, certificate: Any, errno: int, depth: int, ok: i
     return True
 
 
+class _TlsSocketIO(socket.SocketIO):
+    """The raw stream under a TLS connection's reader, waiting when OpenSSL wants more bytes.
+
+    A socket with a timeout is non-blocking underneath, so pyOpenSSL's ``recv_into`` raises
+    ``WantReadError`` when the next TLS record has not fully arrived (a request body sent a
+    moment after its headers, a loaded machine). cheroot retries that error in ``recv`` and
+    ``readline`` only; its ``read`` (the WSGI input of a POST body) let it through as a 500.
+    Here the raw read waits for the socket to be readable, up to the connection's timeout,
+    and tries again, so every read path of the buffered reader above is covered."""
+
+    def readinto(self, buffer: Any) -> int | None:
+        timeout = self._sock.gettimeout()
+        deadline = time.monotonic() + (timeout if timeout is not None else 3600.0)
+        while True:
+            try:
+                return super().readinto(buffer)
+            except SSL.WantReadError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("timed out") from None
+                select.select([self._sock], [], [], min(left, 1.0))
+
+
+class _TlsReader(SSLFileobjectMixin, StreamReader):
+    """cheroot's TLS stream reader over ``_TlsSocketIO``."""
+
+    def __init__(self, sock: Any, mode: str = "r", bufsize: int = io.DEFAULT_BUFFER_SIZE):
+        # cheroot's StreamReader is a _pyio.BufferedReader: initialise that over our raw
+        super(StreamReader, self).__init__(_TlsSocketIO(sock, mode), bufsize)
+        self.bytes_read = 0
+
+
 class _Adapter(pyOpenSSLAdapter):
     """cheroot's pyOpenSSL adapter with the context this listener needs."""
 
@@ -86,6 +123,14 @@ class _Adapter(pyOpenSSLAdapter):
         """What cheroot merges into every environ: the scheme only (cheroot's own version
         reads the server certificate through pyOpenSSL's deprecated X509 getters)."""
         return {"wsgi.url_scheme": "https", "HTTPS": "on"}
+
+    def makefile(self, sock: Any, mode: str = "r", bufsize: int = -1) -> Any:
+        """Readers of TLS connections wait for late bytes instead of failing (``_TlsSocketIO``)."""
+        if "r" in mode and isinstance(sock, SSL.Connection):
+            reader = _TlsReader(sock, mode, io.DEFAULT_BUFFER_SIZE if bufsize < 0 else bufsize)
+            reader.ssl_timeout = sock.gettimeout()
+            return reader
+        return super().makefile(sock, mode, bufsize)
 
     def get_context(self) -> SSL.Context:
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
