@@ -226,8 +226,12 @@ class Wakeups:
         backoff = 0.5
         while not self._stop.is_set():
             try:
+                # TCP keepalives: a connection cut without a reset (a network partition) is
+                # noticed within ~25 s, not hours later (caches trust this connection).
                 with psycopg.connect(self._conninfo, autocommit=True,
-                                     application_name="psc-idp wakeups") as conn:
+                                     application_name="psc-idp wakeups", keepalives=1,
+                                     keepalives_idle=10, keepalives_interval=5,
+                                     keepalives_count=3) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._hearing.set()
                     self._hearing_changed(True)  # caches forget what they kept while deaf
