@@ -27,11 +27,14 @@ def _cpu(n: int, call) -> float:
 
 def measure(url: str, keys_dir: str, n: int) -> dict[str, float]:
     from flask import g
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
 
     from psc_idp.admin.clients import upsert_client
     from psc_idp.app import create_app
     from psc_idp.config import ClientSeed
     from psc_idp.db import db
+    from psc_idp.oidc.models import Client
     from psc_idp.oidc.server import query_client
     from psc_idp.schema import upgrade
 
@@ -60,17 +63,31 @@ def measure(url: str, keys_dir: str, n: int) -> dict[str, float]:
             g.pop("psc_clients", None)
             db.session.remove()
 
+    def orm_request() -> None:  # what query_client did before the cache
+        with app.app_context():
+            client = db.session.get(Client, "measure")
+            assert client is not None
+            db.session.remove()
+
     def empty_request() -> None:
         with app.app_context():
             db.session.remove()
 
     keys = app.extensions["psc_idp"].keys
     token = keys.sign({"sub": "x", "exp": int(time.time()) + 3600})
-    for call in (one_request, empty_request, lambda: keys.verify(token)):
+    def verify_before() -> None:  # what KeyStore.verify did before: import the set each time
+        jwt.decode(token, KeySet.import_key_set(keys.jwks()), algorithms=["RS256"])
+
+    calls = {"query_client now": one_request, "ORM get (before)": orm_request,
+             "empty request": empty_request, "KeyStore.verify now": lambda: keys.verify(token),
+             "verify with the set imported per call (before)": verify_before}
+    for call in calls.values():
         _cpu(50, call)  # warm up
-    result = {"query_client (µs, request overhead removed)": _cpu(n, one_request)
-              - _cpu(n, empty_request),
-              "KeyStore.verify (µs)": _cpu(n, lambda: keys.verify(token))}
+    cpu = {name: _cpu(n, call) for name, call in calls.items()}
+    empty = cpu.pop("empty request")
+    result = {f"{name} (µs)": round(value - empty if "request" in name or "ORM" in name
+                                    or "query_client" in name else value, 1)
+              for name, value in cpu.items()}
     hub.close()
     with app.app_context():
         db.engine.dispose()
