@@ -11,8 +11,10 @@ professional (approve with the right PIN, deny, approve with a wrong PIN, or nev
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -378,6 +380,19 @@ def read_events(response: requests.Response) -> Iterator[tuple[str, dict[str, An
                 data.append(value)
 
 
+def _shutdown_socket(response: requests.Response) -> None:
+    """Wake a thread blocked reading ``response``: closing a socket from another thread does
+    not interrupt a ``recv`` in progress on Linux (it waited for the next heartbeat or the
+    read timeout), shutting it down does."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is None:  # a response that will close holds the socket, not its connection
+        buffered = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(buffered, "raw", None), "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed by the other end
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 # ---------------------------------------------------------------------------- test helper
 MODES = ("approve", "deny", "wrong_pin", "never")
 TRANSPORTS = ("long-poll", "stream")
@@ -448,6 +463,7 @@ class AutoResponder:
         self._stop.set()
         stream = self._stream
         if stream is not None:  # the thread may be blocked reading it: unblock it now
+            _shutdown_socket(stream)
             stream.close()
         if self._thread.is_alive():
             self._thread.join(timeout=timeout)
