@@ -14,11 +14,13 @@ from .conftest import counted
 CLIENT, SECRET, REDIRECT = "psc-demo-rp", "demo-rp-secret", "http://127.0.0.1:5001/callback"
 REALM = "/auth/realms/esante-wallet"
 TOKEN = REALM + "/protocol/openid-connect/token"
-BUDGET = {"token": 8, "userinfo": 5, "refresh": 9}
-"""Statements per request (rate-limit read, client read, code read, claim, grant, person,
-audit, tokens / token+grant, client, person x2, audit / rate-limit, client, token+grant,
-session read and keep-alive, person, audit x2, tokens), including the statements other parts
-make; a client cache (server.query_client) takes one off each."""
+BUDGET = {"token": 7, "userinfo": 4, "refresh": 8}
+"""Statements per request, the client's read left out (``server.query_client``'s cache answers
+it, or one SELECT on a miss): token = rate-limit read, code read, claim, grant, person with
+identifiers, audit, tokens (one executemany); userinfo = token and grant (one join), person
+with identifiers, situations, audit; refresh = rate-limit read, token and grant, session read
+and keep-alive, person, two audit rows, tokens. Before the token side left the ORM (same run,
+issue 15): 8, 5 and 9-10."""
 
 
 def _code(client) -> tuple[str, str]:
@@ -29,6 +31,8 @@ def _code(client) -> tuple[str, str]:
         "scope": "openid scope_all", "state": "s" * 12, "nonce": "n" * 12,
         "code_challenge": challenge.rstrip(b"=").decode(), "code_challenge_method": "S256",
         "acr_values": "eidas1"})
+    if page.status_code == 302:  # the browser's SSO session answers at once
+        return parse_qs(urlsplit(page.headers["Location"]).query)["code"][0], verifier
     text = page.get_data(as_text=True)
     action = re.search(r'<form method="post" action="(/login/[^"]+/persona)"', text)
     csrf = re.search(r'name="csrf" value="([^"]+)"', text)
@@ -41,6 +45,11 @@ def _code(client) -> tuple[str, str]:
 def test_statements_per_token_userinfo_and_refresh_request(make_app):
     app = make_app()
     client = app.test_client()
+    code, verifier = _code(client)  # a first redemption: the secret's argon2 check and its
+    warm = client.post(TOKEN, auth=(CLIENT, SECRET), data={  # counters, paid once a process
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+        "code_verifier": verifier})
+    assert warm.status_code == 200
     code, verifier = _code(client)
     with counted(app) as token_sql:
         tok = client.post(TOKEN, auth=(CLIENT, SECRET), data={
@@ -68,6 +77,7 @@ def test_statements_per_token_userinfo_and_refresh_request(make_app):
     assert touching(userinfo_sql, "oidc_token") == 1  # token and grant, one join
     assert touching(refresh_sql, "oidc_grant") == 1
     assert touching(refresh_sql, "audit_event") <= 2
-    counts = {"token": len(token_sql), "userinfo": len(userinfo_sql),
-              "refresh": len(refresh_sql)}
+    counts = {name: len([s for s in sql if not re.search(r"\boidc_client\b", s)])
+              for name, sql in (("token", token_sql), ("userinfo", userinfo_sql),
+                                ("refresh", refresh_sql))}
     assert all(counts[k] <= BUDGET[k] for k in BUDGET), counts
