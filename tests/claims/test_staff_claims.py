@@ -21,14 +21,13 @@ from sqlalchemy.orm import Session
 from clients.ecps_app.phone import EcpsPhone
 from psc_idp.claims import build_userinfo, other_ids, subject
 from psc_idp.claims.schemas import validate_userinfo
-from psc_idp.db import db
 from psc_idp.directory import demo_data
 from psc_idp.directory.loader import load_demo_directory
-from psc_idp.directory.lookup import find_by_identifier, forget_cached_summaries
+from psc_idp.directory.lookup import find_by_identifier
 from psc_idp.directory.national_id import national_id_from_rpps
+from tests.autologin_live import autologin_callback, demo_live_with_shape_clients
 from tests.claims.conftest import FEDERATION_ID
 from tests.ecps.test_ciba import CibaRp, move_clock
-from tests.negative import guarded_live, register
 from tests.psc_actions import DEMO_CLIENT, PscActions, query
 
 CPE = demo_data.CPE_STAFF_ID
@@ -101,26 +100,14 @@ def test_built_userinfo_for_staff_and_intern(session: Session, national_id: str,
 @pytest.fixture
 def staffed_live(make_live: Callable[..., Any]) -> Any:
     """A provider with the demo staff loaded and an autologin client per userinfo shape."""
-    for start in guarded_live(make_live):
-        live = start()
-        with live.app.app_context():
-            load_demo_directory(db.session, include_staff=True)
-        forget_cached_summaries()
-        for shape, client_id in SHAPE_CLIENTS.items():
-            register(live.app, client_id=client_id, client_secret=client_id + "-secret",
-                     redirect_uris=[REDIRECT], test_autologin=True, userinfo_shape=shape)
-        yield live
+    yield from demo_live_with_shape_clients(make_live, SHAPE_CLIENTS, REDIRECT)
 
 
 def _autologin(psc: PscActions, national_id: str, shape: str
                ) -> tuple[OAuth2Session, dict[str, Any]]:
-    client_id = SHAPE_CLIENTS[shape]
-    rp = psc.client(client_id, client_id + "-secret", REDIRECT)
-    start = psc.start(rp, login_hint=national_id)
-    answer = psc.open(start.url)
-    assert answer.status_code == 302, answer.text[:300]
-    assert "code" in query(answer.headers["Location"]), answer.headers["Location"]
-    return rp, psc.tokens(rp, start, answer.headers["Location"])
+    rp, start, callback = autologin_callback(psc, SHAPE_CLIENTS[shape], REDIRECT, national_id)
+    assert "code" in query(callback), callback
+    return rp, psc.tokens(rp, start, callback)
 
 
 @pytest.mark.parametrize("national_id", [CPE, CPA, CDE, CPF])

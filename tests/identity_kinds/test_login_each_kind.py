@@ -22,13 +22,12 @@ from authlib.integrations.requests_client import OAuth2Session
 from clients.ecps_app.phone import EcpsPhone
 from psc_idp.db import db
 from psc_idp.directory import demo_data
-from psc_idp.directory.loader import load_demo_directory
 from psc_idp.directory.lookup import ENDED as ENDED_KEY
-from psc_idp.directory.lookup import ENDED_ERROR_DESCRIPTION, forget_cached_summaries
+from psc_idp.directory.lookup import ENDED_ERROR_DESCRIPTION
 from psc_idp.directory.national_id import national_id_from_rpps
+from tests.autologin_live import autologin_callback, demo_live_with_shape_clients
 from tests.ecps.test_ciba import CibaRp, move_clock
 from tests.identity_kinds.kinds import KINDS, check_access_token, check_userinfo
-from tests.negative import guarded_live, register
 from tests.psc_actions import DEMO_CLIENT, PscActions, query
 
 REDIRECT = "http://127.0.0.1:5982/cb"
@@ -40,24 +39,12 @@ BLOCKED = national_id_from_rpps(demo_data.BLOCKED_RPPS)
 @pytest.fixture
 def kinds_live(make_live: Callable[..., Any]) -> Iterator[Any]:
     """A provider with every demo identity loaded and an autologin client per shape."""
-    for start in guarded_live(make_live):
-        live = start()
-        with live.app.app_context():
-            load_demo_directory(db.session, include_staff=True)
-        forget_cached_summaries()
-        for shape, client_id in SHAPE_CLIENTS.items():
-            register(live.app, client_id=client_id, client_secret=client_id + "-secret",
-                     redirect_uris=[REDIRECT], test_autologin=True, userinfo_shape=shape)
-        yield live
+    yield from demo_live_with_shape_clients(make_live, SHAPE_CLIENTS, REDIRECT)
 
 
 def _autologin(psc: PscActions, national_id: str, shape: str) -> tuple[OAuth2Session, Any]:
-    client_id = SHAPE_CLIENTS[shape]
-    rp = psc.client(client_id, client_id + "-secret", REDIRECT)
-    start = psc.start(rp, login_hint=national_id)
-    answer = psc.open(start.url)
-    assert answer.status_code == 302, answer.text[:300]
-    return rp, (start, answer.headers["Location"])
+    rp, start, callback = autologin_callback(psc, SHAPE_CLIENTS[shape], REDIRECT, national_id)
+    return rp, (start, callback)
 
 
 def test_each_kind_through_the_code_flow_in_both_shapes(kinds_live: Any) -> None:
