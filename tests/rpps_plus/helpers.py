@@ -1,14 +1,19 @@
-"""Shared by the RPPS+ tests: the demo habilitations' people, a valid form, and signing in to
-the portal through the provider's own login (persona page) with Flask's test client."""
+"""Shared by the RPPS+ tests: the demo habilitations' people, a valid form and its submission,
+and signing in to the portal through the provider's own login (persona page) with Flask's
+test client."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from psc_idp.directory.demo_data import CDE_DIRECTOR_ID, demo_rpps
 from psc_idp.directory.national_id import national_id_from_rpps
+from psc_idp.rpps_plus import service
+from psc_idp.rpps_plus.form import check_registration
+from psc_idp.rpps_plus.models import RppsPlusRegistration
 
 MANAGER_ID = national_id_from_rpps(demo_rpps(18))  # Nicolas ROUX, EHPAD LES TILLEULS
 IME_MANAGER_ID = national_id_from_rpps(demo_rpps(19))  # Chloé LEGRAND, IME LES PETITS PONTS
@@ -29,55 +34,56 @@ def form(**changes: str) -> dict[str, str]:
     return values
 
 
+def submit(structure: str = EHPAD, manager: str = MANAGER_ID, **changes: str
+           ) -> RppsPlusRegistration:
+    """A valid registration (``form(**changes)``) submitted by ``manager`` for ``structure``."""
+    data, errors = check_registration(form(**changes))
+    assert data is not None, errors
+    return service.submit(service.find_structure(structure), manager, data)
+
+
 def path_of(location: str) -> str:
     parts = urlsplit(location)
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
-def sign_in(client: Any, national_id: str, start: str = "/rpps-plus/") -> Any:
-    """Anonymous visitor → portal → provider's persona page → portal; the last response."""
-    response = client.get(start)
+def _through_persona_page(get: Callable[[str], Any], post: Callable[[str, dict[str, str]], Any],
+                          start: str, national_id: str) -> Any:
+    """Follows redirections from ``start`` and answers the persona page; the last response.
+    ``get``/``post`` take a path (and form data), so one walk serves both clients."""
+    response = get(start)
     for _ in range(10):
         if response.status_code in (302, 303):
-            response = client.get(path_of(response.headers["Location"]))
+            response = get(path_of(response.headers["Location"]))
             continue
         if response.status_code == 200 and 'class="persona' in response.text:
             action = re.search(r'<form method="post" action="(/login/[^"]+/persona)"',
                                response.text)
-            csrf = re.search(r'name="csrf" value="([^"]+)"', response.text)
-            assert action and csrf, response.text[:300]
-            response = client.post(action.group(1), data={"csrf": csrf.group(1),
-                                                          "national_id": national_id})
+            assert action, response.text[:300]
+            response = post(action.group(1), {"csrf": page_csrf(response.text),
+                                              "national_id": national_id})
             continue
         return response
     raise AssertionError("too many redirections")
 
 
+def sign_in(client: Any, national_id: str, start: str = "/rpps-plus/") -> Any:
+    """Anonymous visitor → portal → provider's persona page → portal; the last response."""
+    return _through_persona_page(client.get, lambda path, data: client.post(path, data=data),
+                                 start, national_id)
+
+
 def csrf_of(page: Any) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True))
-    assert found, page.get_data(as_text=True)[:500]
-    return found.group(1)
+    return page_csrf(page.get_data(as_text=True))
 
 
 def http_sign_in(browser: Any, base_url: str, national_id: str) -> Any:
     """The same sign-in over real HTTP with a ``requests.Session`` (a live server)."""
-    response = browser.get(base_url + "/rpps-plus/", allow_redirects=False, timeout=10)
-    for _ in range(10):
-        if response.status_code in (302, 303):
-            response = browser.get(base_url + path_of(response.headers["Location"]),
-                                   allow_redirects=False, timeout=10)
-            continue
-        if response.status_code == 200 and 'class="persona' in response.text:
-            action = re.search(r'<form method="post" action="(/login/[^"]+/persona)"',
-                               response.text)
-            csrf = re.search(r'name="csrf" value="([^"]+)"', response.text)
-            assert action and csrf, response.text[:300]
-            response = browser.post(base_url + action.group(1),
-                                    data={"csrf": csrf.group(1), "national_id": national_id},
-                                    allow_redirects=False, timeout=10)
-            continue
-        return response
-    raise AssertionError("too many redirections")
+    return _through_persona_page(
+        lambda path: browser.get(base_url + path, allow_redirects=False, timeout=10),
+        lambda path, data: browser.post(base_url + path, data=data, allow_redirects=False,
+                                        timeout=10),
+        "/rpps-plus/", national_id)
 
 
 def page_csrf(text: str) -> str:

@@ -19,12 +19,17 @@ from psc_idp.audit import AuditEvent
 from psc_idp.db import db
 from psc_idp.directory.models import Professional, Structure
 from psc_idp.rpps_plus import service
-from psc_idp.rpps_plus.form import check_registration
 from psc_idp.rpps_plus.identity import identity_key, key_of
 from psc_idp.rpps_plus.models import RppsPlusRegistration
 from psc_idp.schema import alembic_config
 from tests.conftest import PG_ADMIN_URL
-from tests.rpps_plus.helpers import AUTHORITY_ID, EHPAD, IME, IME_MANAGER_ID, MANAGER_ID, form
+from tests.rpps_plus.helpers import (
+    AUTHORITY_ID,
+    EHPAD,
+    IME,
+    IME_MANAGER_ID,
+    submit,
+)
 
 BORN = date(1992, 7, 21)
 
@@ -34,13 +39,6 @@ def app(make_app):
     app = make_app()
     with app.app_context():
         yield app
-
-
-def submit(structure: str = EHPAD, manager: str = MANAGER_ID, **changes: str
-           ) -> RppsPlusRegistration:
-    data, errors = check_registration(form(**changes))
-    assert data is not None, errors
-    return service.submit(service.find_structure(structure), manager, data)
 
 
 def count(model: type, **where: str) -> int:

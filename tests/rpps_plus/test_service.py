@@ -25,6 +25,7 @@ from tests.rpps_plus.helpers import (
     MANAGER_ID,
     NOBODY_ID,
     form,
+    submit,
 )
 
 
@@ -33,13 +34,6 @@ def app(make_app):
     app = make_app()
     with app.app_context():
         yield app
-
-
-def submit(structure: str = EHPAD, manager: str = MANAGER_ID, **changes: str
-           ) -> RppsPlusRegistration:
-    data, errors = check_registration(form(**changes))
-    assert data is not None, errors
-    return service.submit(service.find_structure(structure), manager, data)
 
 
 def events(name: str) -> list[AuditEvent]:
