@@ -17,7 +17,9 @@ stored public material:
 - professions: TRE_G15_ProfessionSante (OID 1.2.250.1.71.1.2.7). The RPPS+ professions 312–330
   and 353 are **TRE_R85_RolePriseCharge** codes (OID 1.2.250.1.213.1.6.1.107), not TRE_G15 ones
   (reference §10): ``profession_oid`` tells them apart. ``PROFESSIONS`` (the ``profession``
-  table) still holds both, since a ``codeProfession`` may carry either.
+  table) still holds both, since a ``codeProfession`` may carry either. JDV_J106 (the RPPS's
+  set of professions) also takes 71–73 and 93 from TRE_R95, 41 from TRE_R94 and 99 from
+  TRE_R291 (``OTHER_PROFESSION_FILES``): in ``PROFESSIONS``, each with its table's OID.
 - RPPS+ roles: TRE_R22_GenreActivite (OID 1.2.250.1.213.1.6.1.19) codes GENR08–GENR12. Their
   definitions are word for word the five roles of seed 004, so the "rôle" of an RPPS+
   professional travels in ``codeGenreActivite``, not in ``codeRole`` (``Code rôle`` of the RPPS
@@ -158,11 +160,16 @@ EXPERTISE_FILES = ("savoir_faire", "competence", "competence_exclusive", "desc_n
 """The savoir-faire tables, one per kind of ``codeTypeSavoirFaire`` (``savoir_faire`` is
 TRE_R38, the specialties): their data files name the kind in ``savoir_faire_type``."""
 
+OTHER_PROFESSION_FILES = ("profession_r95", "profession_r94", "profession_r291")
+"""The professions of JDV_J106_EnsembleProfession_RASS outside TRE_G15 and TRE_R85: TRE_R95
+(71 Ostéopathe, 72 Psychothérapeute, 73 Chiropracteur, 93 Psychologue), TRE_R94 (41 Assistant
+de service social) and TRE_R291 (99); real extraction lines carry them."""
+
 EXPECTED_FILES = ("profession_sante", "role_prise_charge", "profession_rpps_plus", "categorie",
                   "type_savoir_faire",
                   "mode_exercice", "secteur", "role", "genre_activite",
                   "role_rpps_plus", "section_pharmacien", "civilite",
-                  "civilite_exercice") + EXPERTISE_FILES
+                  "civilite_exercice") + EXPERTISE_FILES + OTHER_PROFESSION_FILES
 """The ``table`` of each data file this module needs."""
 
 
@@ -233,7 +240,11 @@ RPPS_PLUS_PROFESSIONS: dict[str, str] = dict(_TABLES["profession_rpps_plus"].cod
 ROLES_PRISE_CHARGE: dict[str, str] = dict(_TABLES["role_prise_charge"].codes)
 """TRE_R85_RolePriseCharge, active codes (300–379 but the deprecated ones)."""
 
-PROFESSIONS: dict[str, str] = {**HEALTH_PROFESSIONS, **RPPS_PLUS_PROFESSIONS}
+OTHER_PROFESSIONS: dict[str, str] = {
+    code: label for name in OTHER_PROFESSION_FILES for code, label in _TABLES[name].codes.items()}
+"""The JDV_J106 professions of TRE_R95, TRE_R94 and TRE_R291 (71–73, 93, 41, 99)."""
+
+PROFESSIONS: dict[str, str] = {**HEALTH_PROFESSIONS, **RPPS_PLUS_PROFESSIONS, **OTHER_PROFESSIONS}
 
 # --- RPPS+ roles (codeGenreActivite, TRE_R22) ---
 
@@ -353,9 +364,11 @@ TABLES: dict[str, dict[str, str]] = {
     "profession_rpps_plus": RPPS_PLUS_PROFESSIONS,
     "specialite_ordinale": SPECIALTIES,
     **{name: dict(_TABLES[name].codes) for name in EXPERTISE_FILES if name != "savoir_faire"},
+    **{name: dict(_TABLES[name].codes) for name in OTHER_PROFESSION_FILES},
 }
 """Every table by the name input checks use (the keys are a contract: imports, RPPS+ and the
-admin API name them). ``profession`` is TRE_G15 and the RPPS+ TRE_R85 codes together;
+admin API name them). ``profession`` is TRE_G15, the RPPS+ TRE_R85 codes and the other
+JDV_J106 professions (``OTHER_PROFESSIONS``) together;
 ``profession_sante`` (TRE_G15) and ``profession_rpps_plus`` (the 20 RPPS+ professions) are each
 alone; ``role_prise_charge`` is the whole TRE_R85. ``savoir_faire`` is every
 savoir-faire kind together (``SAVOIR_FAIRE``); ``specialite_ordinale`` (TRE_R38) and each
@@ -364,7 +377,9 @@ codes only."""
 
 _UNION_DEPRECATED: dict[str, dict[str, str]] = {
     "profession": {**_TABLES["profession_sante"].deprecated,
-                   **_TABLES["profession_rpps_plus"].deprecated},
+                   **_TABLES["profession_rpps_plus"].deprecated,
+                   **{code: label for name in OTHER_PROFESSION_FILES
+                      for code, label in _TABLES[name].deprecated.items()}},
     "savoir_faire": {code: label for name in EXPERTISE_FILES
                      for code, label in _TABLES[name].deprecated.items()},
     "specialite_ordinale": _TABLES["savoir_faire"].deprecated,
@@ -401,11 +416,18 @@ def table_codes(table: str) -> list[dict[str, Any]]:
 
 def profession_oid(code: str) -> str:
     """The OID of the terminology a ``codeProfession`` belongs to: TRE_G15 for health
-    professions, TRE_R85 for the RPPS+ ones (312–330, 353); "" for an unknown code."""
-    if code in HEALTH_PROFESSIONS or code in _TABLES["profession_sante"].deprecated:
+    professions, TRE_R85 for the RPPS+ ones (312–330, 353), its own table's for the other
+    JDV_J106 professions (93 is active in TRE_R95, only deprecated in TRE_G15); "" for an
+    unknown code."""
+    if code in HEALTH_PROFESSIONS:
         return TRE_G15_OID
     if code in RPPS_PLUS_PROFESSIONS:
         return TRE_R85_OID
+    for name in OTHER_PROFESSION_FILES:
+        if code in _TABLES[name].codes:
+            return _TABLES[name].oid
+    if code in _TABLES["profession_sante"].deprecated:
+        return TRE_G15_OID
     return ""
 
 

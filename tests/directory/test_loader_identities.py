@@ -97,9 +97,9 @@ def test_an_operator_file_with_an_adeli_holder_and_other_ids(loaded: Session,
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"practices": [{"profession_code": "99", "activities": []}]},
+    ({"practices": [{"profession_code": "998", "activities": []}]},
      r"professionals\[0\] \(national_id 0759300012\): practices\[0\]\.profession_code : "
-     r"code inconnu dans la nomenclature profession : « 99 »"),
+     r"code inconnu dans la nomenclature profession : « 998 »"),
     ({"civility_code": "MLLE"}, r"\.civility_code : code inconnu dans la nomenclature civilite"),
     ({"practices": [{"profession_code": "92", "category_code": "X", "activities": []}]},
      r"practices\[0\]\.category_code : code inconnu dans la nomenclature categorie : « X »"),

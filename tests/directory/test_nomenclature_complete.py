@@ -166,3 +166,37 @@ def test_an_rpps_plus_profession_must_be_a_tre_r85_code(tmp_path: Path) -> None:
           lambda d: d["codes"].append({"code": "999", "label": "Inconnu"}))
     with pytest.raises(NomenclatureError, match=r"la profession « 999 » n'est pas un code"):
         load_tables(data)
+
+
+# JDV_J106_EnsembleProfession_RASS's professions outside TRE_G15 and TRE_R85: code → (label, OID)
+JDV_J106_OTHERS = {
+    "71": ("Ostéopathe", "1.2.250.1.213.1.6.1.109"),
+    "72": ("Psychothérapeute", "1.2.250.1.213.1.6.1.109"),
+    "73": ("Chiropracteur", "1.2.250.1.213.1.6.1.109"),
+    "93": ("Psychologue", "1.2.250.1.213.1.6.1.109"),
+    "41": ("Assistant de service social", "1.2.250.1.213.1.6.1.4"),
+    "99": ("Acteur participant au système de santé caractérisé par rôle",
+           "1.2.250.1.213.1.6.1.140"),
+}
+
+
+def test_jdv_j106_professions_of_other_tables() -> None:
+    for code, (label, oid) in JDV_J106_OTHERS.items():
+        assert check_code("profession", code) == label == nom.profession_label(code)
+        assert nom.PROFESSIONS[code] == label and nom.profession_oid(code) == oid
+        assert code not in nom.HEALTH_PROFESSIONS and not nom.is_rpps_plus_profession(code)
+    assert set(nom.OTHER_PROFESSIONS) == set(JDV_J106_OTHERS)
+    assert set(nom.PROFESSIONS) == (set(nom.HEALTH_PROFESSIONS) | set(nom.RPPS_PLUS_PROFESSIONS)
+                                    | set(JDV_J106_OTHERS))
+    assert nom.TABLES["profession"] is nom.PROFESSIONS
+    assert "93" in load_tables()["profession_sante"].deprecated  # TRE_G15 unchanged
+    with pytest.raises(UnknownCode):
+        check_code("profession_sante", "93")
+    tables = load_tables()
+    assert [(tables[t].terminology, tables[t].version) for t in nom.OTHER_PROFESSION_FILES] == [
+        ("TRE_R95", "20241213120000"), ("TRE_R94", "20241213120000"),
+        ("TRE_R291", "20231215120000")]
+    for name in nom.OTHER_PROFESSION_FILES:
+        assert "JDV_J106" in tables[name].source and not tables[name].complete
+        assert nom.TABLE_INFO[name]["oid"] == tables[name].oid
+    assert nom.profession_oid("35") == nom.TRE_G15_OID  # a deprecated TRE_G15 code stays TRE_G15

@@ -48,7 +48,8 @@ def test_the_public_api_is_built_from_the_files() -> None:
                                "mode_exercice", "secteur", "role", "genre_activite",
                                "role_rpps_plus", "section_pharmacien", "civilite",
                                "civilite_exercice"}
-    assert nom.PROFESSIONS == {**nom.HEALTH_PROFESSIONS, **nom.RPPS_PLUS_PROFESSIONS}
+    assert nom.PROFESSIONS == {**nom.HEALTH_PROFESSIONS, **nom.RPPS_PLUS_PROFESSIONS,
+                               **nom.OTHER_PROFESSIONS}  # 71–73, 93, 41, 99
     assert "35" not in nom.HEALTH_PROFESSIONS and "93" not in nom.HEALTH_PROFESSIONS  # deprecated
     assert nom.PROFESSIONAL_CATEGORIES == {"C": "Civil", "E": "Etudiant", "M": "Agent public"}
     assert nom.ROLES["FON-22"] == "Remplaçant, intérimaire, intermittent"

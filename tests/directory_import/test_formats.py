@@ -10,7 +10,9 @@ from psc_idp.directory.importer.formats import (
     FormatError,
     Rejected,
     expertise_rank,
+    parse_expertise,
     parse_line,
+    read_expertise_layout,
     read_layout,
 )
 from psc_idp.directory.importer.generator import (
@@ -135,6 +137,44 @@ def test_rejection_reasons(change: dict[str, str], reason: str) -> None:
     layout = read_layout(PSC_49, None)
     with pytest.raises(Rejected, match=reason):
         parse_line(layout, _psc_line(**change))
+
+
+@pytest.mark.parametrize("change", [
+    {"Code profession": "71"},  # Ostéopathe, TRE_R95 (JDV_J106, not TRE_G15)
+    {"Code profession": "93"},  # Psychologue: active in TRE_R95, deprecated in TRE_G15
+    {"Code profession": "41"}, {"Code profession": "99"},
+    {"Code secteur d'activité": "SA62"},  # deprecated: real extractions still carry it
+    {"Code rôle": "FON-53"},  # deprecated TRE_R21 code
+])
+def test_jdv_j106_professions_and_deprecated_codes_accepted(change: dict[str, str]) -> None:
+    layout = read_layout(PSC_49, None)
+    assert parse_line(layout, _psc_line(**change)).national_id == "8" + RPPS
+
+
+@pytest.mark.parametrize("change", [{"Code profession": "74"}, {"Code secteur d'activité": "SA98"},
+                                    {"Code rôle": "FON-99"}])
+def test_unknown_codes_still_rejected(change: dict[str, str]) -> None:
+    layout = read_layout(PSC_49, None)
+    with pytest.raises(Rejected, match="code inconnu dans la nomenclature"):
+        parse_line(layout, _psc_line(**change))
+
+
+EXPERTISE_HEADER = ("Identification nationale PP|Code profession|Code type savoir-faire|"
+                    "Code savoir-faire")
+
+
+def test_expertise_lines_take_deprecated_codes_checked_against_their_kind() -> None:
+    layout = read_expertise_layout(EXPERTISE_HEADER)
+    nid = "8" + RPPS
+    assert parse_expertise(layout, f"{nid}|21|S|SP01") == (nid, "21", "S", "SP01")  # deprecated
+    assert parse_expertise(layout, f"{nid}|71||") == (nid, "71", "", "")
+    assert parse_expertise(layout, f"{nid}|10|S|SM54")[3] == "SM54"
+    with pytest.raises(Rejected, match="nomenclature capacite : « SM54 »"):
+        parse_expertise(layout, f"{nid}|10|CAPA|SM54")  # a specialty is not a capacity
+    with pytest.raises(Rejected, match="nomenclature profession : « 74 »"):
+        parse_expertise(layout, f"{nid}|74|S|SM54")
+    with pytest.raises(Rejected, match="nomenclature specialite_ordinale : « SM99 »"):
+        parse_expertise(layout, f"{nid}|10|S|SM99")
 
 
 def test_column_count_checked() -> None:

@@ -236,7 +236,7 @@ def parse_line(layout: Layout, text: str) -> Line:
                        f"« {national_id} »")
     for name, table in CODE_TABLES.items():
         try:
-            check_code(table, v.get(name, ""))
+            check_code(table, v.get(name, ""), allow_deprecated=True)  # old rows keep them
         except UnknownCode as exc:
             raise Rejected(str(exc)) from None
     if layout.format == "psc":
@@ -331,7 +331,7 @@ def read_expertise_layout(header: str) -> ExpertiseLayout:
 def parse_expertise(layout: ExpertiseLayout, text: str) -> tuple[str, str, str, str]:
     """(national id, profession, type, savoir-faire) of one savoir-faire line, or Rejected."""
     from ..national_id import national_id_problem
-    from ..nomenclature import UnknownCode, check_code
+    from ..nomenclature import UnknownCode, check_code, check_expertise
 
     values = split(text)
     if len(values) != layout.column_count:
@@ -343,9 +343,9 @@ def parse_expertise(layout: ExpertiseLayout, text: str) -> tuple[str, str, str, 
     if problem:
         raise Rejected("fichier savoir-faire : " + problem)
     try:
-        check_code("profession", prof, may_be_empty=False)
-        check_code("type_savoir_faire", kind)
-        check_code("savoir_faire", code)
+        check_code("profession", prof, may_be_empty=False, allow_deprecated=True)
+        check_code("type_savoir_faire", kind, allow_deprecated=True)
+        check_expertise(kind, code, allow_deprecated=True)  # the code in its own kind's table
     except UnknownCode as exc:
         raise Rejected("fichier savoir-faire : " + str(exc)) from None
     return nid, prof, kind, code
