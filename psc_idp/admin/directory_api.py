@@ -14,6 +14,7 @@ asks for one; in demo and test mode it asks for a key as soon as one exists and 
 from __future__ import annotations
 
 import json
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -104,6 +105,18 @@ _FRENCH_BODY_ERRORS = {
 }
 
 
+def _page_bounds() -> tuple[int, int]:
+    """``offset`` and ``limit`` of a listing's query string, checked."""
+    return manage.page_bounds(request.args.get("offset"), request.args.get("limit"))
+
+
+def _ended_on() -> date | None:
+    """The end actions' optional body ``{"ended_on": "AAAA-MM-JJ"}``, checked."""
+    data = _optional_body()
+    manage.only_fields(data, {"ended_on"})
+    return manage.parse_date(data.get("ended_on"), "ended_on")
+
+
 def _page_json(total: int, offset: int, limit: int, items: list[Any]) -> dict[str, Any]:
     return {"total": total, "offset": offset, "limit": limit, "items": items}
 
@@ -132,7 +145,7 @@ def openapi() -> Response:
 
 @bp.get("/professionals")
 def professionals() -> Response:
-    offset, limit = manage.page_bounds(request.args.get("offset"), request.args.get("limit"))
+    offset, limit = _page_bounds()
     total, rows = manage.list_professionals(
         national_id=request.args.get("national_id") or None,
         name=request.args.get("name") or None,
@@ -160,10 +173,7 @@ def update_professional(national_id: str) -> Response:
 
 @bp.post("/professionals/<path:national_id>/end")
 def end_professional(national_id: str) -> Response:
-    data = _optional_body()
-    manage.only_fields(data, {"ended_on"})
-    row = manage.end_professional(national_id, actor=_actor(),
-                                  ended_on=manage.parse_date(data.get("ended_on"), "ended_on"))
+    row = manage.end_professional(national_id, actor=_actor(), ended_on=_ended_on())
     db.session.commit()
     return jsonify(manage.professional_json(manage.get_professional(row.national_id)))
 
@@ -171,14 +181,13 @@ def end_professional(national_id: str) -> Response:
 @bp.post("/professionals/<path:national_id>/situations")
 def add_situation(national_id: str) -> Response:
     row = manage.add_situation(national_id, _body(), actor=_actor())
-    data = {"national_id": row.practice.professional.national_id,
-            "profession_code": row.practice.profession_code, **manage.situation_json(row)}
-    return _changed(data, 201)
+    return _changed(_situation(row), 201)
 
 
 # ----------------------------------------------------------------------------- situations
 
 def _situation(row: Any) -> dict[str, Any]:
+    """A situation with its professional's national id and profession (the API's shape)."""
     return {"national_id": row.practice.professional.national_id,
             "profession_code": row.practice.profession_code, **manage.situation_json(row)}
 
@@ -190,10 +199,7 @@ def situation(situation_id: int) -> Response:
 
 @bp.post("/situations/<int:situation_id>/end")
 def end_situation(situation_id: int) -> Response:
-    data = _optional_body()
-    manage.only_fields(data, {"ended_on"})
-    row = manage.end_situation(situation_id, actor=_actor(),
-                               ended_on=manage.parse_date(data.get("ended_on"), "ended_on"))
+    row = manage.end_situation(situation_id, actor=_actor(), ended_on=_ended_on())
     return _changed(_situation(row))
 
 
@@ -201,7 +207,7 @@ def end_situation(situation_id: int) -> Response:
 
 @bp.get("/structures")
 def structures() -> Response:
-    offset, limit = manage.page_bounds(request.args.get("offset"), request.args.get("limit"))
+    offset, limit = _page_bounds()
     total, rows = manage.list_structures(name=request.args.get("name") or None,
                                          sector=request.args.get("sector") or None,
                                          offset=offset, limit=limit)
@@ -229,7 +235,7 @@ def update_structure(technical_id: str) -> Response:
 
 @bp.get("/imports")
 def imports() -> Response:
-    offset, limit = manage.page_bounds(request.args.get("offset"), request.args.get("limit"))
+    offset, limit = _page_bounds()
     total, rows = manage.list_imports(offset=offset, limit=limit)
     return jsonify(_page_json(total, offset, limit, [manage.import_json(r) for r in rows]))
 
@@ -238,7 +244,7 @@ def imports() -> Response:
 def directory_import(import_id: int) -> Response:
     """One import with a page of its rejected lines (``offset``/``limit`` page them)."""
     run = manage.get_import(import_id)
-    offset, limit = manage.page_bounds(request.args.get("offset"), request.args.get("limit"))
+    offset, limit = _page_bounds()
     total, rows = manage.import_rejections(import_id, offset=offset, limit=limit)
     return jsonify({**manage.import_json(run), "rejections": _page_json(
         total, offset, limit,

@@ -14,6 +14,7 @@ requests at the same moment add one). Nothing here commits: the caller does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -96,6 +97,16 @@ def _text(data: dict[str, Any], name: str, limit: int, *, required: bool = False
         raise invalid(f"{name} ne doit pas être vide")
     if len(value) > limit:
         raise invalid(f"{name} : {limit} caractères au plus")
+    return value
+
+
+def _identifier(data: dict[str, Any], name: str, limit: int,
+                problem_of: Callable[[str], str | None]) -> str:
+    """A required identifier field, refused (400) with ``problem_of``'s reason when invalid."""
+    value = _text(data, name, limit, required=True) or ""
+    problem = problem_of(value)
+    if problem:
+        raise invalid(f"{name} : {problem}")
     return value
 
 
@@ -358,10 +369,7 @@ def _replace_other_ids(row: Professional, wanted: list[tuple[str, str, int]]) ->
 
 
 def create_professional(data: dict[str, Any], *, actor: str) -> Professional:
-    national_id = _text(data, "national_id", 64, required=True) or ""
-    problem = national_id_problem(national_id)
-    if problem:
-        raise invalid(f"national_id : {problem}")
+    national_id = _identifier(data, "national_id", 64, national_id_problem)
     values = _professional_values(data, creating=True)
     other_ids = _other_ids(data)
     rpps = national_id[1:] if national_id.startswith("8") and "/" not in national_id else None
@@ -440,10 +448,7 @@ def add_situation(national_id: str, data: dict[str, Any], *, actor: str) -> Acti
     the professional has none). Refused (409) if the professional has left the directory or
     already has the same active situation; two identical requests at once add one."""
     only_fields(data, SITUATION_FIELDS)
-    technical_id = _text(data, "structure", 40, required=True) or ""
-    problem = structure_id_problem(technical_id)
-    if problem:
-        raise invalid(f"structure : {problem}")
+    technical_id = _identifier(data, "structure", 40, structure_id_problem)
     # Structure staff (CPE/CPA/CDE holders, "…/…" ids) practise no health profession: their
     # practice has empty profession and category codes (docs/directory.md).
     staff = "/" in national_id
@@ -570,10 +575,7 @@ def _structure_values(data: dict[str, Any], *, creating: bool) -> dict[str, Any]
 
 
 def create_structure(data: dict[str, Any], *, actor: str) -> Structure:
-    technical_id = _text(data, "technical_id", 40, required=True) or ""
-    problem = structure_id_problem(technical_id)
-    if problem:
-        raise invalid(f"technical_id : {problem}")
+    technical_id = _identifier(data, "technical_id", 40, structure_id_problem)
     values = _structure_values(data, creating=True)
     if db.session.scalar(sa.select(Structure.id).filter_by(technical_id=technical_id)):
         raise conflict(f"cette structure existe déjà : « {technical_id} »")

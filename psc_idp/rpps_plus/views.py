@@ -8,7 +8,9 @@ form carries the session's CSRF token. The work itself is in ``service.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request, url_for
@@ -117,6 +119,16 @@ def _manager_of(technical_id: str) -> tuple[Professional, Structure] | Response:
     return person, structure
 
 
+def _for_manager(view: Callable[[Professional, Structure], Response]
+                 ) -> Callable[[str], Response]:
+    """A structure page for its managers only: the view gets the person and the structure."""
+    @wraps(view)
+    def checked(technical_id: str) -> Response:
+        found = _manager_of(technical_id)
+        return found if isinstance(found, Response) else view(*found)
+    return checked
+
+
 def _form_page(person: Professional, structure: Structure, values: dict[str, str],
                errors: dict[str, str], status: int = 200) -> Response:
     from .service import finess_of
@@ -128,23 +140,17 @@ def _form_page(person: Professional, structure: Structure, values: dict[str, str
 
 
 @bp.get("/structures/<technical_id>/enregistrer")
-def register_form(technical_id: str) -> Response:
-    found = _manager_of(technical_id)
-    if isinstance(found, Response):
-        return found
-    person, structure = found
+@_for_manager
+def register_form(person: Professional, structure: Structure) -> Response:
     return _form_page(person, structure, {"civility_code": "", "started_on":
                                           date.today().isoformat()}, {})
 
 
 @bp.post("/structures/<technical_id>/enregistrer")
-def register(technical_id: str) -> Response:
+@_for_manager
+def register(person: Professional, structure: Structure) -> Response:
     from . import service
 
-    found = _manager_of(technical_id)
-    if isinstance(found, Response):
-        return found
-    person, structure = found
     if not signin.csrf_ok():
         return _bad_form(person)
     values = {name: str(request.form.get(name, ""))[:300] for name in FIELDS}
@@ -245,18 +251,20 @@ def _decide(uid: str, decision: str) -> Response:
 
 
 # ------------------------------------------------------------------------ situations
-@bp.get("/structures/<technical_id>/situations")
-def situations(technical_id: str) -> Response:
+def _situations_page(person: Professional, structure: Structure, ended: str = "",
+                     error: str | None = None, status: int = 200) -> Response:
     from . import service
 
-    found = _manager_of(technical_id)
-    if isinstance(found, Response):
-        return found
-    person, structure = found
-    return _page("rpps_plus/situations.html", person=person, structure=structure,
+    return _page("rpps_plus/situations.html", status, person=person, structure=structure,
                  situations=service.situations([structure.id]),
                  professions=dict(profession_choices()), roles=dict(role_choices()),
-                 ended=request.args.get("ended", ""), error=None)
+                 ended=ended, error=error)
+
+
+@bp.get("/structures/<technical_id>/situations")
+@_for_manager
+def situations(person: Professional, structure: Structure) -> Response:
+    return _situations_page(person, structure, ended=request.args.get("ended", ""))
 
 
 @bp.post("/situations/<int:activity_id>/terminer")
@@ -287,9 +295,6 @@ def end_situation(activity_id: int) -> Response:
     if error is not None:
         if not service.is_habilitated(person.national_id, structure.id, MANAGER):
             return _refused(person, "end_situation", activity=activity_id)
-        return _page("rpps_plus/situations.html", 400, person=person, structure=structure,
-                     situations=service.situations([structure.id]),
-                     professions=dict(profession_choices()), roles=dict(role_choices()),
-                     ended="", error=error)
+        return _situations_page(person, structure, error=error, status=400)
     return redirect(url_for("rpps_plus.situations", technical_id=structure.technical_id,
                             ended=activity_id), code=303)

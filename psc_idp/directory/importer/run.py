@@ -282,6 +282,13 @@ def _commit_batch(report: Report, batch: _Batch, *, fmt: str, offset: int,
         time.sleep(pause)  # tests: leaves time to kill the process between two batches
 
 
+def _field(text: str, at: int) -> str:
+    """The field at ``at`` of a line, "" when the line is shorter (rejected later, or blank):
+    both passes cut their batches where the national id changes."""
+    fields = split(text)
+    return fields[at].strip() if len(fields) > at else ""
+
+
 def _lines(f: IO[bytes], offset: int):  # noqa: ANN202 - a plain generator
     """(offset after the line, raw line) from ``offset`` on."""
     f.seek(offset)
@@ -300,8 +307,7 @@ def _stream_main(path: Path, layout: Layout, report: Report, offset: int,
     with path.open("rb") as f:
         for end, raw in _lines(f, offset):
             text = _decode(raw, encoding)
-            fields = split(text)
-            nid = fields[nid_at].strip() if len(fields) > nid_at else ""
+            nid = _field(text, nid_at)
             if batch.count >= batch_size and (nid != last_nid or batch.count >= 10 * batch_size):
                 _commit_batch(report, batch, fmt=layout.format, offset=start,
                               structures=structures, with_expertise=layout.has_expertise,
@@ -343,8 +349,7 @@ def _stream_expertise(path: Path, fmt: str, report: Report, main_size: int, offs
         nid_at = layout.positions["national_id"]
         for end, raw in _lines(f, local):
             text = _decode(raw, encoding)
-            fields = split(text)
-            nid = fields[nid_at].strip() if len(fields) > nid_at else ""
+            nid = _field(text, nid_at)
             if batch.count >= batch_size and nid != last_nid:
                 _commit_batch(report, batch, fmt=fmt, offset=main_size + start,
                               structures=StructureCache(0), with_expertise=True, pause=pause)
