@@ -19,7 +19,8 @@ EVENTS: dict[str, str] = {
     "directory.loaded": "professionals were loaded into the directory",
     "directory.demo_removed": "the demo personas (and what refers to them) were removed",
     "directory.import_started": "an import of an Annuaire Santé extraction started or resumed",
-    "directory.import_finished": "an import of an Annuaire Santé extraction ended (counts, ended people)",
+    "directory.import_finished": "an import of an Annuaire Santé extraction ended (counts, "
+                                 "ended people)",
     "session.ended": "an IdP session ended (logout, expiry)",
     "session.grants_revoked": "tokens tied to an ended IdP session were revoked (not offline)",
     "logout.backchannel_delivered": "an RP acknowledged a back-channel logout token",
