@@ -166,29 +166,10 @@ class AuthorizationCode(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     grant_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
-    """Set when redeemed: a replay revokes this grant (RFC 6749 §4.1.2, RFC 9700 §4.2)."""
+    """Set when redeemed: a replay revokes this grant (RFC 6749 §4.1.2, RFC 9700 §4.2).
 
-    # ---- Authlib AuthorizationCodeMixin (duck-typed)
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> str:
-        return self.acr
-
-    def get_amr(self) -> list[str]:
-        return self.amr
-
-    def is_expired(self) -> bool:
-        return utcnow() >= self.expires_at
+    The token endpoint reads codes through ``oidc/store.py`` as frozen ``CodeRow`` objects,
+    which carry Authlib's ``AuthorizationCodeMixin`` methods; this model is the table."""
 
 
 class Grant(db.Model):

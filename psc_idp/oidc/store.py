@@ -158,8 +158,9 @@ def find_code(code_digest: str) -> CodeRow | None:
     return CodeRow(**values)
 
 
-def claim_code(code_digest: str, grant_id: str) -> bool:
-    """Mark the code used by ``grant_id``; True only for the one redemption that did."""
+def claim_code(code_digest: str, grant_id: str | None) -> bool:
+    """Mark the code used by ``grant_id`` (None: redeemed without tokens, as the RPPS+ portal
+    does); True only for the one redemption that did."""
     result = _conn().execute(_CLAIM_CODE, {"digest": code_digest, "now": utcnow(),
                                            "gid": grant_id})
     return result.rowcount == 1

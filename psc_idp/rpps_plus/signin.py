@@ -20,10 +20,9 @@ import secrets
 from urllib.parse import urlencode
 
 from flask import Response, current_app, redirect, request, url_for
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..db import db, utcnow
+from ..db import db
 from ..directory.models import Professional
 
 PORTAL_CLIENT_ID = "psc-rpps-plus-portal"
@@ -120,7 +119,8 @@ def start_login(next_path: str) -> Response:
 def finish_login() -> tuple[Response | None, str]:
     """Check the return of the authorization request: ``(redirect, "")`` when signed in,
     ``(None, French reason)`` otherwise."""
-    from ..oidc.models import AuthorizationCode, digest
+    from ..oidc import store
+    from ..oidc.models import digest
     from ..secret_compare import same_secret
     from ..sessions.service import current_session
 
@@ -132,17 +132,14 @@ def finish_login() -> tuple[Response | None, str]:
         return None, "La connexion a été refusée ou annulée."
     code = request.args.get("code", "")
     session = current_session()
-    row = db.session.scalar(select(AuthorizationCode).where(
-        AuthorizationCode.code_digest == digest(code))) if code else None
+    row = store.find_code(digest(code)) if code else None
     if session is None or row is None or row.client_id != PORTAL_CLIENT_ID or \
             row.session_id != session.id:
         db.session.commit()
         return None, "La connexion n'a pas abouti : recommencez."
-    used = db.session.execute(update(AuthorizationCode).where(
-        AuthorizationCode.code_digest == row.code_digest, AuthorizationCode.used_at.is_(None))
-        .values(used_at=utcnow()).execution_options(synchronize_session=False))
+    used = store.claim_code(row.code_digest, None)  # the token endpoint's single-use claim
     db.session.commit()
-    if used.rowcount != 1:
+    if not used:
         return None, "Ce retour de connexion a déjà servi : recommencez."
     response = redirect(_safe_next(next_path), code=303)
     response.delete_cookie(LOGIN_COOKIE, path="/rpps-plus")
