@@ -12,6 +12,9 @@ statements, round trips. The same code counts for the statement-budget tests
     .venv/bin/python benchmarks/statements.py --compare before.json after.json
     .venv/bin/python benchmarks/statements.py --budgets sqlite.json postgresql.json  # test budgets
 
+Server CPU per endpoint, averaged over many logins, with the same counts:
+benchmarks/endpoint_costs.py (built on this module).
+
 With ``--database-url`` on PostgreSQL a throwaway database is created on that server and
 dropped after (the URL names the server and a database to connect to for that).
 """
@@ -27,6 +30,7 @@ import secrets
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +63,9 @@ class Endpoint:
     commits: int = 0
     rollbacks: int = 0
     pings: int = 0
+    cpu: float = 0.0
+    """Seconds of the serving thread's CPU (``time.thread_time``) from the WSGI call to the
+    close of the response body (benchmarks/endpoint_costs.py reports it; not a budget)."""
 
     @property
     def round_trips(self) -> int:
@@ -155,7 +162,8 @@ class StatementCounter:
         def labelled(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             label = self._label(adapter, environ)
             self._local.label = label
-            endpoint = self._endpoint()
+            endpoint = self._local.started = self._endpoint()
+            self._local.cpu = time.thread_time()
             if endpoint is not None:
                 with self._lock:
                     endpoint.requests += 1
@@ -205,7 +213,12 @@ class StatementCounter:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            self._local.label = None
+            endpoint = self._local.started  # a request begun while paused costs nothing
+            if endpoint is not None:
+                spent = time.thread_time() - self._local.cpu
+                with self._lock:
+                    endpoint.cpu += spent
+            self._local.label = self._local.started = None
 
     def _endpoint(self) -> Endpoint | None:
         label = getattr(self._local, "label", None)
@@ -404,9 +417,11 @@ class Login:
                                      refresh_token=token["refresh_token"])
         assert refreshed["access_token"], refreshed
 
-    def ecps_push(self) -> None:
+    def ecps_push(self, poll_status: bool = False) -> None:
         """authorize (persona page) → the e-CPS means' page → push sent (303) → waiting page
-        → the phone lists and approves → finish (code) → token → userinfo."""
+        → the phone lists and approves → finish (code) → token → userinfo. ``poll_status``: the
+        waiting page also asks …/status?wait=0 before the answer (pending) and after it
+        (success), as the browser's page and benchmarks/load.py do."""
         import html
 
         phone = self.phone()
@@ -429,8 +444,13 @@ class Login:
         finish = self.base_url + sent.headers["Location"]
         waiting = psc.open(finish)
         assert waiting.status_code == 200, waiting.text[:300]
+        status = finish.rsplit("/", 1)[0] + "/status?wait=0"
+        if poll_status:
+            assert psc.open(status).json()["status"] == "pending"
         [challenge] = phone.pending()
         phone.answer(challenge, "approve", PIN)
+        if poll_status:
+            assert psc.open(status).json()["status"] == "success"
         done = psc.open(finish)
         assert done.status_code == 302, done.text[:300]
         psc.tokens(rp, start, done.headers["Location"])
@@ -480,6 +500,15 @@ KINDS: dict[str, Callable[[Login], None]] = {
     "ecps_push": Login.ecps_push,
     "ciba_poll": Login.ciba_poll,
 }
+"""The login kinds with a budget (tests/statement_budget/test_budget.py), run by default."""
+
+OTHER_KINDS: dict[str, Callable[[Login], None]] = {
+    "ecps_push_polled": lambda login: login.ecps_push(poll_status=True),
+}
+"""Variants not run by default: ``ecps_push_polled`` is the e-CPS push login with the waiting
+page's two status polls (tests/statement_budget/test_status_poll.py budgets that endpoint)."""
+
+ALL_KINDS = {**KINDS, **OTHER_KINDS}
 
 
 @contextlib.contextmanager
@@ -490,8 +519,6 @@ def steady_caches(app: Any) -> Iterator[None]:
     The client cache's TTL (1 s on SQLite) and the persona summaries' (5 s) are stretched, and on
     PostgreSQL the client cache must be serving (its listener hearing) before the warm-up: it
     empties itself when hearing starts. Caches an older checkout lacks are skipped."""
-    import time
-
     saved: list[tuple[Any, str, Any]] = []
 
     def stretch(owner: Any, name: str) -> None:
@@ -522,13 +549,22 @@ def steady_caches(app: Any) -> Iterator[None]:
 
 def measure(login: Login, kind: str) -> Measurement:
     """The kind once to warm up (caches, keys, the first connections), then counted."""
+    return measure_rounds(login, kind, 1)[0]
+
+
+def measure_rounds(login: Login, kind: str, rounds: int) -> list[Measurement]:
+    """The kind once to warm up, then ``rounds`` times, each counted on its own."""
+    run = ALL_KINDS[kind]
     if kind == "code_autologin":
         login.register_autologin()
+    measurements = []
     with steady_caches(login.app):
-        KINDS[kind](login)
-        with login.counter.measure(kind) as measurement:
-            KINDS[kind](login)
-    return measurement
+        run(login)
+        for _ in range(rounds):
+            with login.counter.measure(kind) as measurement:
+                run(login)
+            measurements.append(measurement)
+    return measurements
 
 
 # ----------------------------------------------------------------------------- standalone
@@ -644,8 +680,8 @@ def main() -> None:
                     "on it) or a sqlite:/// URL; default: a SQLite file in a temp folder")
     ap.add_argument("--json", action="store_true", help="the counts as JSON")
     ap.add_argument("--statements", action="store_true", help="also list every statement")
-    ap.add_argument("--kind", action="append", choices=sorted(KINDS),
-                    help="only these kinds (repeatable)")
+    ap.add_argument("--kind", action="append", choices=sorted(ALL_KINDS),
+                    help="only these kinds (repeatable; default: the budgeted ones)")
     ap.add_argument("--compare", nargs=2, metavar=("BEFORE.json", "AFTER.json"),
                     help="print two --json outputs side by side (runs nothing)")
     ap.add_argument("--budgets", nargs=2, metavar=("SQLITE.json", "POSTGRESQL.json"),

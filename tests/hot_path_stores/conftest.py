@@ -1,4 +1,4 @@
-"""A statement counter for the hot-path tests (the shared fixtures are in tests/conftest.py)."""
+"""A statement counter for the store tests (the shared fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from psc_idp.oidc.models import AuthorizationCode, Interaction
 from tests.psc_actions import PscActions, query
 from tests.served import fire
 
-from .flows import GP, PIN, activated_phone
+from .phone import GP, PIN, activated_phone
 
 EXPIRED_FR = "Cette demande de connexion a expiré"
 
