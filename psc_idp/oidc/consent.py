@@ -15,13 +15,14 @@ from ..db import db, utcnow
 from ..html import html_page
 from ..login.i18n import pick_locale, translator
 from ..secret_compare import same_secret
-from .models import Client, Consent, Interaction
+from .client_cache import ClientView
+from .models import Consent, Interaction
 
 CONSENT_STATE = "consent"
 """``Interaction.state`` while the consent page waits for the professional."""
 
 
-def needs_consent(client: Client, professional_id: int, scope: str, prompt: set[str]) -> bool:
+def needs_consent(client: ClientView, professional_id: int, scope: str, prompt: set[str]) -> bool:
     if not client.consent_required:
         return False
     if "consent" in prompt:
@@ -40,7 +41,7 @@ def remember_consent(client_id: str, professional_id: int, scope: str) -> None:
         granted.granted_at = utcnow()
 
 
-def consent_page(interaction: Interaction, client: Client, status: int = 200) -> Response:
+def consent_page(interaction: Interaction, client: ClientView, status: int = 200) -> Response:
     locale = pick_locale(interaction.params.get("ui_locales", ""))
     return html_page("consent.html", status, interaction=interaction, client=client,
                      lang=locale, t=translator(locale),
@@ -55,12 +56,13 @@ def consent_answer(uid: str) -> Response:
         interaction_belongs_to_browser,
     )
     from .errors import error_page
+    from .server import query_client
 
     interaction = db.session.get(Interaction, uid[:64]) if uid else None
     if interaction is None or interaction.state != CONSENT_STATE or \
             utcnow() >= interaction.expires_at or not interaction_belongs_to_browser(interaction):
         return error_page("invalid_request", "Unknown or expired consent request.", 400)
-    client = db.session.get(Client, interaction.client_id)
+    client = query_client(interaction.client_id)  # the client cache, as authorize's steps
     sent = request.form.get("csrf", "")
     if client is None or not same_secret(sent, interaction.csrf_token):
         record("consent.refused", "failure", client_id=interaction.client_id, reason="csrf")

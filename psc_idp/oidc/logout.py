@@ -43,8 +43,9 @@ from ..sessions.backchannel import dispatch
 from ..sessions.logout import LogoutOutcome, end_everywhere
 from ..sessions.models import IdpSession
 from ..sessions.service import end_session
+from .client_cache import ClientView
 from .errors import error_page
-from .models import Client
+from .server import query_client
 
 CSRF_COOKIE = "PSC_IDP_LOGOUT_CSRF"
 ID_TOKEN_TYP = "ID"  # noqa: S105 (a token type, not a secret)
@@ -73,7 +74,7 @@ def _hint_claims(hint: str) -> tuple[dict[str, Any] | None, str]:
     return claims, ""
 
 
-def _empty_hint_refused(client: Client | None) -> bool:
+def _empty_hint_refused(client: ClientView | None) -> bool:
     """Keycloak refuses ``id_token_hint=`` (psc); RFC 6749 §3.1 treats it as absent (strict)."""
     return behaves(current_app.extensions["psc_idp"].settings, EMPTY_HINT_REFUSED, client)
 
@@ -106,7 +107,7 @@ def logout_endpoint() -> Response:
     asked_client_id = values.get("client_id", "")
     hint = values.get("id_token_hint", "")
     if "id_token_hint" in values and not hint:
-        named = db.session.get(Client, asked_client_id[:200]) if asked_client_id else None
+        named = query_client(asked_client_id[:200]) if asked_client_id else None
         if _empty_hint_refused(named):
             return _refuse("empty_id_token_hint", INVALID_HINT, asked_client_id)
     claims, why = _hint_claims(hint) if hint else (None, "")
@@ -116,7 +117,7 @@ def logout_endpoint() -> Response:
     if claims and asked_client_id and asked_client_id != hinted_client_id:
         return _refuse("client_id_mismatch", INVALID_HINT, asked_client_id)
     client_id = asked_client_id or hinted_client_id
-    client = db.session.get(Client, client_id[:200]) if client_id else None
+    client = query_client(client_id[:200]) if client_id else None  # the client cache
     if claims and client is None:
         return _refuse("id_token_hint_unknown_client", INVALID_HINT, client_id)
     target = values.get("post_logout_redirect_uri", "")
