@@ -75,12 +75,12 @@ class PersonaAuthenticator(Authenticator):
                                    "login_hint": ctx.login_hint})
 
     def resume(self, ctx: LoginContext, form: MultiDict[str, str]) -> StepResult:
-        from ..directory.lookup import find_by_identifier
+        from ..directory.lookup import find_for_login
 
         if not ctx.emulation_enabled:
             return StepResult(Outcome.FAILURE, error="access_denied", final=True,
                               message="Test personas are disabled in production mode.")
-        professional = find_by_identifier(form.get("national_id", "")[:40])
+        professional = find_for_login(form.get("national_id", "")[:40])
         if professional is None:
             return StepResult(Outcome.FAILURE, message="unknown_professional")
         return self.sign_in(professional)

@@ -22,8 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..db import db
+from . import store
 from .models import Activity, Practice, Professional
 from .national_id import parse_identifier
+from .store import ProfessionalView
 
 # One query for a professional with practices, activities and structures (claims need them all).
 _WHOLE = (joinedload(Professional.practices).joinedload(Practice.activities)
@@ -69,7 +71,7 @@ def login_refusal(professional: Professional, blocked: str = "means_blocked",
     return None
 
 
-def _remember(professional: Professional | None) -> Professional | None:
+def _remember(professional: Any) -> Any:
     """Keep a strong reference for the request: the identity map's are weak."""
     if professional is not None and has_app_context():
         g.setdefault("psc_professionals", {})[professional.id] = professional
@@ -80,7 +82,7 @@ def get_professional(professional_id: int, *, whole: bool = False) -> Profession
     """By primary key, once per request. ``whole``: with practices, activities and structures
     in the same query (what userinfo needs); otherwise the row alone (what tokens need)."""
     known = g.get("psc_professionals", {}).get(professional_id) if has_app_context() else None
-    if known is not None and (not whole or "practices" in known.__dict__):
+    if isinstance(known, Professional) and (not whole or "practices" in known.__dict__):
         return known
     options = [_WHOLE, _OTHER_IDS] if whole else []
     return _remember(db.session.get(Professional, professional_id, options=options,
@@ -101,6 +103,22 @@ def find_by_identifier(text: str) -> Professional | None:
     if national_id is None:
         return None
     return find_by_national_id(national_id)
+
+
+def find_for_login(text: str) -> ProfessionalView | None:
+    """``find_by_identifier`` as a sign-in needs it: the person and its identifiers in one Core
+    statement (no ORM on the login's hot path), remembered for the rest of the request."""
+    national_id = parse_identifier(text)
+    if national_id is None:
+        return None
+    return _remember(store.professional_by_national_id(national_id))
+
+
+def signed_in_professional(professional_id: int) -> Any:
+    """The professional a login just identified, for its code and session: the object this
+    request already read (``find_for_login``, or the ORM), else one Core statement."""
+    known = g.get("psc_professionals", {}).get(professional_id) if has_app_context() else None
+    return known if known is not None else _remember(store.professional(professional_id))
 
 
 def list_professionals() -> list[Professional]:

@@ -132,13 +132,14 @@ def _columns(table: sa.Table, cls: type, prefix: str) -> list[sa.Label[Any]]:
 _P, _O = Professional.__table__, OtherIdentifier.__table__
 _PR, _A, _S = Practice.__table__, Activity.__table__, Structure.__table__
 
-_PERSON = (
+_PERSON_ROWS = (
     sa.select(*_columns(_P, ProfessionalView, "p_"), _O.c.identifier.label("o_identifier"),
               _O.c.origin.label("o_origin"), _O.c.quality.label("o_quality"))
     .select_from(_P.outerjoin(_O, _O.c.professional_id == _P.c.id))
-    .where(_P.c.id == sa.bindparam("pid"))
     .order_by(_O.c.id))
+_PERSON = _PERSON_ROWS.where(_P.c.id == sa.bindparam("pid"))
 """Statement 1: the person, one row per stored identifier (one row with NULLs if none)."""
+_PERSON_BY_NATIONAL_ID = _PERSON_ROWS.where(_P.c.national_id == sa.bindparam("nid"))
 
 _SITUATIONS = (
     sa.select(*_columns(_PR, PracticeView, "pr_"), *_columns(_A, ActivityView, "a_"),
@@ -161,7 +162,11 @@ def _pick(row: Any, prefix: str, names: list[str]) -> dict[str, Any]:
 
 
 def _person(professional_id: int) -> dict[str, Any] | None:
-    rows = db.session.connection().execute(_PERSON, {"pid": professional_id}).all()
+    return _person_from(db.session.connection().execute(_PERSON, {"pid": professional_id}))
+
+
+def _person_from(result: Any) -> dict[str, Any] | None:
+    rows = result.all()
     if not rows:
         return None
     person = _pick(rows[0], "p_", _PRO_FIELDS)
@@ -174,6 +179,13 @@ def _person(professional_id: int) -> dict[str, Any] | None:
 def professional(professional_id: int) -> ProfessionalView | None:
     """The person and its identifiers (one statement); ``practices`` not loaded."""
     person = _person(professional_id)
+    return None if person is None else ProfessionalView(**person)
+
+
+def professional_by_national_id(national_id: str) -> ProfessionalView | None:
+    """The same by national identifier (one statement): the login forms' and hints' lookup."""
+    person = _person_from(db.session.connection().execute(
+        _PERSON_BY_NATIONAL_ID, {"nid": national_id}))
     return None if person is None else ProfessionalView(**person)
 
 

@@ -101,7 +101,7 @@ def usable_authenticators(interaction: Interaction) -> dict[str, Authenticator]:
 
 
 def _load(uid: str) -> Interaction:
-    interaction = db.session.get(Interaction, uid[:64]) if uid else None
+    interaction = interaction_store.load(uid[:64]) if uid else None
     if interaction is None:
         abort(error_page("invalid_request", "Unknown login request.", 400))
     ctx_locale = pick_locale(interaction.params.get("ui_locales", ""))

@@ -28,8 +28,13 @@ from werkzeug.datastructures import MultiDict
 from ..audit import record
 from ..authenticators.base import AuthResult
 from ..db import db, utcnow
-from ..directory.lookup import find_by_identifier, get_professional, login_refusal
-from ..directory.models import Professional
+from ..directory.lookup import (
+    find_for_login,
+    get_professional,
+    login_refusal,
+    signed_in_professional,
+)
+from ..directory.store import ProfessionalView
 from ..sessions import (
     IdpSession,
     SessionDecision,
@@ -211,10 +216,10 @@ def _prompt_none_refusal(client: Client, redirect_uri: str, state: str,
     return redirect_error(redirect_uri, error, state)
 
 
-def _hinted_professional(login_hint: str) -> Professional | None:
+def _hinted_professional(login_hint: str) -> ProfessionalView | None:
     if not login_hint:
         return None
-    return find_by_identifier(login_hint[:64])
+    return find_for_login(login_hint[:64])
 
 
 def _context_from_session(session: IdpSession, params: dict[str, str]) -> AuthContext | None:
@@ -241,7 +246,7 @@ def _granted_acr(params: dict[str, str], auth_mode: str, amr: list[str], default
                        means_level(auth_mode, amr), default)
 
 
-def _test_autologin(client: Client, hinted: Professional | None) -> Any:
+def _test_autologin(client: Client, hinted: ProfessionalView | None) -> Any:
     """demo/test mode only: a ``--test-autologin`` client with a persona's id as login_hint."""
     provider = _provider()
     if not (client.test_autologin and hinted and provider.settings.emulation_enabled):
@@ -365,7 +370,7 @@ def _redirect_target(client: Client | None, params: dict[str, str]) -> str:
 
 def _complete(grant: Any, oauth_request: StoredRequest, result: Any, client: Client,
               previous: IdpSession | None) -> Response:
-    professional = get_professional(result.professional_id)
+    professional = signed_in_professional(result.professional_id)
     session, cookie = establish_session(
         professional_id=result.professional_id, auth_time=result.auth_time, acr=result.acr,
         amr=result.amr, auth_mode=result.auth_mode, authenticator=result.authenticator,

@@ -58,6 +58,10 @@ class RateLimitCounter(db.Model):
 
 
 _table = RateLimitCounter.__table__
+_LIVE = (_table.c.key == sa.bindparam("b_key"), _table.c.expires_at > sa.bindparam("b_now"))
+_COUNT = sa.select(_table.c.count).where(*_LIVE)
+"""A counter's value while its window lasts: read on every guarded request (prebuilt)."""
+_EXPIRY = sa.select(_table.c.expires_at).where(*_LIVE)
 
 
 def _key(key: str) -> str:
@@ -108,14 +112,14 @@ class SqlStorage(Storage):
         return int(value)
 
     def get(self, key: str) -> int:
-        value = self.session.execute(sa.select(_table.c.count).where(
-            _table.c.key == _key(key), _table.c.expires_at > time.time())).scalar()
+        value = self.session.connection().execute(
+            _COUNT, {"b_key": _key(key), "b_now": time.time()}).scalar()
         return int(value or 0)
 
     def get_expiry(self, key: str) -> float:
         now = time.time()
-        value = self.session.execute(sa.select(_table.c.expires_at).where(
-            _table.c.key == _key(key), _table.c.expires_at > now)).scalar()
+        value = self.session.connection().execute(
+            _EXPIRY, {"b_key": _key(key), "b_now": now}).scalar()
         return float(value) if value is not None else now
 
     def check(self) -> bool:

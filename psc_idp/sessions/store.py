@@ -9,7 +9,6 @@ inserted at once, so the link that follows (foreign key) and the code find it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,29 +19,32 @@ from .models import IdpSession, SessionClient
 _SESSION = IdpSession.__table__
 _LINK = SessionClient.__table__
 _COLUMNS = tuple(c.name for c in _SESSION.columns)
+_INSERT_SESSION = _SESSION.insert()
+_TOUCH_LINK = (_LINK.update()
+               .where(_LINK.c.session_id == sa.bindparam("b_session"),
+                      _LINK.c.client_id == sa.bindparam("b_client"))
+               .values(last_at=sa.bindparam("b_now")))
+_INSERT_LINK = {
+    name: builder(_LINK).on_conflict_do_nothing(index_elements=["session_id", "client_id"])
+    for name, builder in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+"""The link's conflict-proof INSERT per dialect, built once."""
 
 
 def insert_session(session: IdpSession) -> None:
     """INSERT the new session's row from the (transient) object's values."""
-    db.session.execute(sa.insert(_SESSION).values(
-        {name: getattr(session, name) for name in _COLUMNS if name in session.__dict__}))
+    db.session.connection().execute(_INSERT_SESSION, {
+        name: getattr(session, name) for name in _COLUMNS if name in session.__dict__})
 
 
 def link_client(session_id: str, client_id: str, now: datetime, *, new_session: bool) -> None:
     """Record ``client_id`` as served in the session: one INSERT for a session created in this
     request; else refresh the link's ``last_at``, inserting it (conflict-proof: two requests
     at once) when the client is new to the session."""
+    connection = db.session.connection()
     if not new_session:
-        touched = db.session.execute(sa.update(_LINK).where(
-            _LINK.c.session_id == session_id, _LINK.c.client_id == client_id)
-            .values(last_at=now)).rowcount
+        touched = connection.execute(_TOUCH_LINK, {
+            "b_session": session_id, "b_client": client_id, "b_now": now}).rowcount
         if touched:
             return
-    db.session.execute(_insert_link().values(session_id=session_id, client_id=client_id,
-                                             first_at=now, last_at=now))
-
-
-def _insert_link() -> Any:
-    dialect = db.session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return builder(_LINK).on_conflict_do_nothing(index_elements=["session_id", "client_id"])
+    connection.execute(_INSERT_LINK[connection.dialect.name], {
+        "session_id": session_id, "client_id": client_id, "first_at": now, "last_at": now})
