@@ -22,6 +22,7 @@ from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db, utcnow
+from ..prepared import Prepared
 from .events import EVENTS
 from .logline import escape
 
@@ -60,7 +61,7 @@ def request_id() -> str:
     return g.request_id
 
 
-_INSERT = AuditEvent.__table__.insert()
+_INSERT = Prepared(AuditEvent.__table__.insert())
 
 
 def record(event: str, outcome: str = "success", *, subject: str = "", client_id: str = "",
@@ -75,7 +76,7 @@ def record(event: str, outcome: str = "success", *, subject: str = "", client_id
     # database refuse the row (and the request with it).
     subject, client_id = str(subject or "")[:40], str(client_id or "")[:200]
     rid = request_id()
-    db.session.connection().execute(_INSERT, {
+    _INSERT.execute({
         "at": utcnow(), "event": event, "outcome": outcome, "subject": subject,
         "client_id": client_id, "request_id": rid, "ip": ip[:64], "details": safe})
     log.info("%s %s subject=%s client=%s request=%s %s", event, outcome, escape(subject),

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..db import db
+from ..prepared import Prepared
 from .models import Activity, OtherIdentifier, Practice, Professional, Structure
 
 
@@ -137,11 +137,11 @@ _PERSON_ROWS = (
               _O.c.origin.label("o_origin"), _O.c.quality.label("o_quality"))
     .select_from(_P.outerjoin(_O, _O.c.professional_id == _P.c.id))
     .order_by(_O.c.id))
-_PERSON = _PERSON_ROWS.where(_P.c.id == sa.bindparam("pid"))
+_PERSON = Prepared(_PERSON_ROWS.where(_P.c.id == sa.bindparam("pid")))
 """Statement 1: the person, one row per stored identifier (one row with NULLs if none)."""
-_PERSON_BY_NATIONAL_ID = _PERSON_ROWS.where(_P.c.national_id == sa.bindparam("nid"))
+_PERSON_BY_NATIONAL_ID = Prepared(_PERSON_ROWS.where(_P.c.national_id == sa.bindparam("nid")))
 
-_SITUATIONS = (
+_SITUATIONS = Prepared(
     sa.select(*_columns(_PR, PracticeView, "pr_"), *_columns(_A, ActivityView, "a_"),
               *_columns(_S, StructureView, "s_"))
     .select_from(_PR.outerjoin(_A, _A.c.practice_id == _PR.c.id)
@@ -162,7 +162,7 @@ def _pick(row: Any, prefix: str, names: list[str]) -> dict[str, Any]:
 
 
 def _person(professional_id: int) -> dict[str, Any] | None:
-    return _person_from(db.session.connection().execute(_PERSON, {"pid": professional_id}))
+    return _person_from(_PERSON.execute({"pid": professional_id}))
 
 
 def _person_from(result: Any) -> dict[str, Any] | None:
@@ -184,8 +184,7 @@ def professional(professional_id: int) -> ProfessionalView | None:
 
 def professional_by_national_id(national_id: str) -> ProfessionalView | None:
     """The same by national identifier (one statement): the login forms' and hints' lookup."""
-    person = _person_from(db.session.connection().execute(
-        _PERSON_BY_NATIONAL_ID, {"nid": national_id}))
+    person = _person_from(_PERSON_BY_NATIONAL_ID.execute({"nid": national_id}))
     return None if person is None else ProfessionalView(**person)
 
 
@@ -194,7 +193,7 @@ def whole_professional(professional_id: int) -> ProfessionalView | None:
     person = _person(professional_id)
     if person is None:
         return None
-    rows = db.session.connection().execute(_SITUATIONS, {"pid": professional_id}).all()
+    rows = _SITUATIONS.execute({"pid": professional_id}).all()
     practices: list[PracticeView] = []
     current: dict[str, Any] | None = None
     activities: list[ActivityView] = []

@@ -22,6 +22,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import db
+from ..prepared import Prepared
 from .models import Interaction
 
 _TABLE = Interaction.__table__
@@ -29,19 +30,19 @@ _COLUMNS = tuple(c.name for c in _TABLE.columns)
 _CARRIED = ("data", "authenticator")
 """Columns the login pages change on the object before a transition (``_save_data``)."""
 
-_SELECT = sa.select(*_TABLE.c).where(_TABLE.c.uid == sa.bindparam("b_uid"))
-_INSERT = _TABLE.insert()
-_ADVANCE: dict[tuple[str, ...], sa.Update] = {}
+_SELECT = Prepared(sa.select(*_TABLE.c).where(_TABLE.c.uid == sa.bindparam("b_uid")))
+_INSERT = Prepared(_TABLE.insert())
+_ADVANCE: dict[tuple[str, ...], Prepared] = {}
 """Guarded UPDATEs by the set of columns they write (a handful: built once each)."""
 
 
-def _advance_statement(names: tuple[str, ...]) -> sa.Update:
+def _advance_statement(names: tuple[str, ...]) -> Prepared:
     statement = _ADVANCE.get(names)
     if statement is None:
-        statement = (_TABLE.update()
-                     .where(_TABLE.c.uid == sa.bindparam("b_uid"),
-                            _TABLE.c.state == sa.bindparam("b_expected"))
-                     .values({name: sa.bindparam("v_" + name) for name in names}))
+        statement = Prepared(_TABLE.update()
+                             .where(_TABLE.c.uid == sa.bindparam("b_uid"),
+                                    _TABLE.c.state == sa.bindparam("b_expected"))
+                             .values({name: sa.bindparam("v_" + name) for name in names}))
         _ADVANCE[names] = statement
     return statement
 
@@ -53,7 +54,7 @@ def load(uid: str) -> Interaction | None:
         (Interaction, (uid,), None))  # type: ignore[arg-type]
     if present is not None:
         return present  # type: ignore[return-value]
-    row = db.session.connection().execute(_SELECT, {"b_uid": uid}).first()
+    row = _SELECT.execute({"b_uid": uid}).first()
     if row is None:
         return None
     interaction = Interaction(**row._mapping)
@@ -76,8 +77,7 @@ def advance(interaction: Any, expected: str, new: str, **values: Any) -> bool:
     names = tuple(sorted(changes))
     parameters = {"v_" + name: changes[name] for name in names}
     parameters.update(b_uid=interaction.uid, b_expected=expected)
-    done = db.session.connection().execute(
-        _advance_statement(names), parameters).rowcount == 1
+    done = _advance_statement(names).execute(parameters).rowcount == 1
     if done and state is not None and state.persistent:
         for name, value in changes.items():
             set_committed_value(interaction, name, value)
@@ -87,7 +87,7 @@ def advance(interaction: Any, expected: str, new: str, **values: Any) -> bool:
 def insert(interaction: Interaction) -> None:
     """The new interaction as one Core INSERT (no unit of work): the object stays transient
     for the page that was rendered from it; later requests load the row."""
-    db.session.connection().execute(_INSERT, {
+    _INSERT.execute({
         "uid": interaction.uid, "client_id": interaction.client_id,
         "params": interaction.params, "csrf_token": interaction.csrf_token,
         "browser_binding": interaction.browser_binding, "state": interaction.state,

@@ -1,6 +1,7 @@
 """The token side's data access: codes, grants and issued tokens through SQLAlchemy Core.
 
-Every function runs on the request's connection (``db.session.connection()``), so a token or
+Every statement is a ``Prepared`` (``psc_idp/prepared.py``: compiled once, run on the driver's
+cursor) on the request's connection (``db.session.connection()``), so a token or
 userinfo request stays ONE transaction with the ORM parts that remain (the session's
 keep-alive, rate-limit counters) and the audit row; the view commits it. Rows come back as
 frozen dataclasses with the models' attribute names, never as ORM instances (no identity map,
@@ -26,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..db import db, utcnow
+from ..prepared import Prepared
 from .models import AuthorizationCode, Grant, IssuedToken
 
 _CODE, _GRANT, _TOKEN = AuthorizationCode.__table__, Grant.__table__, IssuedToken.__table__
@@ -106,32 +108,32 @@ def _names(cls: type) -> list[str]:
 
 _CODE_FIELDS, _GRANT_FIELDS, _TOKEN_FIELDS = _names(CodeRow), _names(GrantRow), _names(TokenRow)
 
-_SELECT_CODE = sa.select(*(_CODE.c[n] for n in _CODE_FIELDS)).where(
-    _CODE.c.code_digest == sa.bindparam("digest"))
-_CLAIM_CODE = (_CODE.update()
-               .where(_CODE.c.code_digest == sa.bindparam("digest"), _CODE.c.used_at.is_(None))
-               .values(used_at=sa.bindparam("now"), grant_id=sa.bindparam("gid")))
-_INSERT_CODE = _CODE.insert()
-_INSERT_GRANT = _GRANT.insert()
-_INSERT_TOKEN = _TOKEN.insert()
-_TOKEN_AND_GRANT = (
+_SELECT_CODE = Prepared(sa.select(*(_CODE.c[n] for n in _CODE_FIELDS)).where(
+    _CODE.c.code_digest == sa.bindparam("digest")))
+_CLAIM_CODE = Prepared(
+    _CODE.update()
+    .where(_CODE.c.code_digest == sa.bindparam("digest"), _CODE.c.used_at.is_(None))
+    .values(used_at=sa.bindparam("now"), grant_id=sa.bindparam("gid")))
+_INSERT_CODE = Prepared(_CODE.insert())
+_INSERT_GRANT = Prepared(_GRANT.insert())
+_INSERT_TOKEN = Prepared(_TOKEN.insert())
+_TOKEN_AND_GRANT = Prepared(
     sa.select(*(_TOKEN.c[n].label("t_" + n) for n in _TOKEN_FIELDS),
               *(_GRANT.c[n].label("g_" + n) for n in _GRANT_FIELDS))
     .select_from(_TOKEN.join(_GRANT, _GRANT.c.id == _TOKEN.c.grant_id))
     .where(_TOKEN.c.jti == sa.bindparam("jti")))
-_REVOKE_GRANT = (_GRANT.update()
-                 .where(_GRANT.c.id == sa.bindparam("gid"), _GRANT.c.revoked_at.is_(None))
-                 .values(revoked_at=sa.bindparam("now"), revoked_reason=sa.bindparam("reason")))
-_REVOKE_TOKEN = (_TOKEN.update()
-                 .where(_TOKEN.c.jti == sa.bindparam("b_jti"), _TOKEN.c.revoked_at.is_(None))
-                 .values(revoked_at=sa.bindparam("now")))
-_CLAIM_REFRESH = (_TOKEN.update()
-                  .where(_TOKEN.c.jti == sa.bindparam("b_jti"), _TOKEN.c.used_at.is_(None))
-                  .values(used_at=sa.bindparam("now")))
-
-
-def _conn() -> sa.Connection:
-    return db.session.connection()
+_REVOKE_GRANT = Prepared(
+    _GRANT.update()
+    .where(_GRANT.c.id == sa.bindparam("gid"), _GRANT.c.revoked_at.is_(None))
+    .values(revoked_at=sa.bindparam("now"), revoked_reason=sa.bindparam("reason")))
+_REVOKE_TOKEN = Prepared(
+    _TOKEN.update()
+    .where(_TOKEN.c.jti == sa.bindparam("b_jti"), _TOKEN.c.revoked_at.is_(None))
+    .values(revoked_at=sa.bindparam("now")))
+_CLAIM_REFRESH = Prepared(
+    _TOKEN.update()
+    .where(_TOKEN.c.jti == sa.bindparam("b_jti"), _TOKEN.c.used_at.is_(None))
+    .values(used_at=sa.bindparam("now")))
 
 
 def _conn_for_insert() -> sa.Connection:
@@ -144,13 +146,13 @@ def _conn_for_insert() -> sa.Connection:
 
 def insert_code(values: dict[str, Any]) -> None:
     """A new authorization code (``values``: the columns, digest included)."""
-    _conn_for_insert().execute(_INSERT_CODE, dict(values, created_at=utcnow(), used_at=None,
-                                                  grant_id=None))
+    _INSERT_CODE.execute(dict(values, created_at=utcnow(), used_at=None, grant_id=None),
+                         _conn_for_insert())
 
 
 def find_code(code_digest: str) -> CodeRow | None:
     """The stored code (used or not: the caller tells a replay from an unknown code)."""
-    row = _conn().execute(_SELECT_CODE, {"digest": code_digest}).first()
+    row = _SELECT_CODE.execute({"digest": code_digest}).first()
     if row is None:
         return None
     values = dict(row._mapping)
@@ -161,7 +163,7 @@ def find_code(code_digest: str) -> CodeRow | None:
 def claim_code(code_digest: str, grant_id: str | None) -> bool:
     """Mark the code used by ``grant_id`` (None: redeemed without tokens, as the RPPS+ portal
     does); True only for the one redemption that did."""
-    result = _conn().execute(_CLAIM_CODE, {"digest": code_digest, "now": utcnow(),
+    result = _CLAIM_CODE.execute({"digest": code_digest, "now": utcnow(),
                                            "gid": grant_id})
     return result.rowcount == 1
 
@@ -169,7 +171,7 @@ def claim_code(code_digest: str, grant_id: str | None) -> bool:
 def insert_grant(grant: GrantRow) -> None:
     values = {n: getattr(grant, n) for n in _GRANT_FIELDS}
     values.update(amr=list(grant.amr), created_at=utcnow())
-    _conn_for_insert().execute(_INSERT_GRANT, values)
+    _INSERT_GRANT.execute(values, _conn_for_insert())
 
 
 def grant_from_code(code: CodeRow, grant_id: str) -> GrantRow:
@@ -186,14 +188,14 @@ def insert_tokens(grant_id: str, records: Iterable[tuple[str, str, datetime]]) -
              "expires_at": expires_at, "used_at": None, "revoked_at": None}
             for kind, jti, expires_at in records]
     if rows:
-        _conn_for_insert().execute(_INSERT_TOKEN, rows)
+        _INSERT_TOKEN.execute(rows, _conn_for_insert())
 
 
 def token_and_grant(jti: str) -> tuple[TokenRow, GrantRow] | None:
     """A token's row and its grant, revoked or not, in one statement."""
     if not jti or len(jti) > 36:
         return None
-    row = _conn().execute(_TOKEN_AND_GRANT, {"jti": jti}).first()
+    row = _TOKEN_AND_GRANT.execute({"jti": jti}).first()
     if row is None:
         return None
     m: Any = row._mapping
@@ -216,15 +218,15 @@ def revoke_grant(grant_id: str | None, reason: str) -> bool:
     reason is kept)."""
     if not grant_id:
         return False
-    result = _conn().execute(_REVOKE_GRANT, {"gid": grant_id, "now": utcnow(),
+    result = _REVOKE_GRANT.execute({"gid": grant_id, "now": utcnow(),
                                              "reason": reason})
     return result.rowcount == 1
 
 
 def revoke_token(jti: str) -> None:
-    _conn().execute(_REVOKE_TOKEN, {"b_jti": jti, "now": utcnow()})
+    _REVOKE_TOKEN.execute({"b_jti": jti, "now": utcnow()})
 
 
 def claim_refresh(jti: str) -> bool:
     """Spend a refresh token (strict rotation); True only for the one request that did."""
-    return _conn().execute(_CLAIM_REFRESH, {"b_jti": jti, "now": utcnow()}).rowcount == 1
+    return _CLAIM_REFRESH.execute({"b_jti": jti, "now": utcnow()}).rowcount == 1

@@ -37,6 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..db import db
+from ..prepared import Prepared
 
 KEY_LENGTH = 200
 PURGE_EVERY = 200
@@ -59,9 +60,9 @@ class RateLimitCounter(db.Model):
 
 _table = RateLimitCounter.__table__
 _LIVE = (_table.c.key == sa.bindparam("b_key"), _table.c.expires_at > sa.bindparam("b_now"))
-_COUNT = sa.select(_table.c.count).where(*_LIVE)
+_COUNT = Prepared(sa.select(_table.c.count).where(*_LIVE))
 """A counter's value while its window lasts: read on every guarded request (prebuilt)."""
-_EXPIRY = sa.select(_table.c.expires_at).where(*_LIVE)
+_EXPIRY = Prepared(sa.select(_table.c.expires_at).where(*_LIVE))
 
 
 def _key(key: str) -> str:
@@ -112,14 +113,14 @@ class SqlStorage(Storage):
         return int(value)
 
     def get(self, key: str) -> int:
-        value = self.session.connection().execute(
-            _COUNT, {"b_key": _key(key), "b_now": time.time()}).scalar()
+        value = _COUNT.execute({"b_key": _key(key), "b_now": time.time()},
+                               self.session.connection()).scalar()
         return int(value or 0)
 
     def get_expiry(self, key: str) -> float:
         now = time.time()
-        value = self.session.connection().execute(
-            _EXPIRY, {"b_key": _key(key), "b_now": now}).scalar()
+        value = _EXPIRY.execute({"b_key": _key(key), "b_now": now},
+                                self.session.connection()).scalar()
         return float(value) if value is not None else now
 
     def check(self) -> bool:

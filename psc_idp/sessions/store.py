@@ -14,25 +14,27 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db import db
+from ..prepared import Prepared
 from .models import IdpSession, SessionClient
 
 _SESSION = IdpSession.__table__
 _LINK = SessionClient.__table__
 _COLUMNS = tuple(c.name for c in _SESSION.columns)
-_INSERT_SESSION = _SESSION.insert()
-_TOUCH_LINK = (_LINK.update()
-               .where(_LINK.c.session_id == sa.bindparam("b_session"),
-                      _LINK.c.client_id == sa.bindparam("b_client"))
-               .values(last_at=sa.bindparam("b_now")))
+_INSERT_SESSION = Prepared(_SESSION.insert())
+_TOUCH_LINK = Prepared(_LINK.update()
+                       .where(_LINK.c.session_id == sa.bindparam("b_session"),
+                              _LINK.c.client_id == sa.bindparam("b_client"))
+                       .values(last_at=sa.bindparam("b_now")))
 _INSERT_LINK = {
-    name: builder(_LINK).on_conflict_do_nothing(index_elements=["session_id", "client_id"])
+    name: Prepared(builder(_LINK).on_conflict_do_nothing(
+        index_elements=["session_id", "client_id"]))
     for name, builder in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
 """The link's conflict-proof INSERT per dialect, built once."""
 
 
 def insert_session(session: IdpSession) -> None:
     """INSERT the new session's row from the (transient) object's values."""
-    db.session.connection().execute(_INSERT_SESSION, {
+    _INSERT_SESSION.execute({
         name: getattr(session, name) for name in _COLUMNS if name in session.__dict__})
 
 
@@ -42,9 +44,10 @@ def link_client(session_id: str, client_id: str, now: datetime, *, new_session: 
     at once) when the client is new to the session."""
     connection = db.session.connection()
     if not new_session:
-        touched = connection.execute(_TOUCH_LINK, {
-            "b_session": session_id, "b_client": client_id, "b_now": now}).rowcount
+        touched = _TOUCH_LINK.execute({
+            "b_session": session_id, "b_client": client_id, "b_now": now}, connection).rowcount
         if touched:
             return
-    connection.execute(_INSERT_LINK[connection.dialect.name], {
-        "session_id": session_id, "client_id": client_id, "first_at": now, "last_at": now})
+    _INSERT_LINK[connection.dialect.name].execute({
+        "session_id": session_id, "client_id": client_id, "first_at": now, "last_at": now},
+        connection)
