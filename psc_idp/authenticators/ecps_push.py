@@ -109,7 +109,6 @@ class EcpsPushAuthenticator(Authenticator):
     def resume(self, ctx: LoginContext, form: MultiDict[str, str]) -> StepResult:
         from ..audit import record
         from ..credentials import ecps
-        from ..db import db
         from ..directory.lookup import ENDED_ERROR_DESCRIPTION as ENDED
         from ..directory.lookup import find_by_identifier, login_refusal
 
@@ -121,17 +120,16 @@ class EcpsPushAuthenticator(Authenticator):
         if refusal := login_refusal(professional, MEANS_BLOCKED, ENDED):  # or left the directory
             return StepResult(Outcome.FAILURE, error="access_denied", final=True,
                               message=refusal)
-        devices = ecps.devices_of(professional.id)
+        # PostgreSQL: the professional's row is locked in the same statement (the cap on
+        # pending pushes), and held until this request commits.
+        devices, locked = ecps.devices_for_push(professional.id)
         problem = device_problem(devices, ctx.ui_locale)
         if problem is not None:
             return refuse_device(professional, self.id, problem[0], problem[1], typed)
         self.abandon(ctx)  # a second submission replaces the first push
         # At most MAX_PENDING wait per professional: the oldest others are withdrawn.
-        challenge = ecps.create_challenge(professional, ctx.client_id, ctx.client_name,
-                                          origin="browser",
-                                          data={"interaction": ctx.interaction_uid},
-                                          devices=devices)
-        db.session.flush()
+        challenge = ecps.push_challenge(professional, ctx.client_id, ctx.client_name,
+                                        {"interaction": ctx.interaction_uid}, devices, locked)
         ctx.data.clear()
         ctx.data.update({"challenge_id": challenge.id, "professional_id": professional.id,
                          "national_id": professional.national_id})
@@ -141,33 +139,38 @@ class EcpsPushAuthenticator(Authenticator):
 
     # ------------------------------------------------------------------ waiting
     def poll(self, ctx: LoginContext) -> StepResult:
-        """Idempotent: the status endpoint and the finish page both call it."""
+        """Idempotent: the status endpoint, the event stream and the finish page call it.
+
+        One statement per look (``store.login_look``): the challenge, whether a usable e-CPS
+        remains, and the professional's refusal columns; the devices themselves are read only
+        when none is usable (to say why)."""
         from ..audit import record
         from ..credentials import store
         from ..directory.lookup import ENDED_ERROR_DESCRIPTION as ENDED
-        from ..directory.lookup import get_professional, login_refusal
+        from ..directory.lookup import login_refusal
 
-        challenge = self._challenge(ctx)
-        if challenge is None:
+        now = _provider().clock.now()
+        look = self._look(ctx, now)
+        if look is None:
             return StepResult(Outcome.FAILURE, message="ecps_no_request",
                               context={"challenge_status": "none"})
-        status = store.effective_status(challenge, _provider().clock.now())
+        challenge = look.challenge
+        status = store.effective_status(challenge, now)
         # An expiry is written (and audited) once: by the request whose update made it.
         noticed = status == "expired" and challenge.status == "pending" and \
             store.settle(challenge, "expired") is not None
         context = {"challenge_status": status}
         if status == "pending":
-            blocked = self._no_usable_device(ctx, challenge)
-            if blocked is not None:
-                return blocked
-            return self._waiting(challenge)
+            blocked = None if look.usable_device else self._no_usable_device(ctx, challenge)
+            return blocked if blocked is not None else self._waiting(challenge, now)
         if status == "approved":
-            professional = get_professional(challenge.professional_id)
-            if professional is None or professional.id != ctx.data.get("professional_id"):
+            professional = look.professional
+            if professional.id != ctx.data.get("professional_id"):
                 return StepResult(Outcome.FAILURE, error="access_denied", final=True,
                                   message="The e-CPS answer does not match this login",
                                   context=context)
-            if refusal := login_refusal(professional, MEANS_BLOCKED, ENDED):  # or ended
+            # blocked means, or left the directory (the attributes login_refusal reads)
+            if refusal := login_refusal(professional, MEANS_BLOCKED, ENDED):  # type: ignore[arg-type]
                 return StepResult(Outcome.FAILURE, error="access_denied", final=True,
                                   message=refusal, context=context)
             step = self.success(professional.id, professional.national_id)
@@ -186,23 +189,23 @@ class EcpsPushAuthenticator(Authenticator):
                               context={**context, "national_id": ctx.data.get("national_id", "")})
         # cancelled (replaced by another submission, or withdrawn because the e-CPS was
         # blocked) or anything unexpected: start again, saying why when the e-CPS is the cause
-        blocked = self._no_usable_device(ctx, challenge)
+        blocked = None if look.usable_device else self._no_usable_device(ctx, challenge)
         if blocked is not None:
             return blocked
         return StepResult(Outcome.FAILURE, message="ecps_no_request", context=context)
 
     def _no_usable_device(self, ctx: LoginContext, challenge: Any) -> StepResult | None:
-        """A push still pending whose professional has no usable e-CPS left (the last wrong
-        PIN blocked it, or it was revoked): the push is withdrawn and the page says why at
-        once (the block is announced on the professional's topic, which wakes the waits)."""
+        """A push whose professional has no usable e-CPS left (the last wrong PIN blocked it,
+        or it was revoked): the push is withdrawn if still pending and the page says why at
+        once (the block is announced on the professional's topic, which wakes the waits).
+        Called only when the look found no usable device: the devices are read to say why."""
         from ..audit import record
         from ..credentials import ecps
 
-        devices = ecps.devices_of(challenge.professional_id)
-        problem = device_problem(devices, ctx.ui_locale)
-        if problem is None:
+        problem = device_problem(ecps.devices_of(challenge.professional_id), ctx.ui_locale)
+        if problem is None:  # usable again since the look (an activation delay just ended)
             return None
-        if _withdraw(challenge):
+        if challenge.status == "pending" and _withdraw(challenge):
             record("ecps.push_cancelled", subject=ctx.data.get("national_id", ""),
                    client_id=ctx.client_id, challenge_id=challenge.id, reason=problem[0])
         return StepResult(Outcome.FAILURE, message=problem[0], context={
@@ -227,19 +230,35 @@ class EcpsPushAuthenticator(Authenticator):
     def _challenge(self, ctx: LoginContext) -> Any:
         from ..credentials import store
 
-        challenge_id = ctx.data.get("challenge_id")
-        if not isinstance(challenge_id, str):
+        challenge_id = self._challenge_id(ctx)
+        if challenge_id is None:
             return None
-        # One Core SELECT into a frozen row: every look (a long-poll loop's too) reads the
-        # row as it is now, the phone's answer included.
         challenge = store.challenge(challenge_id)
-        if challenge is None or challenge.origin != "browser" or \
-                challenge.professional_id != ctx.data.get("professional_id"):
-            return None
-        return challenge
+        return challenge if challenge is not None and self._ours(ctx, challenge) else None
 
-    def _waiting(self, challenge: Any) -> StepResult:
-        remaining = (challenge.expires_at - _provider().clock.now()).total_seconds()
+    def _look(self, ctx: LoginContext, now: datetime) -> Any:
+        from ..credentials import store
+
+        challenge_id = self._challenge_id(ctx)
+        if challenge_id is None:
+            return None
+        # One Core SELECT into frozen rows: every look (a long-poll loop's too) reads the
+        # row as it is now, the phone's answer included.
+        look = store.login_look(challenge_id, now)
+        return look if look is not None and self._ours(ctx, look.challenge) else None
+
+    @staticmethod
+    def _challenge_id(ctx: LoginContext) -> str | None:
+        challenge_id = ctx.data.get("challenge_id")
+        return challenge_id if isinstance(challenge_id, str) else None
+
+    @staticmethod
+    def _ours(ctx: LoginContext, challenge: Any) -> bool:
+        return challenge.origin == "browser" and \
+            challenge.professional_id == ctx.data.get("professional_id")
+
+    def _waiting(self, challenge: Any, now: datetime | None = None) -> StepResult:
+        remaining = (challenge.expires_at - (now or _provider().clock.now())).total_seconds()
         return StepResult(Outcome.PENDING, template="login/ecps_wait.html", context={
             "binding_code": challenge.binding_code, "service_name": challenge.service_name,
             "expires_in": max(int(remaining), 0), "challenge_status": "pending"})

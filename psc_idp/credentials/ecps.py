@@ -10,6 +10,7 @@ Errors are ``EcpsError`` with a stable ``code`` the API turns into JSON.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import secrets
 import uuid
@@ -28,7 +29,8 @@ from ..audit import record
 from ..db import db
 from ..directory.models import Professional
 from ..wakeups import announce
-from . import attempts, card, outbox, store, webhooks
+from . import attempts, card, device_store, outbox, store, webhooks
+from .device_store import AnswerLook, DeviceRow
 from .models import EcpsActivation, EcpsChallenge, EcpsDevice
 
 CODE_PURPOSE = "ecps-activation-code"
@@ -53,11 +55,14 @@ OTP_LOGIN_WINDOW = timedelta(hours=1)
 class EcpsError(Exception):
     """A refused e-CPS operation; ``code`` is stable (the API's ``error``), ``status`` its HTTP."""
 
-    def __init__(self, code: str, description: str, status: int = 400):
+    def __init__(self, code: str, description: str, status: int = 400,
+                 pin_failures: int | None = None):
         super().__init__(description)
         self.code = code
         self.description = description
         self.status = status
+        self.pin_failures = pin_failures
+        """With ``invalid_pin``: the wrong PINs now counted (the API says how many remain)."""
 
 
 def _provider():
@@ -293,14 +298,31 @@ def topic(professional_id: int) -> str:
 
 
 # ----------------------------------------------------------------------------- devices
-def device_for_token(token: str) -> EcpsDevice | None:
+def device_for_token(token: str) -> DeviceRow | None:
+    """The device of a bearer token, as a frozen row (one prebuilt statement)."""
     if not token or len(token) > 200:
         return None
-    return db.session.scalar(db.select(EcpsDevice).where(
-        EcpsDevice.token_digest == _digest(token)))
+    return device_store.by_token_digest(_digest(token))
 
 
-def device_status(device: EcpsDevice) -> str:
+def device_with_pending(token: str) -> tuple[DeviceRow, list[store.ChallengeRow]] | None:
+    """The device of a bearer token and its professional's pending logins, in one
+    statement (the phone's list)."""
+    if not token or len(token) > 200:
+        return None
+    return device_store.by_token_digest_with_pending(_digest(token), _now())
+
+
+def answer_look(token: str, challenge_id: str, lock: bool) -> AnswerLook | None:
+    """The device of a bearer token, the challenge it answers (if its professional's) and the
+    professional's national id, in one statement; ``lock``: an approval, whose PIN is then
+    checked under the device row's lock (``device_store``)."""
+    if not token or len(token) > 200:
+        return None
+    return device_store.answer_look(_digest(token), str(challenge_id), lock)
+
+
+def device_status(device: EcpsDevice | DeviceRow) -> str:
     """usable, revoked, blocked, expired, or waiting (the activation delay is running)."""
     now = _now()
     if device.revoked_at is not None:
@@ -314,15 +336,23 @@ def device_status(device: EcpsDevice) -> str:
     return "usable"
 
 
-def usable_devices(professional_id: int) -> list[EcpsDevice]:
+def usable_devices(professional_id: int) -> list[DeviceRow]:
+    """The professional's usable devices, as frozen rows."""
+    return [d for d in device_store.of_professional(professional_id)
+            if device_status(d) == "usable"]
+
+
+def devices_of(professional_id: int) -> list[DeviceRow]:
+    """The professional's devices, oldest activation first, as frozen rows (one prebuilt
+    statement); what changes a device loads its ORM row by id."""
+    return device_store.of_professional(professional_id)
+
+
+def _usable_device_models(professional_id: int) -> list[EcpsDevice]:
+    """The usable devices as ORM rows (the OTP check counts on them through ``attempts``)."""
     devices = db.session.scalars(db.select(EcpsDevice).where(
         EcpsDevice.professional_id == professional_id))
     return [d for d in devices if device_status(d) == "usable"]
-
-
-def devices_of(professional_id: int) -> list[EcpsDevice]:
-    return list(db.session.scalars(db.select(EcpsDevice).where(
-        EcpsDevice.professional_id == professional_id).order_by(EcpsDevice.activated_at)))
 
 
 def revoke_device(device: EcpsDevice, by: str) -> None:
@@ -345,29 +375,61 @@ def renew_device(device: EcpsDevice) -> None:
 def create_challenge(professional: Professional, client_id: str, service_name: str,
                      origin: str, binding_code: str | None = None,
                      data: dict | None = None,
-                     devices: list[EcpsDevice] | None = None) -> EcpsChallenge:
-    """``devices``: the professional's devices when the caller has just read them (their
-    usable ones get the push-gateway notice), else they are read here.
+                     devices: list[DeviceRow] | None = None) -> EcpsChallenge:
+    """A new challenge as an ORM row (CIBA keeps its polling state in it); ``devices``: the
+    professional's devices when the caller has just read them (their usable ones get the
+    push-gateway notice), else they are read here.
 
     At most ``MAX_PENDING`` logins wait per professional, browser pushes and CIBA requests
     together: the professional's row is locked (``attempts.serialise``) until the caller
     commits, the pending ones are counted, and the oldest beyond ``MAX_PENDING - 1`` are
     withdrawn before this one is added. Concurrent creations for one professional queue on
     that lock, on every process and instance."""
-    settings = _settings().ecps
     supersede_pending(professional)
-    challenge = EcpsChallenge(
-        id=str(uuid.uuid4()), professional_id=professional.id, client_id=client_id,
-        service_name=service_name[:200], origin=origin,
-        binding_code=binding_code or f"{secrets.randbelow(100):02d}", created_at=_now(),
-        expires_at=_now() + timedelta(seconds=settings.challenge_lifetime), data=data or {})
+    row = _new_challenge(professional, client_id, service_name, origin, binding_code, data)
+    challenge = EcpsChallenge(**dataclasses.asdict(row))
     db.session.add(challenge)
+    _announce_new(challenge, professional, devices)
+    return challenge
+
+
+def push_challenge(professional: Professional, client_id: str, service_name: str,
+                   data: dict, devices: list[DeviceRow], locked: bool) -> store.ChallengeRow:
+    """A browser login's push, as ``create_challenge`` but through one Core INSERT into a
+    frozen row; ``locked``: the caller holds the professional's row lock already
+    (``devices_for_push``)."""
+    supersede_pending(professional, locked=locked)
+    row = _new_challenge(professional, client_id, service_name, "browser", None, data)
+    store.insert(row)
+    _announce_new(row, professional, devices)
+    return row
+
+
+def devices_for_push(professional_id: int) -> tuple[list[DeviceRow], bool]:
+    """The professional's devices before a push, and whether the professional's row is now
+    locked for ``push_challenge`` (PostgreSQL: in the same statement)."""
+    return device_store.of_professional_locking(professional_id)
+
+
+def _new_challenge(professional: Professional, client_id: str, service_name: str,
+                   origin: str, binding_code: str | None,
+                   data: dict | None) -> store.ChallengeRow:
+    now = _now()
+    return store.ChallengeRow(
+        id=str(uuid.uuid4()), professional_id=professional.id, client_id=client_id,
+        service_name=service_name[:200], binding_code=binding_code or
+        f"{secrets.randbelow(100):02d}", origin=origin, status="pending", device_id=None,
+        created_at=now, expires_at=now + timedelta(seconds=_settings().ecps.challenge_lifetime),
+        answered_at=None, data=data or {})
+
+
+def _announce_new(challenge: EcpsChallenge | store.ChallengeRow, professional: Professional,
+                  devices: list[DeviceRow] | None) -> None:
     announce(topic(professional.id))
     # Push gateways hear of it once this transaction commits (never before, never on rollback).
     usable = ([d for d in devices if device_status(d) == "usable"] if devices is not None
               else usable_devices(professional.id))
     webhooks.queue_for(challenge, usable, professional.national_id)
-    return challenge
 
 
 def set_webhook(device: EcpsDevice, url: str) -> None:
@@ -399,76 +461,77 @@ def withdraw_challenge(challenge: EcpsChallenge) -> bool:
     return True
 
 
-def supersede_pending(professional: Professional) -> None:
-    """Make room for one more pending login: lock the professional's row, then withdraw the
-    oldest pending logins beyond ``MAX_PENDING - 1`` (audited ``ecps.push_cancelled``,
-    reason ``superseded``). The caller adds the new one before it commits."""
-    attempts.serialise(professional)
-    pending = list(db.session.scalars(
-        db.select(EcpsChallenge).where(EcpsChallenge.professional_id == professional.id,
-                                       EcpsChallenge.status == "pending",
-                                       EcpsChallenge.expires_at > _now())
-        .order_by(EcpsChallenge.created_at, EcpsChallenge.id)
-        .execution_options(populate_existing=True)))
+def supersede_pending(professional: Professional, locked: bool = False) -> None:
+    """Make room for one more pending login: lock the professional's row (unless ``locked``:
+    the caller did), then withdraw the oldest pending logins beyond ``MAX_PENDING - 1``
+    (audited ``ecps.push_cancelled``, reason ``superseded``). The caller adds the new one
+    before it commits. The pending ones are read after the lock: a new statement, so they
+    include what a creation that held the lock before committed."""
+    if not locked:
+        attempts.serialise(professional)
+    pending = device_store.pending(professional.id, _now())
     for old in pending[:max(len(pending) - (MAX_PENDING - 1), 0)]:
-        if withdraw_challenge(old):
+        if store.settle(old, "cancelled") is not None:
+            announce(topic(old.professional_id))
             record("ecps.push_cancelled", subject=professional.national_id,
                    client_id=old.client_id, challenge_id=old.id, origin=old.origin,
                    reason="superseded")
 
 
-def pending_challenges(professional_id: int) -> list[EcpsChallenge]:
-    rows = db.session.scalars(db.select(EcpsChallenge).where(
-        EcpsChallenge.professional_id == professional_id,
-        EcpsChallenge.status == "pending").order_by(EcpsChallenge.created_at))
-    return [c for c in rows if challenge_status(c) == "pending"]
+def pending_challenges(professional_id: int) -> list[store.ChallengeRow]:
+    """The professional's pending logins not yet expired, oldest first, as frozen rows (one
+    prebuilt statement; an expired one is written as such by whoever settles it)."""
+    return device_store.pending(professional_id, _now())
 
 
-def signed_message(challenge: EcpsChallenge, decision: str) -> bytes:
+def signed_message(challenge: EcpsChallenge | store.ChallengeRow, decision: str) -> bytes:
     """What the device signs: the challenge, its binding code and the decision."""
     return f"{challenge.id}.{challenge.binding_code}.{decision}".encode()
 
 
-def _check_pin(device: EcpsDevice, pin: str) -> None:
-    """The PIN, after the device signature verified (an authenticated attempt): counted
-    before it is checked (``attempts.reserve``), so ``ecps.pin_attempts`` wrong PINs block the
-    e-CPS however many arrive at once, and no PIN is checked beyond the limit."""
+def _check_pin(look: AnswerLook, pin: str) -> None:
+    """The PIN, after the device signature verified (an authenticated attempt), checked
+    under the device row's lock (``device_store``): the count it reads is the one the
+    previous attempt left, a wrong PIN is counted (and the e-CPS blocked at
+    ``ecps.pin_attempts``) before the lock is released, and none is checked beyond the limit,
+    however many arrive at once."""
     limit = _settings().ecps.pin_attempts
-    used = attempts.reserve(device, "pin_failures", limit, EcpsDevice.blocked_at.is_(None),
-                            EcpsDevice.revoked_at.is_(None))
-    if used is None:
-        professional = db.session.get(Professional, device.professional_id)
-        record("ecps.attempt_refused", "failure", subject=professional.national_id,
+    device, national_id = look.device, look.national_id
+    locked = device_store.lock_for_pin(look)
+    if locked is None or locked.blocked_at is not None or locked.revoked_at is not None \
+            or locked.pin_failures >= limit:
+        record("ecps.attempt_refused", "failure", subject=national_id,
                means="pin", device_id=device.id, reason="limit")
         raise EcpsError("device_blocked", "This e-CPS is blocked.", 403)
     keyed = _keyed()
-    right, rehash = hashing.verify_pin(keyed, device.pin_hash, device.id, str(pin)[:16])
+    right, rehash = hashing.verify_pin(keyed, locked.pin_hash, device.id, str(pin)[:16])
     if not right:
-        professional = db.session.get(Professional, device.professional_id)
-        if used >= limit and attempts.transition(device, {"blocked_at": None},
-                                                 blocked_at=_now()):
+        used, blocked_at = device_store.count_wrong_pin(device.id, limit, _now())
+        if blocked_at is not None:
             announce(topic(device.professional_id))
-            record("ecps.blocked", "failure", subject=professional.national_id,
+            record("ecps.blocked", "failure", subject=national_id,
                    device_id=device.id, reason="pin_attempts")
-        record("ecps.pin_refused", "failure", subject=professional.national_id,
+        record("ecps.pin_refused", "failure", subject=national_id,
                device_id=device.id, failures=used)
-        raise EcpsError("invalid_pin", "Wrong PIN.", 403)
-    attempts.reset(device, "pin_failures")
-    if rehash:  # an argon2id hash from before: the keyed hash replaces it
-        device.pin_hash = hashing.hash_pin(keyed, device.id, str(pin)[:16])
+        raise EcpsError("invalid_pin", "Wrong PIN.", 403, pin_failures=used)
+    if locked.pin_failures or rehash:  # an argon2id hash from before: the keyed hash now
+        device_store.clear_pin_failures(
+            device.id, hashing.hash_pin(keyed, device.id, str(pin)[:16]) if rehash else None)
 
 
-def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: str,
+def answer_challenge(look: AnswerLook, decision: str, pin: str,
                      signature_b64: str) -> store.ChallengeRow:
-    """The phone's answer: a signature by the device key over the challenge, and the PIN to
+    """The phone's answer (``look``: its device, the challenge and the professional, from
+    ``answer_look``): a signature by the device key over the challenge, and the PIN to
     approve (a denial needs none: it only ends the login, and the signature proves the
     phone; a stranger holding the phone can refuse a login, never accept one)."""
     if decision not in ("approve", "deny"):
         raise EcpsError("invalid_request", "decision must be approve or deny")
+    device = look.device
     status = device_status(device)
     if status != "usable":
         raise EcpsError(f"device_{status}", f"This e-CPS is {status}.", 403)
-    challenge = store.challenge(str(challenge_id))  # a frozen row: one Core SELECT
+    challenge = look.challenge  # a frozen row, read with the device: one Core SELECT
     if challenge is None or challenge.professional_id != device.professional_id:
         raise EcpsError("unknown_challenge", "No such pending request for this e-CPS.", 404)
     status = store.effective_status(challenge, _now())
@@ -486,7 +549,7 @@ def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: 
         raise EcpsError("invalid_signature", "The device signature does not verify.",
                         403) from exc
     if decision == "approve":  # a denial needs no PIN: it cannot sign anyone in
-        _check_pin(device, pin)
+        _check_pin(look, pin)
     # The first answer wins: one conditional update (a parallel answer, or the login
     # withdrawing it, finds it no longer pending).
     answered = store.settle(challenge, "approved" if decision == "approve" else "denied",
@@ -496,14 +559,13 @@ def answer_challenge(device: EcpsDevice, challenge_id: str, decision: str, pin: 
                         409)
     challenge = answered
     announce(topic(challenge.professional_id))
-    professional = db.session.get(Professional, device.professional_id)
-    record("ecps.challenge_answered", subject=professional.national_id, device_id=device.id,
+    record("ecps.challenge_answered", subject=look.national_id, device_id=device.id,
            challenge_id=challenge.id, decision=challenge.status, client_id=challenge.client_id)
     return challenge
 
 
 # ----------------------------------------------------------------------------- OTP
-def otp_secret(device: EcpsDevice) -> str:
+def otp_secret(device: EcpsDevice | DeviceRow) -> str:
     try:
         return _fernet().decrypt(device.otp_secret_encrypted.encode()).decode()
     except InvalidToken as exc:  # the provider's secret changed: the seed is unreadable
@@ -522,7 +584,7 @@ def verify_otp(professional: Professional, code: str, source: str = "") -> EcpsD
     clears both."""
     if not (isinstance(code, str) and code.isascii() and code.isdigit() and len(code) == 6):
         raise EcpsError("invalid_otp", "The code has 6 digits.")
-    devices = usable_devices(professional.id)
+    devices = _usable_device_models(professional.id)
     if not devices:
         raise EcpsError("no_usable_device", "No usable e-CPS for this professional.", 403)
     settings = _settings().ecps

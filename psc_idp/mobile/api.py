@@ -20,9 +20,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .. import jsonbody, ratelimit, waits
 from ..audit import AuditEvent
-from ..credentials import ecps
+from ..credentials import device_store, ecps
+from ..credentials.device_store import DeviceRow
 from ..credentials.ecps import EcpsError
-from ..credentials.models import EcpsChallenge, EcpsDevice
+from ..credentials.models import EcpsDevice
+from ..credentials.store import ChallengeRow
 from ..db import db
 from ..directory.lookup import find_by_identifier, get_professional
 from ..directory.nomenclature import profession_label
@@ -53,7 +55,8 @@ def ecps_error(exc: EcpsError) -> Response:
         # a wrong PIN under a valid device signature: how many more before the block
         limit = current_app.extensions["psc_idp"].settings.ecps.pin_attempts
         body = response.get_json()
-        body["attempts_left"] = max(limit - int(device.pin_failures or 0), 0)
+        failures = exc.pin_failures if exc.pin_failures is not None else device.pin_failures
+        body["attempts_left"] = max(limit - int(failures or 0), 0)
         response.set_data(jsonify(body).get_data())
     return response
 
@@ -89,24 +92,41 @@ def refuse_nul_characters() -> Response | None:
     return None
 
 
+def _bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _invalid_token() -> Response:
+    return _error("invalid_token", "Unknown or revoked device.", 401)
+
+
 def device_required(view: Callable[..., Response]) -> Callable[..., Response]:
-    """The app's bearer token → ``g.device`` (revoked devices are refused here)."""
+    """The app's bearer token → ``g.device``, a frozen row (revoked devices are refused
+    here); a view that changes the device loads its ORM row (``_device_model``)."""
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        device = ecps.device_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        device = ecps.device_for_token(_bearer_token())
         if device is None or device.revoked_at is not None:
-            return _error("invalid_token", "Unknown or revoked device.", 401)
+            return _invalid_token()
         g.device = device
         return view(*args, **kwargs)
     return wrapper
+
+
+def _device_model() -> EcpsDevice:
+    """The ORM row of ``g.device``, for the views that change it."""
+    device = db.session.get(EcpsDevice, g.device.id)
+    if device is None:  # removed since the bearer check: as a revoked one
+        raise EcpsError("invalid_token", "Unknown or revoked device.", 401)
+    return device
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() + "Z" if value is not None else None
 
 
-def _device_json(device: EcpsDevice) -> dict[str, Any]:
+def _device_json(device: EcpsDevice | DeviceRow) -> dict[str, Any]:
     return {"device_id": device.id, "name": device.name, "status": ecps.device_status(device),
             "activated_at": _iso(device.activated_at), "usable_from": _iso(device.usable_from),
             "expires_at": _iso(device.expires_at), "revoked_at": _iso(device.revoked_at),
@@ -114,7 +134,7 @@ def _device_json(device: EcpsDevice) -> dict[str, Any]:
             "push_webhook": device.push_webhook or None}
 
 
-def _challenge_json(challenge: EcpsChallenge) -> dict[str, Any]:
+def _challenge_json(challenge: ChallengeRow) -> dict[str, Any]:
     return {"challenge_id": challenge.id, "service_name": challenge.service_name,
             "client_id": challenge.client_id, "binding_code": challenge.binding_code,
             "origin": challenge.origin, "status": challenge.status,
@@ -206,9 +226,10 @@ def current_device() -> Response:
 @bp.post("/device/renew")
 @device_required
 def renew() -> Response:
-    ecps.renew_device(g.device)
+    device = _device_model()
+    ecps.renew_device(device)
     db.session.commit()
-    return jsonify(_device_json(g.device))
+    return jsonify(_device_json(device))
 
 
 @bp.put("/device/push-webhook")
@@ -219,17 +240,19 @@ def set_push_webhook() -> Response:
     data = _body()
     if not isinstance(data.get("url"), str) or not data["url"]:
         raise EcpsError("invalid_request", "Missing or invalid field: url (DELETE removes)")
-    ecps.set_webhook(g.device, data["url"])
+    device = _device_model()
+    ecps.set_webhook(device, data["url"])
     db.session.commit()
-    return jsonify(_device_json(g.device))
+    return jsonify(_device_json(device))
 
 
 @bp.delete("/device/push-webhook")
 @device_required
 def remove_push_webhook() -> Response:
-    ecps.set_webhook(g.device, "")
+    device = _device_model()
+    ecps.set_webhook(device, "")
     db.session.commit()
-    return jsonify(_device_json(g.device))
+    return jsonify(_device_json(device))
 
 
 @bp.get("/devices")
@@ -266,9 +289,15 @@ def revoke_device(device_id: str) -> Response:
 
 # ----------------------------------------------------------------------------- challenges
 @bp.get("/challenges")
-@device_required
 def challenges() -> Response:
-    """Pending logins; ``?wait=N`` long-polls up to N (≤ 25) seconds for the first one."""
+    """Pending logins; ``?wait=N`` long-polls up to N (≤ 25) seconds for the first one.
+
+    The bearer check and the first look are one statement (``ecps.device_with_pending``);
+    a wait's later looks read the pending logins alone."""
+    found = ecps.device_with_pending(_bearer_token())
+    if found is None or found[0].revoked_at is not None:
+        return _invalid_token()
+    g.device, first = found
     try:
         wait = float(request.args.get("wait", "0"))
     except ValueError:
@@ -280,10 +309,14 @@ def challenges() -> Response:
     # A wait takes one of the process's wait slots (waits.py: per device, per process);
     # without one it answers at once with what is pending, and "retry_after".
     permit = waits.try_wait(f"device:{g.device.id}") if seconds > 0 else waits.NO_WAIT
+    looks = [first]
+
+    def look() -> list[ChallengeRow]:
+        return looks.pop() if looks else ecps.pending_challenges(professional_id)
+
     try:
         pending = current_app.extensions["psc_idp"].wakeups.long_poll(
-            (ecps.topic(professional_id),), lambda: ecps.pending_challenges(professional_id),
-            bool, seconds if permit.granted else 0.0)
+            (ecps.topic(professional_id),), look, bool, seconds if permit.granted else 0.0)
     finally:
         permit.release()
     db.session.commit()
@@ -312,7 +345,7 @@ def challenge_stream() -> Response:
     def check() -> Check:
         # Revocation and blocking are announced on the topic too: the device is read again
         # at every look (by its primary key: cheap), so the stream ends at once.
-        device = db.session.get(EcpsDevice, device_id, populate_existing=True)
+        device = device_store.by_id(device_id)
         if device is None or device.revoked_at is not None:
             return Check([("end", {"reason": "device_revoked"})], done=True)
         pending = ecps.pending_challenges(professional_id)
@@ -337,7 +370,7 @@ def challenge_stream() -> Response:
     return response
 
 
-def _until_next_expiry(pending: list[EcpsChallenge]) -> float | None:
+def _until_next_expiry(pending: list[ChallengeRow]) -> float | None:
     """Seconds until the first pending login expires (it then leaves the list)."""
     if not pending:
         return None
@@ -346,15 +379,26 @@ def _until_next_expiry(pending: list[EcpsChallenge]) -> float | None:
 
 
 @bp.post("/challenges/<challenge_id>/answer")
-@device_required
 def answer(challenge_id: str) -> Response:
-    data = _body()
+    """The bearer check, the challenge and the professional are one statement
+    (``ecps.answer_look``); for an approval it locks the device row, under which the PIN is
+    checked and counted (``credentials/device_store.py``)."""
+    try:
+        data: dict[str, Any] | None = _body()
+    except EcpsError as exc:  # refused after the bearer check, as before
+        data, malformed = None, exc
+    decision = data.get("decision") if data is not None else None
+    look = ecps.answer_look(_bearer_token(), challenge_id, lock=decision == "approve")
+    if look is None or look.device.revoked_at is not None:
+        return _invalid_token()
+    g.device = look.device
+    if data is None:
+        raise malformed
     decision = _field(data, "decision", 10)
     # A denial needs no PIN: it can only end a login, and the device signature proves the
     # phone (docs/ecps-login.md). An approval always needs it.
     pin = _field(data, "pin", 16) if decision != "deny" else _optional_text(data, "pin", 16)
-    challenge = ecps.answer_challenge(g.device, challenge_id, decision, pin,
-                                      _field(data, "signature", 200))
+    challenge = ecps.answer_challenge(look, decision, pin, _field(data, "signature", 200))
     db.session.commit()
     return jsonify(_challenge_json(challenge))
 

@@ -37,6 +37,7 @@ import uuid
 from datetime import UTC, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from authlib.consts import default_json_headers
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import (
@@ -63,7 +64,7 @@ from ..directory.lookup import (
     is_ended,
 )
 from ..sessions import establish_session, note_client
-from . import urls
+from . import store, urls
 from .grants import TOKEN_AUTH_METHODS
 from .models import Grant, digest
 from .tokens import AuthContext
@@ -247,12 +248,14 @@ def _validate(form: Any, client: Any) -> dict[str, Any]:
         raise BackchannelAccessDeniedError("This professional's means are blocked.")
     if is_ended(professional):
         raise BackchannelAccessDeniedError(ENDED_ERROR_DESCRIPTION)
+    devices = []  # the usable e-CPS, read once: the challenge's push-gateway notices too
     if channel == "CARD":
         if not _has_active_card(professional.id):
             raise BackchannelAccessDeniedError("No usable CPx card for this professional.")
-    elif not ecps.usable_devices(professional.id):
+    elif not (devices := ecps.usable_devices(professional.id)):
         raise BackchannelAccessDeniedError("No usable e-CPS for this professional.")
-    return {"professional": professional, "scope": allowed, "channel": channel,
+    return {"professional": professional, "devices": devices, "scope": allowed,
+            "channel": channel,
             "binding_message": binding_message, "lifetime": lifetime,
             "acr_values": _single(form, "acr_values")[:200]}
 
@@ -280,7 +283,7 @@ def backchannel_authentication_endpoint() -> Response:
     else:
         challenge = ecps.create_challenge(
             professional, client.client_id, client.name or client.client_id, "ciba",
-            binding_code=checked["binding_message"] or None)
+            binding_code=checked["binding_message"] or None, devices=checked["devices"])
     challenge.expires_at = challenge.created_at + timedelta(seconds=checked["lifetime"])
     auth_req_id, secret_digest = new_auth_req_id(challenge.id)
     challenge.data = {
@@ -397,7 +400,10 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         if challenge is None or challenge.client_id != client.client_id:
             raise InvalidGrantError("Invalid auth_req_id")
         data = challenge.data or {}
-        if data.get("redeemed_at") or db.session.get(Grant, self._grant_id(challenge)):
+        # Redeemed: marked in the data with the grant's insert (one transaction); should a
+        # concurrent poll's data write have lost the mark, the grant's primary key still
+        # refuses a second redemption (``_claim``).
+        if data.get("redeemed_at"):
             raise InvalidGrantError("This auth_req_id was already used.")
 
         status = card_request_status(challenge) if _is_card(challenge) \
@@ -437,19 +443,19 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         auth_req_id single-use even against two simultaneous polls."""
         return str(uuid.uuid5(_GRANT_NS, challenge.id))
 
-    def _claim(self, challenge: EcpsChallenge, auth_time: int) -> Grant:
-        """Insert the grant first (in a savepoint): a second redemption fails here, before
-        anything else is written. Its session is attached right after."""
+    def _claim(self, challenge: EcpsChallenge, auth_time: int) -> store.GrantRow:
+        """Insert the grant first (``oidc/store.py``'s Core INSERT, in a savepoint): a second
+        redemption fails here on the primary key, before anything else is written. Its
+        session is attached right after (``_ATTACH_SESSION``)."""
         data = challenge.data or {}
-        db.session.flush()
         auth_mode, acr, amr, _ = _means(challenge)
-        grant = Grant(id=self._grant_id(challenge), client_id=challenge.client_id,
-                      professional_id=challenge.professional_id, session_id="",
-                      scope=data.get("scope", ""), nonce="", auth_time=auth_time, acr=acr,
-                      amr=amr, auth_mode=auth_mode)
+        grant = store.GrantRow(id=self._grant_id(challenge), client_id=challenge.client_id,
+                               professional_id=challenge.professional_id, session_id="",
+                               scope=data.get("scope", ""), nonce="", auth_time=auth_time,
+                               acr=acr, amr=tuple(amr), auth_mode=auth_mode)
         try:
             with db.session.begin_nested():
-                db.session.add(grant)
+                store.insert_grant(grant)
         except IntegrityError as exc:
             raise InvalidGrantError("This auth_req_id was already used.") from exc
         _update_data(challenge, redeemed_at=_clock().timestamp(), grant_id=grant.id)
@@ -469,7 +475,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         session, _unused_cookie = establish_session(
             professional_id=professional.id, auth_time=auth_time, acr=acr, amr=list(amr),
             auth_mode=auth_mode, authenticator=authenticator, previous=None)
-        grant.session_id = session.id
+        db.session.connection().execute(_ATTACH_SESSION, {"gid": grant.id, "sid": session.id})
         note_client(session, challenge.client_id)
         ctx = AuthContext(professional=professional, session_id=session.id,
                           auth_time=auth_time, acr=acr, amr=list(amr), auth_mode=auth_mode,
@@ -481,6 +487,13 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         self.request.user = ctx
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+_GRANT = Grant.__table__
+_ATTACH_SESSION = (_GRANT.update().where(_GRANT.c.id == sa.bindparam("gid"))
+                   .values(session_id=sa.bindparam("sid")))
+"""The claimed grant gets its session (created after the claim: a refused second redemption
+writes no session)."""
 
 
 def _is_card(challenge: EcpsChallenge) -> bool:
