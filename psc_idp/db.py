@@ -38,3 +38,15 @@ def utcnow() -> datetime:
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
+
+
+def read_only_request() -> None:
+    """Declare that the rest of this request only reads (a status poll, a waiting page):
+    on PostgreSQL its statements then run in autocommit, without the BEGIN and COMMIT round
+    trips a transaction costs (SQLite opens no transaction for reads anyway). Called before
+    the request's first statement; once a connection is in use it changes nothing. The caller
+    promises not to write: in autocommit two writes would not be one transaction."""
+    session = db.session()
+    if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        return
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
