@@ -1,6 +1,7 @@
 """The e-CPS devices' statements on the login's hot path (the phone's bearer token, the
-professional's devices, the PIN counter) in SQLAlchemy Core, prebuilt once, run on the
-request's connection (``db.session.connection()``) and returning frozen rows.
+professional's devices, the PIN counter) in SQLAlchemy Core, built once as ``Prepared``
+(``prepared.py``: compiled once per dialect, run on the request connection's cursor, same
+transaction), returning frozen rows.
 
 The ORM model (``models.EcpsDevice``) stays for activation, renewal, webhooks, revocation and
 the admin side: those load the ORM instance by id when they change it.
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 
 from ..db import db
 from ..directory.models import Professional
+from ..prepared import Prepared
 from .models import EcpsChallenge, EcpsDevice
 from .store import ChallengeRow
 
@@ -116,6 +118,15 @@ _CLEAR_AND_REHASH = (_DEV.update().where(_DEV.c.id == sa.bindparam("device_id"))
                      .values(pin_failures=0, pin_hash=sa.bindparam("pin_hash")))
 
 
+# Compiled once per dialect, run on the request connection's cursor (``prepared.py``).
+(_BY_TOKEN, _BY_ID, _OF_PROFESSIONAL, _OF_PROFESSIONAL_LOCKING, _BY_TOKEN_WITH_PENDING, _PENDING,
+ _ANSWER_LOOK, _ANSWER_LOOK_LOCKED, _BY_ID_LOCKED, _LOCK, _WRONG_PIN, _CLEAR_PIN_FAILURES,
+ _CLEAR_AND_REHASH) = (
+    Prepared(statement) for statement in (
+        _BY_TOKEN, _BY_ID, _OF_PROFESSIONAL, _OF_PROFESSIONAL_LOCKING, _BY_TOKEN_WITH_PENDING,
+        _PENDING, _ANSWER_LOOK, _ANSWER_LOOK_LOCKED, _BY_ID_LOCKED, _LOCK, _WRONG_PIN,
+        _CLEAR_PIN_FAILURES, _CLEAR_AND_REHASH))
+
 def _conn() -> sa.Connection:
     return db.session.connection()
 
@@ -131,19 +142,18 @@ def _challenge(m: Any, prefix: str = "") -> ChallengeRow | None:
 
 
 def by_token_digest(digest: str) -> DeviceRow | None:
-    row = _conn().execute(_BY_TOKEN, {"digest": digest}).first()
+    row = _BY_TOKEN.execute({"digest": digest}).first()
     return _device(row._mapping) if row is not None else None
 
 
 def by_id(device_id: str) -> DeviceRow | None:
-    row = _conn().execute(_BY_ID, {"device_id": device_id[:36]}).first()
+    row = _BY_ID.execute({"device_id": device_id[:36]}).first()
     return _device(row._mapping) if row is not None else None
 
 
 def of_professional(professional_id: int) -> list[DeviceRow]:
     """The professional's devices, oldest activation first."""
-    return [_device(r._mapping) for r in _conn().execute(_OF_PROFESSIONAL,
-                                                          {"pid": professional_id})]
+    return [_device(r._mapping) for r in _OF_PROFESSIONAL.execute({"pid": professional_id})]
 
 
 def of_professional_locking(professional_id: int) -> tuple[list[DeviceRow], bool]:
@@ -153,20 +163,20 @@ def of_professional_locking(professional_id: int) -> tuple[list[DeviceRow], bool
     connection = _conn()
     if connection.dialect.name != "postgresql":
         return of_professional(professional_id), False
-    rows = connection.execute(_OF_PROFESSIONAL_LOCKING, {"pid": professional_id}).all()
+    rows = _OF_PROFESSIONAL_LOCKING.execute({"pid": professional_id}, connection).all()
     return [_device(r._mapping, "d_") for r in rows if r.d_id is not None], True
 
 
 def pending(professional_id: int, now: datetime) -> list[ChallengeRow]:
     """The professional's pending logins not yet expired, oldest first."""
-    return [ChallengeRow(**r._mapping) for r in _conn().execute(
-        _PENDING, {"pid": professional_id, "now": now})]
+    return [ChallengeRow(**r._mapping)
+            for r in _PENDING.execute({"pid": professional_id, "now": now})]
 
 
 def by_token_digest_with_pending(digest: str, now: datetime
                                  ) -> tuple[DeviceRow, list[ChallengeRow]] | None:
     """The device and its professional's pending logins (as ``pending``) in one statement."""
-    rows = _conn().execute(_BY_TOKEN_WITH_PENDING, {"digest": digest, "now": now}).all()
+    rows = _BY_TOKEN_WITH_PENDING.execute({"digest": digest, "now": now}).all()
     if not rows:
         return None
     challenges = [_challenge(r._mapping, "c_") for r in rows]
@@ -187,7 +197,7 @@ def answer_look(digest: str, challenge_id: str, lock: bool) -> AnswerLook | None
     professional's national id; ``lock``: the device row stays locked until the commit (on
     SQLite, see ``lock_for_pin``)."""
     statement = _ANSWER_LOOK_LOCKED if lock else _ANSWER_LOOK
-    row = _conn().execute(statement, {"digest": digest, "cid": challenge_id[:36]}).first()
+    row = statement.execute({"digest": digest, "cid": challenge_id[:36]}).first()
     if row is None:
         return None
     m = row._mapping
@@ -202,16 +212,16 @@ def lock_for_pin(look: AnswerLook) -> DeviceRow | None:
     if connection.dialect.name == "postgresql":
         if look.locked:
             return look.device
-        row = connection.execute(_BY_ID_LOCKED, {"device_id": look.device.id}).first()
+        row = _BY_ID_LOCKED.execute({"device_id": look.device.id}, connection).first()
     else:
-        row = connection.execute(_LOCK, {"device_id": look.device.id}).first()
+        row = _LOCK.execute({"device_id": look.device.id}, connection).first()
     return _device(row._mapping) if row is not None else None
 
 
 def count_wrong_pin(device_id: str, limit: int, now: datetime) -> tuple[int, datetime | None]:
     """One wrong PIN more (the caller holds the lock): the new count, and when the e-CPS was
     blocked (this count reached ``limit``) or None."""
-    row = _conn().execute(_WRONG_PIN, {"device_id": device_id, "limit": limit,
+    row = _WRONG_PIN.execute({"device_id": device_id, "limit": limit,
                                        "now": now}).first()
     if row is None:  # blocked or revoked meanwhile: cannot happen under the lock
         return limit, now
@@ -221,6 +231,6 @@ def count_wrong_pin(device_id: str, limit: int, now: datetime) -> tuple[int, dat
 def clear_pin_failures(device_id: str, pin_hash: str | None = None) -> None:
     """A right PIN: the count back to 0 (and a legacy hash replaced by ``pin_hash``)."""
     if pin_hash is None:
-        _conn().execute(_CLEAR_PIN_FAILURES, {"device_id": device_id})
+        _CLEAR_PIN_FAILURES.execute({"device_id": device_id})
     else:
-        _conn().execute(_CLEAR_AND_REHASH, {"device_id": device_id, "pin_hash": pin_hash})
+        _CLEAR_AND_REHASH.execute({"device_id": device_id, "pin_hash": pin_hash})

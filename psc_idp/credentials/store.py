@@ -1,5 +1,6 @@
-"""The e-CPS login's challenge statements in Core, prebuilt once and run on the request's
-connection (``db.session.connection()``): SELECTs into frozen rows, and every status change
+"""The e-CPS login's challenge statements in Core, built once as ``Prepared``
+(``prepared.py``: compiled once per dialect, run on the request connection's cursor, same
+transaction): SELECTs into frozen rows, and every status change
 as one conditional UPDATE (``… WHERE id = :id AND status = 'pending'``) whose row count says
 whether this request made it, so an answer, a withdrawal or an expiry happens once however
 many requests race for it, on SQLite and PostgreSQL.
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 
 from ..db import db
 from ..directory.models import Professional
+from ..prepared import Prepared
 from .models import EcpsChallenge, EcpsDevice
 
 _TABLE = EcpsChallenge.__table__
@@ -89,18 +91,18 @@ _LOOK = (sa.select(*_COLUMNS, _USABLE.label("usable_device"),
          .where(_TABLE.c.id == sa.bindparam("cid")))
 
 
-def _conn() -> sa.Connection:
-    return db.session.connection()
-
+# Compiled once per dialect, run on the request connection's cursor (``prepared.py``).
+_SELECT, _INSERT, _SETTLE, _ANSWER, _LOOK = (
+    Prepared(statement) for statement in (_SELECT, _INSERT, _SETTLE, _ANSWER, _LOOK))
 
 def challenge(challenge_id: str) -> ChallengeRow | None:
-    row = _conn().execute(_SELECT, {"cid": challenge_id[:36]}).first()
+    row = _SELECT.execute({"cid": challenge_id[:36]}).first()
     return ChallengeRow(**row._mapping) if row is not None else None
 
 
 def login_look(challenge_id: str, now: datetime) -> LoginLook | None:
     """The challenge, whether a usable e-CPS remains, and its professional: one statement."""
-    row = _conn().execute(_LOOK, {"cid": challenge_id[:36], "now": now}).first()
+    row = _LOOK.execute({"cid": challenge_id[:36], "now": now}).first()
     if row is None:
         return None
     m: Any = row._mapping
@@ -114,7 +116,7 @@ def insert(row: ChallengeRow) -> None:
     if db.session.new:
         db.session.flush()
     values = dataclasses.asdict(row)
-    _conn().execute(_INSERT, values)
+    _INSERT.execute(values)
 
 
 def settle(row: ChallengeRow, status: str, **values: Any) -> ChallengeRow | None:
@@ -124,9 +126,9 @@ def settle(row: ChallengeRow, status: str, **values: Any) -> ChallengeRow | None
     if values:
         params = {"cid": row.id, "status": status, "device_id": values["device_id"],
                   "answered_at": values["answered_at"]}
-        changed = _conn().execute(_ANSWER, params).rowcount == 1
+        changed = _ANSWER.execute(params).rowcount == 1
     else:
-        changed = _conn().execute(_SETTLE, {"cid": row.id, "status": status}).rowcount == 1
+        changed = _SETTLE.execute({"cid": row.id, "status": status}).rowcount == 1
     return dataclasses.replace(row, status=status, **values) if changed else None
 
 

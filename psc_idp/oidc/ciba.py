@@ -63,6 +63,7 @@ from ..directory.lookup import (
     get_professional,
     is_ended,
 )
+from ..prepared import Prepared
 from ..sessions import establish_session, note_client
 from . import store, urls
 from .grants import TOKEN_AUTH_METHODS
@@ -475,7 +476,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         session, _unused_cookie = establish_session(
             professional_id=professional.id, auth_time=auth_time, acr=acr, amr=list(amr),
             auth_mode=auth_mode, authenticator=authenticator, previous=None)
-        db.session.connection().execute(_ATTACH_SESSION, {"gid": grant.id, "sid": session.id})
+        _ATTACH_SESSION.execute({"gid": grant.id, "sid": session.id})
         note_client(session, challenge.client_id)
         ctx = AuthContext(professional=professional, session_id=session.id,
                           auth_time=auth_time, acr=acr, amr=list(amr), auth_mode=auth_mode,
@@ -490,8 +491,8 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
 
 
 _GRANT = Grant.__table__
-_ATTACH_SESSION = (_GRANT.update().where(_GRANT.c.id == sa.bindparam("gid"))
-                   .values(session_id=sa.bindparam("sid")))
+_ATTACH_SESSION = Prepared(_GRANT.update().where(_GRANT.c.id == sa.bindparam("gid"))
+                           .values(session_id=sa.bindparam("sid")))
 """The claimed grant gets its session (created after the claim: a refused second redemption
 writes no session)."""
 
