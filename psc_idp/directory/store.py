@@ -132,10 +132,21 @@ def _columns(table: sa.Table, cls: type, prefix: str) -> list[sa.Label[Any]]:
 _P, _O = Professional.__table__, OtherIdentifier.__table__
 _PR, _A, _S = Practice.__table__, Activity.__table__, Structure.__table__
 
+PERSON_COLUMNS = (*_columns(_P, ProfessionalView, "p_"), _O.c.identifier.label("o_identifier"),
+                  _O.c.origin.label("o_origin"), _O.c.quality.label("o_quality"))
+"""A person's columns, prefixed (``p_``, ``o_``): the token side joins them to its own rows
+with ``joined_person`` and reads them back with ``person_from_rows``."""
+
+
+def joined_person(table: Any, professional_id: Any) -> Any:
+    """``table`` LEFT JOIN the professional of ``professional_id`` and its identifiers: one row
+    per identifier (one with NULLs if none; all NULL if the person is gone)."""
+    return (table.outerjoin(_P, _P.c.id == professional_id)
+            .outerjoin(_O, _O.c.professional_id == _P.c.id))
+
+
 _PERSON_ROWS = (
-    sa.select(*_columns(_P, ProfessionalView, "p_"), _O.c.identifier.label("o_identifier"),
-              _O.c.origin.label("o_origin"), _O.c.quality.label("o_quality"))
-    .select_from(_P.outerjoin(_O, _O.c.professional_id == _P.c.id))
+    sa.select(*PERSON_COLUMNS).select_from(_P.outerjoin(_O, _O.c.professional_id == _P.c.id))
     .order_by(_O.c.id))
 _PERSON = Prepared(_PERSON_ROWS.where(_P.c.id == sa.bindparam("pid")))
 """Statement 1: the person, one row per stored identifier (one row with NULLs if none)."""
@@ -162,12 +173,11 @@ def _pick(row: Any, prefix: str, names: list[str]) -> dict[str, Any]:
 
 
 def _person(professional_id: int) -> dict[str, Any] | None:
-    return _person_from(_PERSON.execute({"pid": professional_id}))
+    return _person_from(_PERSON.execute({"pid": professional_id}).all())
 
 
-def _person_from(result: Any) -> dict[str, Any] | None:
-    rows = result.all()
-    if not rows:
+def _person_from(rows: list[Any]) -> dict[str, Any] | None:
+    if not rows or rows[0].p_id is None:
         return None
     person = _pick(rows[0], "p_", _PRO_FIELDS)
     person["other_ids"] = tuple(
@@ -184,13 +194,25 @@ def professional(professional_id: int) -> ProfessionalView | None:
 
 def professional_by_national_id(national_id: str) -> ProfessionalView | None:
     """The same by national identifier (one statement): the login forms' and hints' lookup."""
-    person = _person_from(_PERSON_BY_NATIONAL_ID.execute({"nid": national_id}))
+    person = _person_from(_PERSON_BY_NATIONAL_ID.execute({"nid": national_id}).all())
     return None if person is None else ProfessionalView(**person)
 
 
-def whole_professional(professional_id: int) -> ProfessionalView | None:
-    """The person, identifiers, practices, activities and structures (two statements)."""
-    person = _person(professional_id)
+def person_from_rows(rows: list[Any]) -> ProfessionalView | None:
+    """The person read through ``joined_person`` (``PERSON_COLUMNS`` in ``rows``)."""
+    person = _person_from(rows)
+    return None if person is None else ProfessionalView(**person)
+
+
+def whole_professional(professional_id: int, person_read: ProfessionalView | None = None
+                       ) -> ProfessionalView | None:
+    """The person, identifiers, practices, activities and structures (two statements; one
+    when the caller already read the person with ``joined_person``: ``person_read``)."""
+    if person_read is not None and person_read.id == professional_id:
+        person: dict[str, Any] | None = {
+            name: getattr(person_read, name) for name in (*_PRO_FIELDS, "other_ids")}
+    else:
+        person = _person(professional_id)
     if person is None:
         return None
     rows = _SITUATIONS.execute({"pid": professional_id}).all()

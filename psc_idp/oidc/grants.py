@@ -39,9 +39,12 @@ from .tokens import REFRESH_ALG, AuthContext, decode_refresh_token, refresh_key
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
-def _context_from_grant(grant: store.GrantRow) -> AuthContext | None:
-    """The grant's professional (one statement: ``directory.store.professional``)."""
-    professional = directory.professional(grant.professional_id)
+def _context_from_grant(grant: store.GrantRow, person: directory.ProfessionalView | None
+                        ) -> AuthContext | None:
+    """The grant's context, with its professional as read along with the code or token
+    (``person``; a statement of its own only if that read found none)."""
+    professional = person if person is not None else directory.professional(
+        grant.professional_id)
     if professional is None:
         return None
     return AuthContext(professional=professional, session_id=grant.session_id,
@@ -53,6 +56,8 @@ def _context_from_grant(grant: store.GrantRow) -> AuthContext | None:
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     AUTHORIZATION_CODE_LENGTH = 43
+    _person: directory.ProfessionalView | None = None
+    """The code's professional, read with it (Authlib makes one grant object per request)."""
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         ctx: AuthContext = request.user
@@ -74,7 +79,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         (RFC 6749 §4.1.3), so that the refusal is worded per profile."""
         if not code or len(code) > 200:
             raise grant_error("code_invalid", client)
-        item = store.find_code(digest(code))
+        found = store.find_code_and_person(digest(code))
+        item, self._person = found if found is not None else (None, None)
         if item is None or item.client_id != client.client_id:
             raise grant_error("code_invalid", client)
         if item.used_at is not None:
@@ -101,7 +107,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         if not store.claim_code(authorization_code.code_digest, grant.id):
             raise grant_error("code_invalid", self.request.client)  # a concurrent one won
         store.insert_grant(grant)
-        ctx = _context_from_grant(grant)
+        ctx = _context_from_grant(grant, self._person)
         if ctx is None:
             raise grant_error("user_not_found", self.request.client)
         return ctx
@@ -110,9 +116,11 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 class RefreshCredential:
     """A verified, unused refresh token and the grant behind it."""
 
-    def __init__(self, claims: dict[str, Any], grant: store.GrantRow):
+    def __init__(self, claims: dict[str, Any], grant: store.GrantRow,
+                 person: directory.ProfessionalView | None = None):
         self.claims = claims
         self.grant = grant
+        self.person = person
 
     def get_scope(self) -> str:
         return self.claims.get("scope", "")
@@ -152,10 +160,10 @@ class RefreshGrant(grants.RefreshTokenGrant):
         if claims is None:
             expired = len(refresh_token) <= 8192 and _expired_refresh_token(refresh_token)
             raise grant_error("refresh_expired" if expired else "refresh_invalid", client)
-        found = store.token_and_grant(str(claims.get("jti", "")))
+        found = store.token_grant_and_person(str(claims.get("jti", "")))
         if found is None or found[0].kind != "refresh":
             raise grant_error("refresh_invalid", client)
-        row, grant = found
+        row, grant, person = found
         if grant.client_id != client.client_id:
             raise grant_error("refresh_client", client)
         if grant.revoked_at is not None or row.revoked_at is not None:
@@ -169,10 +177,10 @@ class RefreshGrant(grants.RefreshTokenGrant):
         if OFFLINE_SCOPE not in grant.scope.split() and \
                 not keep_alive_for_refresh(grant.session_id):
             raise grant_error("session_inactive", client)  # SSO session ended or ran out
-        return RefreshCredential(claims, grant)
+        return RefreshCredential(claims, grant, person)
 
     def authenticate_user(self, refresh_token: RefreshCredential) -> AuthContext:
-        ctx = _context_from_grant(refresh_token.grant)
+        ctx = _context_from_grant(refresh_token.grant, refresh_token.person)
         if ctx is None:
             raise grant_error("user_not_found", self.request.client)
         if refresh_token.grant.professional_id and login_refusal(ctx.professional):  # or ended

@@ -27,6 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..db import db, utcnow
+from ..directory import store as directory
+from ..directory.store import ProfessionalView
 from ..prepared import Prepared
 from .models import AuthorizationCode, Grant, IssuedToken
 
@@ -108,8 +110,11 @@ def _names(cls: type) -> list[str]:
 
 _CODE_FIELDS, _GRANT_FIELDS, _TOKEN_FIELDS = _names(CodeRow), _names(GrantRow), _names(TokenRow)
 
-_SELECT_CODE = Prepared(sa.select(*(_CODE.c[n] for n in _CODE_FIELDS)).where(
-    _CODE.c.code_digest == sa.bindparam("digest")))
+_SELECT_CODE = Prepared(
+    sa.select(*(_CODE.c[n] for n in _CODE_FIELDS), *directory.PERSON_COLUMNS)
+    .select_from(directory.joined_person(_CODE, _CODE.c.professional_id))
+    .where(_CODE.c.code_digest == sa.bindparam("digest")))
+"""The code with its professional (the token response's claims) in one statement."""
 _CLAIM_CODE = Prepared(
     _CODE.update()
     .where(_CODE.c.code_digest == sa.bindparam("digest"), _CODE.c.used_at.is_(None))
@@ -119,9 +124,11 @@ _INSERT_GRANT = Prepared(_GRANT.insert())
 _INSERT_TOKEN = Prepared(_TOKEN.insert())
 _TOKEN_AND_GRANT = Prepared(
     sa.select(*(_TOKEN.c[n].label("t_" + n) for n in _TOKEN_FIELDS),
-              *(_GRANT.c[n].label("g_" + n) for n in _GRANT_FIELDS))
-    .select_from(_TOKEN.join(_GRANT, _GRANT.c.id == _TOKEN.c.grant_id))
+              *(_GRANT.c[n].label("g_" + n) for n in _GRANT_FIELDS), *directory.PERSON_COLUMNS)
+    .select_from(directory.joined_person(
+        _TOKEN.join(_GRANT, _GRANT.c.id == _TOKEN.c.grant_id), _GRANT.c.professional_id))
     .where(_TOKEN.c.jti == sa.bindparam("jti")))
+"""A token, its grant and the grant's professional (refresh and userinfo need all three)."""
 _REVOKE_GRANT = Prepared(
     _GRANT.update()
     .where(_GRANT.c.id == sa.bindparam("gid"), _GRANT.c.revoked_at.is_(None))
@@ -152,12 +159,19 @@ def insert_code(values: dict[str, Any]) -> None:
 
 def find_code(code_digest: str) -> CodeRow | None:
     """The stored code (used or not: the caller tells a replay from an unknown code)."""
-    row = _SELECT_CODE.execute({"digest": code_digest}).first()
-    if row is None:
+    found = find_code_and_person(code_digest)
+    return None if found is None else found[0]
+
+
+def find_code_and_person(code_digest: str) -> tuple[CodeRow, ProfessionalView | None] | None:
+    """The stored code and its professional (None if gone), in one statement."""
+    rows = _SELECT_CODE.execute({"digest": code_digest}).all()
+    if not rows:
         return None
-    values = dict(row._mapping)
+    mapping: Any = rows[0]._mapping
+    values = {n: mapping[n] for n in _CODE_FIELDS}
     values["amr"] = tuple(values["amr"] or ())
-    return CodeRow(**values)
+    return CodeRow(**values), directory.person_from_rows(rows)
 
 
 def claim_code(code_digest: str, grant_id: str | None) -> bool:
@@ -193,21 +207,28 @@ def insert_tokens(grant_id: str, records: Iterable[tuple[str, str, datetime]]) -
 
 def token_and_grant(jti: str) -> tuple[TokenRow, GrantRow] | None:
     """A token's row and its grant, revoked or not, in one statement."""
+    found = token_grant_and_person(jti)
+    return None if found is None else found[:2]
+
+
+def token_grant_and_person(jti: str
+                           ) -> tuple[TokenRow, GrantRow, ProfessionalView | None] | None:
+    """The same with the grant's professional (None if gone), still one statement."""
     if not jti or len(jti) > 36:
         return None
-    row = _TOKEN_AND_GRANT.execute({"jti": jti}).first()
-    if row is None:
+    rows = _TOKEN_AND_GRANT.execute({"jti": jti}).all()
+    if not rows:
         return None
-    m: Any = row._mapping
+    m: Any = rows[0]._mapping
     token = TokenRow(**{n: m["t_" + n] for n in _TOKEN_FIELDS})
     grant = {n: m["g_" + n] for n in _GRANT_FIELDS}
     grant["amr"] = tuple(grant["amr"] or ())
-    return token, GrantRow(**grant)
+    return token, GrantRow(**grant), directory.person_from_rows(rows)
 
 
-def live_token(jti: str) -> tuple[TokenRow, GrantRow] | None:
-    """The token and its grant if neither is revoked."""
-    found = token_and_grant(jti)
+def live_token(jti: str) -> tuple[TokenRow, GrantRow, ProfessionalView | None] | None:
+    """The token, its grant and professional, if neither token nor grant is revoked."""
+    found = token_grant_and_person(jti)
     if found is None or found[0].revoked_at is not None or found[1].revoked_at is not None:
         return None
     return found

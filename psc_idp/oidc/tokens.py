@@ -186,8 +186,9 @@ def decode_access_token(value: str) -> dict[str, Any] | None:
     return claims
 
 
-def token_is_live(jti: str) -> tuple[store.TokenRow, store.GrantRow] | None:
-    """The token row and its grant, if neither is revoked (one statement)."""
+def token_is_live(jti: str) -> tuple[store.TokenRow, store.GrantRow, Any] | None:
+    """The token row, its grant and the grant's professional (a ``ProfessionalView``, None if
+    gone), if neither token nor grant is revoked (one statement)."""
     return store.live_token(jti)
 
 

@@ -68,12 +68,13 @@ def userinfo_endpoint() -> Response:
     live = token_is_live(str(claims.get("jti", "")))
     if live is None:
         return _refuse("Token is not active")
-    _, grant = live
+    _, grant, person = live
     client = query_client(grant.client_id)
     if "cnf" in claims and not presented_matches(claims["cnf"], request):
         return _refuse(bound_token_mismatch_text(client), client_id=grant.client_id,
                        detail="certificate-bound token without its certificate")
-    professional = directory.whole_professional(grant.professional_id)  # two statements
+    # the person came with the token: one more statement, for the situations
+    professional = directory.whole_professional(grant.professional_id, person)
     if professional is None or login_refusal(professional):  # blocked, or left the directory
         return _refuse("User not found or disabled")
     settings = provider.settings

@@ -62,7 +62,8 @@ def test_tokens_live_until_their_grant_is_revoked(make_app):
     app = make_app()
     grant_id, access, refresh = _grant_with_tokens(app)
     with app.app_context():
-        token, grant = store.live_token(access)
+        token, grant, person = store.live_token(access)
+        assert person is not None and person.national_id == GP
         assert token.kind == "access" and grant.id == grant_id and grant.amr == ("pwd",)
         assert store.revoke_grant(grant_id, "code_replayed") is True
         assert store.revoke_grant(grant_id, "revoked_by_client") is False  # first reason kept
