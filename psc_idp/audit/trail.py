@@ -79,6 +79,7 @@ def record(event: str, outcome: str = "success", *, subject: str = "", client_id
     _INSERT.execute({
         "at": utcnow(), "event": event, "outcome": outcome, "subject": subject,
         "client_id": client_id, "request_id": rid, "ip": ip[:64], "details": safe})
-    log.info("%s %s subject=%s client=%s request=%s %s", event, outcome, escape(subject),
-             escape(client_id), rid,
-             escape(json.dumps(safe, ensure_ascii=False, separators=(",", ":"))))
+    if log.isEnabledFor(logging.INFO):  # the line's escaping is not free: only when kept
+        log.info("%s %s subject=%s client=%s request=%s %s", event, outcome, escape(subject),
+                 escape(client_id), rid,
+                 escape(json.dumps(safe, ensure_ascii=False, separators=(",", ":"))))
