@@ -38,12 +38,14 @@ def check(measurement: Measurement, backend: tuple[str, str],
 # authorize → persona page → persona POST (code) → token → userinfo. Per request (statements):
 #   GET /auth 1 (INSERT interaction; the client comes from the per-process client cache),
 #   POST /login/<uid>/persona 7 (professional; guarded UPDATE of the interaction; INSERT audit,
-#   code, idp_session, idp_session_client), POST token 7 (rate-limit counter; code; single-use
-#   UPDATE claim; INSERT grant, tokens; professional; INSERT audit), GET userinfo 4 (token and
-#   grant in one join; professional + otherIds; practices/situations/structures; INSERT audit).
+#   code, idp_session, idp_session_client), POST token 6 (rate-limit counter; code with its
+#   professional + otherIds in one join; single-use UPDATE claim; INSERT grant, tokens, audit),
+#   GET userinfo 3 (token, grant, professional + otherIds in one join;
+#   practices/situations/structures; INSERT audit).
 #   Round trips: + BEGIN/COMMIT per request, + one pool pre-ping per request on PostgreSQL.
-#   Was 24 statements (32 / 36 round trips) at 21f0375, before the issue-15 work.
-CODE_PERSONA = {"sqlite": Budget(19, 27), "postgresql": Budget(19, 31)}
+#   Was 24 statements (32 / 36 round trips) at 21f0375, before the issue-15 work; 19 (27 / 31)
+#   after its first step (9a9a2a8).
+CODE_PERSONA = {"sqlite": Budget(17, 25), "postgresql": Budget(17, 29)}
 
 
 def test_code_flow_with_the_persona_page(counted, backend):
@@ -52,8 +54,9 @@ def test_code_flow_with_the_persona_page(counted, backend):
 
 # authorize with login_hint for a test_autologin client (code at once) → token → userinfo.
 #   GET /auth 5 (professional by national id; INSERT audit, code, idp_session,
-#   idp_session_client), POST token 7 and GET userinfo 4 as in CODE_PERSONA (was 20 at 21f0375).
-CODE_AUTOLOGIN = {"sqlite": Budget(16, 22), "postgresql": Budget(16, 25)}
+#   idp_session_client), POST token 6 and GET userinfo 3 as in CODE_PERSONA (was 20 at 21f0375,
+#   16 at 9a9a2a8).
+CODE_AUTOLOGIN = {"sqlite": Budget(14, 20), "postgresql": Budget(14, 23)}
 
 
 def test_code_flow_with_test_autologin(counted, backend):
@@ -61,9 +64,10 @@ def test_code_flow_with_test_autologin(counted, backend):
 
 
 # One refresh-token grant (the code login before it is not counted).
-#   POST token 8: rate-limit counter; refresh token and grant in one join; idp_session; UPDATE
-#   its last_seen_at; professional; INSERT audit ×2 (rotation, issue), token (was 11 / 10).
-REFRESH = {"sqlite": Budget(8, 10), "postgresql": Budget(8, 11)}
+#   POST token 7: rate-limit counter; refresh token, grant and professional + otherIds in one
+#   join; idp_session; UPDATE its last_seen_at; INSERT audit ×2 (rotation, issue), token
+#   (was 11 at 21f0375, 8 at 9a9a2a8).
+REFRESH = {"sqlite": Budget(7, 9), "postgresql": Budget(7, 10)}
 
 
 def test_refresh(counted, backend):
