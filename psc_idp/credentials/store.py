@@ -79,6 +79,8 @@ _ANSWER = (_TABLE.update()
            .where(_TABLE.c.id == sa.bindparam("cid"), _TABLE.c.status == "pending")
            .values(status=sa.bindparam("status"), device_id=sa.bindparam("device_id"),
                    answered_at=sa.bindparam("answered_at")))
+_SET_DATA = (_TABLE.update().where(_TABLE.c.id == sa.bindparam("cid"))
+             .values(data=sa.bindparam("data", type_=_TABLE.c.data.type)))
 _NOW = sa.bindparam("now", type_=sa.DateTime())
 _USABLE = sa.exists().where(_DEV.c.professional_id == _TABLE.c.professional_id,
                             _DEV.c.revoked_at.is_(None), _DEV.c.blocked_at.is_(None),
@@ -92,8 +94,8 @@ _LOOK = (sa.select(*_COLUMNS, _USABLE.label("usable_device"),
 
 
 # Compiled once per dialect, run on the request connection's cursor (``prepared.py``).
-_SELECT, _INSERT, _SETTLE, _ANSWER, _LOOK = (
-    Prepared(statement) for statement in (_SELECT, _INSERT, _SETTLE, _ANSWER, _LOOK))
+_SELECT, _INSERT, _SETTLE, _ANSWER, _SET_DATA, _LOOK = (
+    Prepared(statement) for statement in (_SELECT, _INSERT, _SETTLE, _ANSWER, _SET_DATA, _LOOK))
 
 def challenge(challenge_id: str) -> ChallengeRow | None:
     row = _SELECT.execute({"cid": challenge_id[:36]}).first()
@@ -130,6 +132,12 @@ def settle(row: ChallengeRow, status: str, **values: Any) -> ChallengeRow | None
     else:
         changed = _SETTLE.execute({"cid": row.id, "status": status}).rowcount == 1
     return dataclasses.replace(row, status=status, **values) if changed else None
+
+
+def set_data(row: ChallengeRow, data: dict[str, Any]) -> ChallengeRow:
+    """The origin's state (CIBA's polling state) replaced: the row as it now is."""
+    _SET_DATA.execute({"cid": row.id, "data": data})
+    return dataclasses.replace(row, data=data)
 
 
 def effective_status(row: ChallengeRow, now: datetime) -> str:

@@ -55,7 +55,9 @@ from sqlalchemy.orm.attributes import flag_modified
 from ..audit import record
 from ..config import Settings
 from ..credentials import ecps
+from ..credentials import store as challenge_store
 from ..credentials.models import EcpsChallenge
+from ..credentials.store import ChallengeRow
 from ..db import db
 from ..directory.lookup import (
     ENDED_ERROR_DESCRIPTION,
@@ -161,7 +163,7 @@ def _check_duplicates(form: Any) -> None:
         _single(form, name)
 
 
-def _remaining(challenge: EcpsChallenge) -> int:
+def _remaining(challenge: EcpsChallenge | ChallengeRow) -> int:
     return max(int((challenge.expires_at - _clock().now()).total_seconds()), 0)
 
 
@@ -178,14 +180,20 @@ def new_auth_req_id(challenge_id: str) -> tuple[str, str]:
     return f"{challenge_id}.{secret}", digest(secret)
 
 
-def find_request(auth_req_id: str) -> EcpsChallenge | None:
-    """The CIBA challenge named by ``auth_req_id``; None if unknown or the secret is wrong."""
+def _update_data(challenge: EcpsChallenge, **changes: Any) -> None:
+    challenge.data = {**(challenge.data or {}), **changes}
+    flag_modified(challenge, "data")
+
+
+def find_request(auth_req_id: str) -> ChallengeRow | None:
+    """The CIBA challenge named by ``auth_req_id``, as a frozen row (one prepared SELECT);
+    None if unknown or the secret is wrong."""
     if not isinstance(auth_req_id, str) or len(auth_req_id) > 100 or "." not in auth_req_id:
         return None
     challenge_id, _, secret = auth_req_id.partition(".")
     if len(challenge_id) != 36 or not secret:
         return None
-    challenge = db.session.get(EcpsChallenge, challenge_id)
+    challenge = challenge_store.challenge(challenge_id)
     if challenge is None or challenge.origin != "ciba":
         return None
     expected = str((challenge.data or {}).get("auth_req_digest", ""))
@@ -194,9 +202,9 @@ def find_request(auth_req_id: str) -> EcpsChallenge | None:
     return challenge
 
 
-def _update_data(challenge: EcpsChallenge, **changes: Any) -> None:
-    challenge.data = {**(challenge.data or {}), **changes}
-    flag_modified(challenge, "data")
+def _with_data(challenge: ChallengeRow, **changes: Any) -> ChallengeRow:
+    """The polling state written (one prepared UPDATE of the data), and the row as now."""
+    return challenge_store.set_data(challenge, {**(challenge.data or {}), **changes})
 
 
 # ----------------------------------------------------------------------------- endpoint
@@ -338,7 +346,7 @@ def _card_challenge(professional: Any, client: Any, binding_message: str) -> Ecp
     return challenge
 
 
-def card_request_status(challenge: EcpsChallenge) -> str:
+def card_request_status(challenge: EcpsChallenge | ChallengeRow) -> str:
     """A card request's status as the token endpoint reads it (``pending`` while waiting)."""
     if challenge.status == CARD_PENDING:
         return "pending" if _clock().now() < challenge.expires_at else "expired"
@@ -385,7 +393,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     GRANT_TYPE = GRANT_TYPE
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
-    challenge: EcpsChallenge | None = None
+    challenge: ChallengeRow | None = None
 
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
@@ -408,7 +416,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             raise InvalidGrantError("This auth_req_id was already used.")
 
         status = card_request_status(challenge) if _is_card(challenge) \
-            else ecps.challenge_status(challenge)
+            else challenge_store.effective_status(challenge, _clock().now())
         if status == "expired" or _remaining(challenge) <= 0:
             raise ExpiredTokenError("The auth_req_id has expired: start a new request.")
         if status == "denied":
@@ -425,26 +433,26 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         self.request.client = client
         self.challenge = challenge
 
-    def _throttle(self, challenge: EcpsChallenge) -> None:
+    def _throttle(self, challenge: ChallengeRow) -> None:
         """Still pending: ``slow_down`` if polled faster than the interval, else pending."""
         data = challenge.data or {}
         now = _clock().timestamp()
         interval = int(data.get("interval") or DEFAULT_INTERVAL)
         last = data.get("last_poll")
         if isinstance(last, int | float) and now - last < interval:
-            _update_data(challenge, last_poll=now, interval=interval + SLOW_DOWN_STEP)
+            _with_data(challenge, last_poll=now, interval=interval + SLOW_DOWN_STEP)
             raise SlowDownError(f"Polling too fast: wait {interval + SLOW_DOWN_STEP} seconds "
                                 "between requests.")
-        _update_data(challenge, last_poll=now)
+        _with_data(challenge, last_poll=now)
         raise AuthorizationPendingError(PENDING_DESCRIPTION)
 
     @staticmethod
-    def _grant_id(challenge: EcpsChallenge) -> str:
+    def _grant_id(challenge: ChallengeRow) -> str:
         """One grant per approval: a primary key derived from the challenge makes the
         auth_req_id single-use even against two simultaneous polls."""
         return str(uuid.uuid5(_GRANT_NS, challenge.id))
 
-    def _claim(self, challenge: EcpsChallenge, auth_time: int) -> store.GrantRow:
+    def _claim(self, challenge: ChallengeRow, auth_time: int) -> store.GrantRow:
         """Insert the grant first (``oidc/store.py``'s Core INSERT, in a savepoint): a second
         redemption fails here on the primary key, before anything else is written. Its
         session is attached right after (``_ATTACH_SESSION``)."""
@@ -459,7 +467,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
                 store.insert_grant(grant)
         except IntegrityError as exc:
             raise InvalidGrantError("This auth_req_id was already used.") from exc
-        _update_data(challenge, redeemed_at=_clock().timestamp(), grant_id=grant.id)
+        _with_data(challenge, redeemed_at=_clock().timestamp(), grant_id=grant.id)
         return grant
 
     @hooked
@@ -497,11 +505,11 @@ _ATTACH_SESSION = Prepared(_GRANT.update().where(_GRANT.c.id == sa.bindparam("gi
 writes no session)."""
 
 
-def _is_card(challenge: EcpsChallenge) -> bool:
+def _is_card(challenge: EcpsChallenge | ChallengeRow) -> bool:
     return (challenge.data or {}).get("channel") == "CARD"
 
 
-def _means(challenge: EcpsChallenge) -> tuple[str, str, list[str], str]:
+def _means(challenge: EcpsChallenge | ChallengeRow) -> tuple[str, str, list[str], str]:
     """(authMode, acr, amr, authenticator) of the approval: the e-CPS, or the card (its
     acr: the strongest of ``acr_values`` a card reaches, else eidas1 as PSC's RPs expect)."""
     if not _is_card(challenge):
