@@ -77,12 +77,14 @@ _OF_PROFESSIONAL_LOCKING = (
 # (a device without any: one row whose challenge columns are NULL).
 _PENDING_JOIN = sa.and_(_CH.c.professional_id == _DEV.c.professional_id,
                         _CH.c.status == "pending", _CH.c.expires_at > sa.bindparam("now"))
-_BY_TOKEN_WITH_PENDING = (
+_WITH_PENDING = (
     sa.select(*(c.label("d_" + c.name) for c in _DEVICE_COLUMNS),
               *(_CH.c[n].label("c_" + n) for n in _CHALLENGE_FIELDS))
     .select_from(_DEV.outerjoin(_CH, _PENDING_JOIN))
-    .where(_DEV.c.token_digest == sa.bindparam("digest"))
     .order_by(_CH.c.created_at, _CH.c.id))
+_BY_TOKEN_WITH_PENDING = _WITH_PENDING.where(_DEV.c.token_digest == sa.bindparam("digest"))
+_BY_ID_WITH_PENDING = _WITH_PENDING.where(_DEV.c.id == sa.bindparam("device_id"))
+"""The phone's event stream: its device (revoked meanwhile?) and the pending logins."""
 _PENDING = (sa.select(*(_CH.c[n] for n in _CHALLENGE_FIELDS))
             .where(_CH.c.professional_id == sa.bindparam("pid"), _CH.c.status == "pending",
                    _CH.c.expires_at > sa.bindparam("now"))
@@ -119,13 +121,13 @@ _CLEAR_AND_REHASH = (_DEV.update().where(_DEV.c.id == sa.bindparam("device_id"))
 
 
 # Compiled once per dialect, run on the request connection's cursor (``prepared.py``).
-(_BY_TOKEN, _BY_ID, _OF_PROFESSIONAL, _OF_PROFESSIONAL_LOCKING, _BY_TOKEN_WITH_PENDING, _PENDING,
- _ANSWER_LOOK, _ANSWER_LOOK_LOCKED, _BY_ID_LOCKED, _LOCK, _WRONG_PIN, _CLEAR_PIN_FAILURES,
- _CLEAR_AND_REHASH) = (
+(_BY_TOKEN, _BY_ID, _OF_PROFESSIONAL, _OF_PROFESSIONAL_LOCKING, _BY_TOKEN_WITH_PENDING,
+ _BY_ID_WITH_PENDING, _PENDING, _ANSWER_LOOK, _ANSWER_LOOK_LOCKED, _BY_ID_LOCKED, _LOCK,
+ _WRONG_PIN, _CLEAR_PIN_FAILURES, _CLEAR_AND_REHASH) = (
     Prepared(statement) for statement in (
         _BY_TOKEN, _BY_ID, _OF_PROFESSIONAL, _OF_PROFESSIONAL_LOCKING, _BY_TOKEN_WITH_PENDING,
-        _PENDING, _ANSWER_LOOK, _ANSWER_LOOK_LOCKED, _BY_ID_LOCKED, _LOCK, _WRONG_PIN,
-        _CLEAR_PIN_FAILURES, _CLEAR_AND_REHASH))
+        _BY_ID_WITH_PENDING, _PENDING, _ANSWER_LOOK, _ANSWER_LOOK_LOCKED, _BY_ID_LOCKED, _LOCK,
+        _WRONG_PIN, _CLEAR_PIN_FAILURES, _CLEAR_AND_REHASH))
 
 def _conn() -> sa.Connection:
     return db.session.connection()
@@ -176,7 +178,17 @@ def pending(professional_id: int, now: datetime) -> list[ChallengeRow]:
 def by_token_digest_with_pending(digest: str, now: datetime
                                  ) -> tuple[DeviceRow, list[ChallengeRow]] | None:
     """The device and its professional's pending logins (as ``pending``) in one statement."""
-    rows = _BY_TOKEN_WITH_PENDING.execute({"digest": digest, "now": now}).all()
+    return _with_pending(_BY_TOKEN_WITH_PENDING.execute({"digest": digest, "now": now}).all())
+
+
+def by_id_with_pending(device_id: str, now: datetime
+                       ) -> tuple[DeviceRow, list[ChallengeRow]] | None:
+    """As ``by_token_digest_with_pending``, by the device's id."""
+    return _with_pending(_BY_ID_WITH_PENDING.execute({"device_id": device_id[:36],
+                                                      "now": now}).all())
+
+
+def _with_pending(rows: list[Any]) -> tuple[DeviceRow, list[ChallengeRow]] | None:
     if not rows:
         return None
     challenges = [_challenge(r._mapping, "c_") for r in rows]

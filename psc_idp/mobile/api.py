@@ -344,11 +344,12 @@ def challenge_stream() -> Response:
 
     def check() -> Check:
         # Revocation and blocking are announced on the topic too: the device is read again
-        # at every look (by its primary key: cheap), so the stream ends at once.
-        device = device_store.by_id(device_id)
-        if device is None or device.revoked_at is not None:
+        # at every look, with the pending logins (one statement), so the stream ends at once.
+        found = device_store.by_id_with_pending(
+            device_id, current_app.extensions["psc_idp"].clock.now())
+        if found is None or found[0].revoked_at is not None:
             return Check([("end", {"reason": "device_revoked"})], done=True)
-        pending = ecps.pending_challenges(professional_id)
+        device, pending = found
         status = ecps.device_status(device)
         recheck_in = _until_next_expiry(pending)
         key = (status, tuple(c.id for c in pending))
