@@ -356,7 +356,10 @@ def _apply(interaction: Interaction, authenticator: Authenticator, ctx: LoginCon
         retry.message = step.message
         retry.context.update(step.context)  # e.g. what was typed, the message's arguments
         return _render_step(interaction, authenticator, ctx, retry, 400)
-    db.session.commit()
+    if not sa_inspect(interaction).transient:
+        # (a new interaction's first page: its INSERT and the commit follow in the
+        # authorization request, one transaction with what this request read)
+        db.session.commit()
     return _render_step(interaction, authenticator, ctx, step, status)
 
 
