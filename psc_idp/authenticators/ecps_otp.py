@@ -49,12 +49,12 @@ class EcpsOtpAuthenticator(Authenticator):
         from ..audit import record
         from ..credentials import ecps
         from ..directory.lookup import ENDED_ERROR_DESCRIPTION as ENDED
-        from ..directory.lookup import find_by_identifier, login_refusal
+        from ..directory.lookup import find_for_login, login_refusal
 
         typed = form.get("national_id", "").strip()[:40]
         code = "".join(form.get("code", "").split())[:12]
         kept = {"national_id": typed}
-        professional = find_by_identifier(typed)
+        professional = find_for_login(typed)  # one Core statement, a frozen view
         if professional is None:
             return StepResult(Outcome.FAILURE, message="unknown_professional", context=kept)
         if refusal := login_refusal(professional, MEANS_BLOCKED, ENDED):  # or left the directory

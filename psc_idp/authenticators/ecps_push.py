@@ -110,10 +110,10 @@ class EcpsPushAuthenticator(Authenticator):
         from ..audit import record
         from ..credentials import ecps
         from ..directory.lookup import ENDED_ERROR_DESCRIPTION as ENDED
-        from ..directory.lookup import find_by_identifier, login_refusal
+        from ..directory.lookup import find_for_login, login_refusal
 
         typed = form.get("national_id", "").strip()[:40]
-        professional = find_by_identifier(typed)
+        professional = find_for_login(typed)  # one Core statement, a frozen view
         if professional is None:
             return StepResult(Outcome.FAILURE, message="unknown_professional",
                               context={"national_id": typed})

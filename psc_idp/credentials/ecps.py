@@ -16,6 +16,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 from cryptography.exceptions import InvalidSignature
@@ -393,7 +394,7 @@ def create_challenge(professional: Professional, client_id: str, service_name: s
     return challenge
 
 
-def push_challenge(professional: Professional, client_id: str, service_name: str,
+def push_challenge(professional: Any, client_id: str, service_name: str,
                    data: dict, devices: list[DeviceRow], locked: bool) -> store.ChallengeRow:
     """A browser login's push, as ``create_challenge`` but through one Core INSERT into a
     frozen row; ``locked``: the caller holds the professional's row lock already
@@ -411,7 +412,7 @@ def devices_for_push(professional_id: int) -> tuple[list[DeviceRow], bool]:
     return device_store.of_professional_locking(professional_id)
 
 
-def _new_challenge(professional: Professional, client_id: str, service_name: str,
+def _new_challenge(professional: Any, client_id: str, service_name: str,
                    origin: str, binding_code: str | None,
                    data: dict | None) -> store.ChallengeRow:
     now = _now()
@@ -423,7 +424,7 @@ def _new_challenge(professional: Professional, client_id: str, service_name: str
         answered_at=None, data=data or {})
 
 
-def _announce_new(challenge: EcpsChallenge | store.ChallengeRow, professional: Professional,
+def _announce_new(challenge: EcpsChallenge | store.ChallengeRow, professional: Any,
                   devices: list[DeviceRow] | None) -> None:
     announce(topic(professional.id))
     # Push gateways hear of it once this transaction commits (never before, never on rollback).
@@ -461,14 +462,14 @@ def withdraw_challenge(challenge: EcpsChallenge) -> bool:
     return True
 
 
-def supersede_pending(professional: Professional, locked: bool = False) -> None:
+def supersede_pending(professional: Any, locked: bool = False) -> None:
     """Make room for one more pending login: lock the professional's row (unless ``locked``:
     the caller did), then withdraw the oldest pending logins beyond ``MAX_PENDING - 1``
     (audited ``ecps.push_cancelled``, reason ``superseded``). The caller adds the new one
     before it commits. The pending ones are read after the lock: a new statement, so they
     include what a creation that held the lock before committed."""
     if not locked:
-        attempts.serialise(professional)
+        device_store.lock_professional(professional.id)
     pending = device_store.pending(professional.id, _now())
     for old in pending[:max(len(pending) - (MAX_PENDING - 1), 0)]:
         if store.settle(old, "cancelled") is not None:
@@ -572,7 +573,7 @@ def otp_secret(device: EcpsDevice | DeviceRow) -> str:
         raise EcpsError("otp_unavailable", "Re-activate this e-CPS.", 409) from exc
 
 
-def verify_otp(professional: Professional, code: str, source: str = "") -> EcpsDevice:
+def verify_otp(professional: Any, code: str, source: str = "") -> EcpsDevice:
     """A TOTP code (6 digits, 30 s) from any usable device; each time step is accepted once,
     ever, per device (``attempts.claim``).
 
