@@ -309,14 +309,20 @@ def challenges() -> Response:
     # A wait takes one of the process's wait slots (waits.py: per device, per process);
     # without one it answers at once with what is pending, and "retry_after".
     permit = waits.try_wait(f"device:{g.device.id}") if seconds > 0 else waits.NO_WAIT
+    waiting = seconds > 0 and permit.granted
     looks = [first]
 
     def look() -> list[ChallengeRow]:
-        return looks.pop() if looks else ecps.pending_challenges(professional_id)
+        # The bearer check's look serves when it found something or nobody waits; an empty
+        # one before a wait is read again once subscribed (long_poll subscribes before its
+        # first look: a push announced in between is never missed).
+        if looks and ((at_check := looks.pop()) or not waiting):
+            return at_check
+        return ecps.pending_challenges(professional_id)
 
     try:
         pending = current_app.extensions["psc_idp"].wakeups.long_poll(
-            (ecps.topic(professional_id),), look, bool, seconds if permit.granted else 0.0)
+            (ecps.topic(professional_id),), look, bool, seconds if waiting else 0.0)
     finally:
         permit.release()
     db.session.commit()
