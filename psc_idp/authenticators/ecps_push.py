@@ -83,8 +83,9 @@ def refuse_device(professional: Any, authenticator: str, reason: str,
 
 
 def _withdraw(challenge: Any) -> bool:
-    """This login's pending push withdrawn (one conditional update decides, as for
-    ``ecps.withdraw_challenge``); the phone hears of it on the professional's topic."""
+    """This login's pending push withdrawn (one conditional update decides: ``store.settle``,
+    as for a push superseded by a newer one); the phone hears of it on the professional's
+    topic."""
     from ..credentials import ecps, store
     from ..wakeups import announce
 

@@ -453,15 +453,6 @@ def challenge_status(challenge: EcpsChallenge) -> str:
     return challenge.status
 
 
-def withdraw_challenge(challenge: EcpsChallenge) -> bool:
-    """A pending push is withdrawn (its login cancelled or replaced): the phone drops it.
-    False if it was answered (or withdrawn) first: one conditional update decides."""
-    if not attempts.transition(challenge, {"status": "pending"}, status="cancelled"):
-        return False
-    announce(topic(challenge.professional_id))
-    return True
-
-
 def supersede_pending(professional: Any, locked: bool = False) -> None:
     """Make room for one more pending login: lock the professional's row (unless ``locked``:
     the caller did), then withdraw the oldest pending logins beyond ``MAX_PENDING - 1``
