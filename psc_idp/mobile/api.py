@@ -25,7 +25,7 @@ from ..credentials.device_store import DeviceRow
 from ..credentials.ecps import EcpsError
 from ..credentials.models import EcpsDevice
 from ..credentials.store import ChallengeRow
-from ..db import db
+from ..db import db, read_only_request
 from ..directory.lookup import find_by_identifier, get_professional
 from ..directory.nomenclature import profession_label
 from ..sessions.backchannel import dispatch
@@ -293,7 +293,10 @@ def challenges() -> Response:
     """Pending logins; ``?wait=N`` long-polls up to N (≤ 25) seconds for the first one.
 
     The bearer check and the first look are one statement (``ecps.device_with_pending``);
-    a wait's later looks read the pending logins alone."""
+    a wait's later looks read the pending logins alone. It only reads: on PostgreSQL without
+    a transaction (``read_only_request``), so no BEGIN/COMMIT and none held open while it
+    waits."""
+    read_only_request()
     found = ecps.device_with_pending(_bearer_token())
     if found is None or found[0].revoked_at is not None:
         return _invalid_token()
