@@ -61,9 +61,9 @@ from ..credentials.store import ChallengeRow
 from ..db import db
 from ..directory.lookup import (
     ENDED_ERROR_DESCRIPTION,
-    find_by_identifier,
-    get_professional,
+    find_for_login,
     is_ended,
+    signed_in_professional,
 )
 from ..prepared import Prepared
 from ..sessions import establish_session, note_client
@@ -250,7 +250,7 @@ def _validate(form: Any, client: Any) -> dict[str, Any]:
             raise InvalidRequestError("Invalid parameter: requested_expiry (positive integer)")
         lifetime = min(int(requested), MAX_EXPIRY)
 
-    professional = find_by_identifier(login_hint[:64]) if len(login_hint) <= 64 else None
+    professional = find_for_login(login_hint[:64]) if len(login_hint) <= 64 else None
     if professional is None:
         raise UnknownUserIdError("Unknown login_hint: no professional with this identifier.")
     if professional.means_blocked:
@@ -323,10 +323,11 @@ def _has_active_card(professional_id: int) -> bool:
 
 def _card_challenge(professional: Any, client: Any, binding_message: str) -> EcpsChallenge:
     """A ``channel=CARD`` request: no push to the phone; at most ``MAX_CARD_PENDING`` wait per
-    professional (the row lock of ``attempts.serialise`` queues concurrent requests)."""
-    from ..credentials import attempts
+    professional (the professional's row lock, ``device_store.lock_professional``, queues
+    concurrent requests)."""
+    from ..credentials import attempts, device_store
 
-    attempts.serialise(professional)
+    device_store.lock_professional(professional.id)
     now = _clock().now()
     waiting = list(db.session.scalars(db.select(EcpsChallenge).where(
         EcpsChallenge.professional_id == professional.id,
@@ -425,7 +426,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             self._throttle(challenge)
         if status != "approved":  # any other ending (withdrawn...) never yields tokens
             raise TokenAccessDeniedError("The request ended without approval.")
-        professional = get_professional(challenge.professional_id)
+        professional = signed_in_professional(challenge.professional_id)  # one statement
         if professional is None or professional.means_blocked:
             raise TokenAccessDeniedError("This professional's means are blocked.")
         if is_ended(professional):
@@ -474,7 +475,7 @@ class CibaGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         challenge = self.challenge
         assert challenge is not None
-        professional = get_professional(challenge.professional_id)
+        professional = signed_in_professional(challenge.professional_id)  # read above
         answered = challenge.answered_at or _clock().now()
         auth_time = _real_timestamp(answered)
         grant = self._claim(challenge, auth_time)
