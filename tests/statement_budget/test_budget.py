@@ -74,26 +74,23 @@ def test_refresh(counted, backend):
     check(counted("refresh"), backend, REFRESH)
 
 
-# e-CPS push login, the virtual phone approving.
-#   GET /auth (3): client, professional (login_hint); INSERT interaction.
-#   GET /login/<uid>/ecps (3): interaction, client; UPDATE interaction authenticator.
-#   POST /login/<uid>/ecps (9; 10 on PostgreSQL): interaction, client, professional, devices;
-#     lock the professional (SQLite: UPDATE … SET id=id; PostgreSQL: SELECT … FOR UPDATE);
-#     pending challenges; (PostgreSQL: pg_notify, the phones' wakeup); INSERT challenge, audit;
-#     UPDATE interaction data.
-#   GET …/ecps/finish ×2 (13): waiting (interaction, client, challenge, devices), then
-#     approved (interaction, client, challenge, professional; INSERT audit, code; UPDATE
-#     interaction; INSERT idp_session, idp_session_client).
-#   phone GET /api/mobile/v1/challenges (2): device by token, pending challenges.
-#   phone POST …/answer (7; 8 on PostgreSQL, + pg_notify): device, challenge; PIN attempt
-#     UPDATE … RETURNING and reset; UPDATE challenge guarded by status; professional; INSERT
-#     audit.
-#   POST token (9), GET userinfo (5): as in CODE_PERSONA.
-#   Now (SQLite; PostgreSQL +1 where a pg_notify wakes the phones): GET /auth 2, GET the
-#   e-CPS page 1, POST it 8, GET …/finish ×2 11, phone GET challenges 2, POST answer 7, token 7,
-#   userinfo 4 (the client from the cache; the page view no longer writes; the challenge read
-#   and settled by Core). Was 51 / 53 at 21f0375; the breakdown above is that older one.
-ECPS_PUSH = {"sqlite": Budget(42, 56), "postgresql": Budget(44, 77)}
+# e-CPS push login, the virtual phone approving (SQLite statements; PostgreSQL adds a pg_notify
+# where the phones are woken, and the pre-ping, BEGIN and COMMIT per request in round trips).
+#   GET /auth 2: professional + otherIds (login_hint); INSERT interaction (one transaction).
+#   GET /login/<uid>/ecps 1: interaction (the page view writes nothing).
+#   POST /login/<uid>/ecps 8: interaction; professional; devices (PostgreSQL: with the
+#     professional's row lock, FOR UPDATE); SQLite: the lock as UPDATE … SET id=id; pending
+#     challenges; INSERT challenge, audit; UPDATE interaction data.
+#   GET …/finish ×2 10: waiting (interaction; the look: challenge + usable device + the
+#     professional's refusal columns in one statement), then approved (the same two; guarded
+#     UPDATE interaction; professional + otherIds; INSERT idp_session, audit, code,
+#     idp_session_client).
+#   phone GET challenges 1 (device + pending in one statement; no transaction on PostgreSQL),
+#     POST answer 4 (device + challenge + national id; the device row locked while the PIN is
+#     checked and counted; UPDATE challenge guarded by status; INSERT audit).
+#   token 6, userinfo 3: as in CODE_PERSONA.
+#   Was 51 / 53 statements at 21f0375, 42 / 44 at 9a9a2a8.
+ECPS_PUSH = {"sqlite": Budget(35, 47), "postgresql": Budget(35, 60)}
 
 
 def test_ecps_push_login(counted, backend):
@@ -101,18 +98,19 @@ def test_ecps_push_login(counted, backend):
 
 
 # CIBA poll mode: backchannel request → one poll (pending) → the phone approves → poll (tokens)
-# → userinfo.
-#   POST ciba/auth (9; 10 on PostgreSQL, + pg_notify): client, professional, devices; lock
-#     the professional; pending challenges; INSERT challenge; devices again; INSERT audit;
-#     UPDATE challenge.
-#   POST token pending (6): rate-limit counter, client, challenge, grant; INSERT audit;
-#     UPDATE challenge.
-#   POST token approved (16): rate-limit counter, client, challenge, grant, professional;
-#     SAVEPOINT, INSERT grant, RELEASE; INSERT audit; UPDATE challenge, grant; INSERT
-#     idp_session, idp_session_client; other identifiers; INSERT audit, token.
-#   phone GET challenges (2), POST answer (7; 8 on PostgreSQL), GET userinfo (5): as above.
-#   Now: ciba/auth 8 (9 on PostgreSQL), token polls 20, phone 2 + 7 (8), userinfo 4 (was 45/47).
-CIBA_POLL = {"sqlite": Budget(41, 53), "postgresql": Budget(43, 64)}
+# → userinfo (SQLite statements).
+#   POST ciba/auth 6: professional + otherIds (login_hint); devices; the professional's lock
+#     (PostgreSQL: with the devices read, FOR UPDATE); pending challenges; INSERT audit,
+#     challenge.
+#   POST token pending 4: rate-limit counter; the request (challenge row); UPDATE its polling
+#     state; INSERT audit.
+#   POST token approved 13: rate-limit counter; the request; professional + otherIds;
+#     SAVEPOINT, INSERT grant, RELEASE (a second redemption fails on the key); UPDATE the
+#     request; INSERT idp_session; UPDATE grant session; INSERT idp_session_client, audit ×2,
+#     token.
+#   phone GET challenges 1, POST answer 4, GET userinfo 3: as in ECPS_PUSH.
+#   Was 45 / 47 statements at 21f0375, 41 / 43 at 9a9a2a8.
+CIBA_POLL = {"sqlite": Budget(31, 41), "postgresql": Budget(32, 48)}
 
 
 def test_ciba_poll(counted, backend):
