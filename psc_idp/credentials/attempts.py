@@ -14,8 +14,11 @@ and re-evaluates the condition for each.
       UPDATE t SET n = n + 1 WHERE id = :id AND n < :limit [AND …] RETURNING n
 
   committed at once, so a parallel request sees it before the (slow) check runs. ``None``:
-  the limit is reached; refuse without checking. 50 parallel wrong PINs thus make exactly 3
-  argon2 checks and leave exactly 3 counted.
+  the limit is reached; refuse without checking (the activation codes). The e-CPS PIN, whose
+  check is a keyed hash of microseconds (``hashing.py``), is instead checked and counted under
+  its device row's lock in the answer's own transaction (``device_store.py``): 50 parallel
+  wrong PINs still make exactly 3 checks and leave exactly 3 counted, without the early
+  commit.
 - ``reset`` / ``release``: a right answer clears the counter, or gives its slot back.
 - ``transition(row, where, **values)``: compare-and-set (a challenge answered once, a device
   blocked once, an activation verified once). True for the one request that made the change.
