@@ -11,6 +11,7 @@ the whole deployment whatever the profile.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,11 +106,20 @@ def granted_scope(client: Any, requested: str, settings: Any = None) -> str:
         from flask import current_app
 
         settings = current_app.extensions["psc_idp"].settings
-    allowed = set(client.scope.split()) if client.scope else set(REALM_SCOPES)
+    defaults = tuple(settings.fidelity.default_scopes) \
+        if behaves(settings, "client_default_scopes", client) else ()
+    if len(requested) > 512:  # an odd request is computed, not kept
+        return _granted.__wrapped__(client.scope or "", requested, defaults)
+    return _granted(client.scope or "", requested, defaults)
+
+
+@functools.lru_cache(maxsize=1024)
+def _granted(client_scope: str, requested: str, defaults: tuple[str, ...]) -> str:
+    """``granted_scope`` once per (client scopes, request, defaults): asked on every login
+    step, and the same few combinations come back all the time."""
+    allowed = set(client_scope.split()) if client_scope else set(REALM_SCOPES)
     scopes = [s for s in requested.split() if s in allowed and s in REALM_SCOPES]
-    if behaves(settings, "client_default_scopes", client):
-        scopes += [s for s in settings.fidelity.default_scopes
-                   if not client.scope or s in allowed]
+    scopes += [s for s in defaults if not client_scope or s in allowed]
     return " ".join(dict.fromkeys(scopes))
 
 

@@ -132,7 +132,7 @@ class Prepared:
 
     def execute(self, params: Params = None,
                 connection: Connection | None = None) -> Result | Any:
-        connection = connection or db.session.connection()
+        connection = connection or request_connection()
         many = isinstance(params, Sequence) and not isinstance(params, str | bytes)
         rows = list(params) if many else [params or {}]  # type: ignore[arg-type]
         if not rows:
@@ -152,6 +152,25 @@ class Prepared:
 
 
 _MISSING: Any = object()
+_CONNECTION = "psc_idp.prepared.connection"
+
+
+def request_connection() -> Connection:
+    """``db.session.connection()``, remembered for the session's current transaction: the
+    session's own lookup walks its transaction state machine on every call, about as costly as
+    running a prepared statement. A new transaction (after a commit or rollback) asks again."""
+    session = db.session()
+    # the innermost transaction: a SAVEPOINT (begin_nested) is emitted by the session when
+    # its nested transaction first asks for the connection, so that one must ask
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is not None and transaction.is_active:
+        known = session.info.get(_CONNECTION)
+        if known is not None and known[0] is transaction:
+            return known[1]  # type: ignore[no-any-return]
+    connection = session.connection()
+    session.info[_CONNECTION] = (
+        session.get_nested_transaction() or session.get_transaction(), connection)
+    return connection
 
 
 def _run(connection: Connection, compiled: _Compiled, rows: list[Mapping[str, Any]],

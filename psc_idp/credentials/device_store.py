@@ -23,9 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..db import db
 from ..directory.models import Professional
-from ..prepared import Prepared
+from ..prepared import Prepared, request_connection
 from .models import EcpsChallenge, EcpsDevice
 from .store import ChallengeRow
 
@@ -137,7 +136,7 @@ _CLEAR_AND_REHASH = (_DEV.update().where(_DEV.c.id == sa.bindparam("device_id"))
         _CLEAR_AND_REHASH))
 
 def _conn() -> sa.Connection:
-    return db.session.connection()
+    return request_connection()
 
 
 def _device(m: Any, prefix: str = "") -> DeviceRow:

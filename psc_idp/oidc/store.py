@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from ..db import db, utcnow
 from ..directory import store as directory
 from ..directory.store import ProfessionalView
-from ..prepared import Prepared
+from ..prepared import Prepared, request_connection
 from .models import AuthorizationCode, Grant, IssuedToken
 
 _CODE, _GRANT, _TOKEN = AuthorizationCode.__table__, Grant.__table__, IssuedToken.__table__
@@ -148,7 +148,7 @@ def _conn_for_insert() -> sa.Connection:
     one the ORM still holds (CIBA adds its grant through the session)."""
     if db.session.new:
         db.session.flush()
-    return db.session.connection()
+    return request_connection()
 
 
 def insert_code(values: dict[str, Any]) -> None:

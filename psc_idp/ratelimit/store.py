@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..db import db
-from ..prepared import Prepared
+from ..prepared import Prepared, request_connection
 
 KEY_LENGTH = 200
 PURGE_EVERY = 200
@@ -114,13 +114,13 @@ class SqlStorage(Storage):
 
     def get(self, key: str) -> int:
         value = _COUNT.execute({"b_key": _key(key), "b_now": time.time()},
-                               self.session.connection()).scalar()
+                               request_connection()).scalar()
         return int(value or 0)
 
     def get_expiry(self, key: str) -> float:
         now = time.time()
         value = _EXPIRY.execute({"b_key": _key(key), "b_now": now},
-                                self.session.connection()).scalar()
+                                request_connection()).scalar()
         return float(value) if value is not None else now
 
     def check(self) -> bool:

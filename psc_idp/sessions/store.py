@@ -13,8 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..db import db
-from ..prepared import Prepared
+from ..prepared import Prepared, request_connection
 from .models import IdpSession, SessionClient
 
 _SESSION = IdpSession.__table__
@@ -42,7 +41,7 @@ def link_client(session_id: str, client_id: str, now: datetime, *, new_session: 
     """Record ``client_id`` as served in the session: one INSERT for a session created in this
     request; else refresh the link's ``last_at``, inserting it (conflict-proof: two requests
     at once) when the client is new to the session."""
-    connection = db.session.connection()
+    connection = request_connection()
     if not new_session:
         touched = _TOUCH_LINK.execute({
             "b_session": session_id, "b_client": client_id, "b_now": now}, connection).rowcount

@@ -111,3 +111,34 @@ def test_what_the_fast_path_cannot_do_goes_through_sqlalchemy(make_app):
         details = db.session.scalar(sa.select(AuditEvent.details).order_by(
             AuditEvent.id.desc()).limit(1))
         assert details == {}
+
+
+def test_the_connection_is_remembered_per_transaction(make_app):
+    from psc_idp.prepared import request_connection
+
+    app = make_app()
+    with app.app_context():
+        first = request_connection()
+        assert request_connection() is first is db.session.connection()
+        _INSERT.execute(_row("p-10"))
+        db.session.rollback()  # a new transaction asks the session again
+        assert _SELECT.execute({"u": "p-10"}).first() is None
+        assert request_connection() is db.session.connection()
+        _INSERT.execute(_row("p-11"))
+        db.session.commit()
+        assert _SELECT.execute({"u": "p-11"}).first() is not None
+        with pytest.raises(sa.exc.IntegrityError):
+            _INSERT.execute(_row("p-11"))
+        db.session.rollback()
+        assert _SELECT.execute({"u": "p-11"}).first().uid == "p-11"
+
+
+def test_a_savepoint_is_emitted_and_rolled_back(make_app):
+    app = make_app()
+    with app.app_context():
+        _INSERT.execute(_row("p-12"))
+        with pytest.raises(sa.exc.IntegrityError), db.session.begin_nested():
+            _INSERT.execute(_row("p-12"))  # fails inside the savepoint only
+        _INSERT.execute(_row("p-13"))  # the outer transaction goes on
+        db.session.commit()
+        assert {r.uid for r in _IN_LIST.execute({"uids": ["p-12", "p-13"]})} == {"p-12", "p-13"}
