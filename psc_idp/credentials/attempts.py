@@ -48,6 +48,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import db
+from ..prepared import Prepared, request_connection
 from .models import AttemptBudget
 
 
@@ -137,13 +138,29 @@ def claim(row: Any, column: str, value: int) -> bool:
 
 
 def serialise(row: Any) -> None:
-    """Lock ``row`` until the transaction ends: whoever holds it counts and inserts alone."""
-    table = _table(row)
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.select(table.c.id).where(table.c.id == row.id).with_for_update())
-    else:  # SQLite: any write takes the database's single write lock, held until commit
-        db.session.execute(sa.update(table).where(table.c.id == row.id)
-                           .values(id=table.c.id))
+    """Lock ``row`` (an ORM row) until the transaction ends: whoever holds it counts and
+    inserts alone. Pending ORM changes are flushed first, as a session statement would."""
+    db.session.flush()
+    lock_row(_table(row), row.id)
+
+
+_ROW_LOCKS: dict[str, tuple[Prepared, Prepared]] = {}
+"""Per table: PostgreSQL's ``SELECT … FOR UPDATE`` and SQLite's no-op ``UPDATE``, built once."""
+
+
+def lock_row(table: sa.Table, row_id: Any) -> None:
+    """``serialise`` by table and id, for callers holding a frozen row (the e-CPS push path):
+    one prepared statement on the request's connection."""
+    locks = _ROW_LOCKS.get(table.name)
+    if locks is None:
+        key = table.c.id == sa.bindparam("row_id")
+        locks = _ROW_LOCKS[table.name] = (
+            Prepared(sa.select(table.c.id).where(key).with_for_update()),
+            # SQLite: any write takes the database's single write lock, held until commit
+            Prepared(sa.update(table).where(key).values(id=table.c.id)))
+    connection = request_connection()
+    lock = locks[0] if connection.dialect.name == "postgresql" else locks[1]
+    lock.execute({"row_id": row_id}, connection)
 
 
 # ----------------------------------------------------------------------------- keyed budgets

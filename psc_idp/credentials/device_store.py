@@ -102,11 +102,6 @@ _ANSWER_LOOK = (
 _ANSWER_LOOK_LOCKED = _ANSWER_LOOK.with_for_update(of=_DEV)
 """PostgreSQL: the device row stays locked until the answer commits (SQLite ignores it)."""
 _BY_ID_LOCKED = _BY_ID.with_for_update()
-_LOCK_PROFESSIONAL = sa.select(_PRO.c.id).where(_PRO.c.id == sa.bindparam("pid")).with_for_update()
-"""PostgreSQL: the professional's row locked until the commit (the pending-push cap)."""
-_LOCK_PROFESSIONAL_SQLITE = (_PRO.update().where(_PRO.c.id == sa.bindparam("pid"))
-                             .values(id=_PRO.c.id))
-"""SQLite: any write takes the database's single write lock, held until the commit."""
 _LOCK = (_DEV.update().where(_DEV.c.id == sa.bindparam("device_id"))
          .values(pin_failures=_DEV.c.pin_failures).returning(*_DEVICE_COLUMNS))
 """SQLite: a no-op write takes the single write lock; the row as it is under it."""
@@ -127,17 +122,11 @@ _CLEAR_AND_REHASH = (_DEV.update().where(_DEV.c.id == sa.bindparam("device_id"))
 # Compiled once per dialect, run on the request connection's cursor (``prepared.py``).
 (_BY_TOKEN, _BY_ID, _OF_PROFESSIONAL, _OF_PROFESSIONAL_LOCKING, _BY_TOKEN_WITH_PENDING,
  _BY_ID_WITH_PENDING, _PENDING, _ANSWER_LOOK, _ANSWER_LOOK_LOCKED, _BY_ID_LOCKED, _LOCK,
- _LOCK_PROFESSIONAL, _LOCK_PROFESSIONAL_SQLITE, _WRONG_PIN, _CLEAR_PIN_FAILURES,
- _CLEAR_AND_REHASH) = (
+ _WRONG_PIN, _CLEAR_PIN_FAILURES, _CLEAR_AND_REHASH) = (
     Prepared(statement) for statement in (
         _BY_TOKEN, _BY_ID, _OF_PROFESSIONAL, _OF_PROFESSIONAL_LOCKING, _BY_TOKEN_WITH_PENDING,
         _BY_ID_WITH_PENDING, _PENDING, _ANSWER_LOOK, _ANSWER_LOOK_LOCKED, _BY_ID_LOCKED, _LOCK,
-        _LOCK_PROFESSIONAL, _LOCK_PROFESSIONAL_SQLITE, _WRONG_PIN, _CLEAR_PIN_FAILURES,
-        _CLEAR_AND_REHASH))
-
-def _conn() -> sa.Connection:
-    return request_connection()
-
+        _WRONG_PIN, _CLEAR_PIN_FAILURES, _CLEAR_AND_REHASH))
 
 def _device(m: Any, prefix: str = "") -> DeviceRow:
     return DeviceRow(**{n: m[prefix + n] for n in _DEVICE_FIELDS})
@@ -168,21 +157,11 @@ def of_professional_locking(professional_id: int) -> tuple[list[DeviceRow], bool
     """``of_professional``, and on PostgreSQL the professional's row locked by the same
     statement until the commit: (devices, True); on SQLite the devices alone: (devices,
     False) (its lock is a write, taken when the push is created)."""
-    connection = _conn()
+    connection = request_connection()
     if connection.dialect.name != "postgresql":
         return of_professional(professional_id), False
     rows = _OF_PROFESSIONAL_LOCKING.execute({"pid": professional_id}, connection).all()
     return [_device(r._mapping, "d_") for r in rows if r.d_id is not None], True
-
-
-def lock_professional(professional_id: int) -> None:
-    """Hold the professional's row lock until the commit (as ``attempts.serialise``): whoever
-    holds it counts the pending pushes and adds one alone."""
-    connection = _conn()
-    if connection.dialect.name == "postgresql":
-        _LOCK_PROFESSIONAL.execute({"pid": professional_id}, connection)
-    else:
-        _LOCK_PROFESSIONAL_SQLITE.execute({"pid": professional_id}, connection)
 
 
 def pending(professional_id: int, now: datetime) -> list[ChallengeRow]:
@@ -236,7 +215,7 @@ def lock_for_pin(look: AnswerLook) -> DeviceRow | None:
     """The device row as it is under its lock, held until the commit: on PostgreSQL taken by
     ``answer_look(lock=True)`` (the row it read is the locked one) or else now; on SQLite a
     no-op write takes the database's write lock now."""
-    connection = _conn()
+    connection = request_connection()
     if connection.dialect.name == "postgresql":
         if look.locked:
             return look.device

@@ -382,7 +382,7 @@ def create_challenge(professional: Professional, client_id: str, service_name: s
     push-gateway notice), else they are read here.
 
     At most ``MAX_PENDING`` logins wait per professional, browser pushes and CIBA requests
-    together: the professional's row is locked (``attempts.serialise``) until the caller
+    together: the professional's row is locked (``attempts.lock_row``) until the caller
     commits, the pending ones are counted, and the oldest beyond ``MAX_PENDING - 1`` are
     withdrawn before this one is added. Concurrent creations for one professional queue on
     that lock, on every process and instance."""
@@ -460,7 +460,7 @@ def supersede_pending(professional: Any, locked: bool = False) -> None:
     before it commits. The pending ones are read after the lock: a new statement, so they
     include what a creation that held the lock before committed."""
     if not locked:
-        device_store.lock_professional(professional.id)
+        attempts.lock_row(Professional.__table__, professional.id)
     pending = device_store.pending(professional.id, _now())
     for old in pending[:max(len(pending) - (MAX_PENDING - 1), 0)]:
         if store.settle(old, "cancelled") is not None:

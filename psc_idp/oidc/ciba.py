@@ -323,11 +323,12 @@ def _has_active_card(professional_id: int) -> bool:
 
 def _card_challenge(professional: Any, client: Any, binding_message: str) -> EcpsChallenge:
     """A ``channel=CARD`` request: no push to the phone; at most ``MAX_CARD_PENDING`` wait per
-    professional (the professional's row lock, ``device_store.lock_professional``, queues
+    professional (the professional's row lock, ``attempts.lock_row``, queues
     concurrent requests)."""
-    from ..credentials import attempts, device_store
+    from ..credentials import attempts
+    from ..directory.models import Professional
 
-    device_store.lock_professional(professional.id)
+    attempts.lock_row(Professional.__table__, professional.id)
     now = _clock().now()
     waiting = list(db.session.scalars(db.select(EcpsChallenge).where(
         EcpsChallenge.professional_id == professional.id,
