@@ -33,6 +33,7 @@ os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 from psc_idp.app import create_app  # noqa: E402
 from psc_idp.db import db, utcnow  # noqa: E402
 from psc_idp.directory.lookup import forget_cached_summaries  # noqa: E402
+from tests.app_close import close_app  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("PSC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = os.environ.get("PSC_TEST_BACKENDS", "sqlite,postgresql").split(",")
@@ -100,9 +101,7 @@ def db_engines_dispose() -> None:
 
     stop_dispatchers()  # back-channel logout threads must not outlive their app's engine
     for app in _apps:
-        app.extensions["psc_idp"].wakeups.close()  # its LISTEN connection, on PostgreSQL
-        with app.app_context():
-            db.engine.dispose()
+        close_app(app)
     _apps.clear()
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import event
 
 from psc_idp.app import create_app
 from psc_idp.db import db
+from tests.app_close import close_app
 
 
 def wait_until(predicate: Callable[[], Any], seconds: float = 10.0) -> Any:
@@ -57,9 +58,7 @@ def other_instance(backend: tuple[str, str], keys_dir: Path, tmp_path: Path
 
     yield build
     for app in built:
-        app.extensions["psc_idp"].wakeups.close()
-        with app.app_context():
-            db.engine.dispose()
+        close_app(app)
 
 
 class StatementLog:
@@ -126,6 +125,4 @@ def run_cli(backend: tuple[str, str], tmp_path: Path, monkeypatch: pytest.Monkey
 
     yield run
     for app in made:
-        app.extensions["psc_idp"].wakeups.close()
-        with app.app_context():
-            db.engine.dispose()
+        close_app(app)

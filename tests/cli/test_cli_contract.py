@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from psc_idp.directory.demo_data import as_directory_document
 from psc_idp.directory.national_id import make_rpps
+from tests.app_close import close_app
 from tests.conftest import PG_ADMIN_URL
 
 PSC_IDP = Path(sys.executable).with_name("psc-idp")
@@ -101,19 +102,12 @@ def _in_process(folder: Path, args: tuple[str, ...], env: dict[str, str]) -> Res
         psc_idp.app.create_app = real_create_app  # type: ignore[assignment]
         os.chdir(here)
         for app in built:
-            _close(app)
+            close_app(app)
     err = outcome.stderr
     if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
         err += "".join(traceback.format_exception(*outcome.exc_info))  # type: ignore[misc]
     return Result(subprocess.CompletedProcess(args, outcome.exit_code, outcome.stdout, err))
 
-
-def _close(app: Any) -> None:
-    from psc_idp.db import db
-
-    app.extensions["psc_idp"].wakeups.close()
-    with app.app_context():
-        db.engine.dispose()
 
 
 Cli = Callable[..., Result]

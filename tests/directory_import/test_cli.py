@@ -24,6 +24,7 @@ from psc_idp.cli import main
 from psc_idp.db import db
 from psc_idp.directory.importer.models import DirectoryImport
 from psc_idp.directory.importer.run import run_import
+from tests.app_close import close_app
 
 from .helpers import dump, make_file, rejections, wipe_directory
 
@@ -51,9 +52,7 @@ def env(app: Flask, backend: tuple[str, str], keys_dir: Path, tmp_path: Path,
                  "PSC_IDP_LOG_LEVEL": "WARNING", "PSC_IDP_SECRET_KEY": "t" * 40})
     yield base
     for made in built:
-        made.extensions["psc_idp"].wakeups.close()
-        with made.app_context():
-            db.engine.dispose()
+        close_app(made)
 
 
 def _cli(env: dict[str, str], *args: str):  # noqa: ANN202
