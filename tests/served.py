@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -89,3 +90,27 @@ def fire(count: int, call: Callable[[int], Any]) -> list[Any]:
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(run, range(count), timeout=120))
+
+
+DEMO_MTLS_OFFSET = 443
+"""``psc-idp demo --port P`` puts its card listener on P + 443 (5000 → 5443)."""
+
+
+def free_demo_port(size: int = 5) -> int:
+    """A provider port whose demo ports are all free now: P…P+4 (provider, two services, the
+    e-CPS app, the card reader) and P+443 (the card listener). A demo refused because one of
+    them was taken by a neighbouring test would never come up."""
+    from tests.conftest import free_port
+
+    for _ in range(50):
+        base = free_port()
+        if base + DEMO_MTLS_OFFSET >= 65535:
+            continue
+        try:
+            for number in (*range(base, base + size), base + DEMO_MTLS_OFFSET):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", number))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no block of free ports")

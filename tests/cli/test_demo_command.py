@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import free_port
-from tests.served import stop_process
+from tests.served import free_demo_port, stop_process
 
 PSC_IDP = Path(sys.executable).with_name("psc-idp")
 
@@ -36,7 +36,8 @@ def _down(url: str) -> bool:
 
 
 def test_demo_starts_everything_and_stops_it(tmp_path):
-    port, rp1, rp2, phone = (free_port() for _ in range(4))
+    port = free_demo_port()  # its card reader and card listener follow it
+    rp1, rp2, phone = (free_port() for _ in range(3))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PSC_IDP_", "PSC_DEMO_RP_"))}
     env.update({
         "PSC_IDP_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",

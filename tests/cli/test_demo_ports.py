@@ -5,7 +5,6 @@ whole demo."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,29 +12,7 @@ from pathlib import Path
 import requests
 
 from tests.cli.test_demo_command import PSC_IDP, _down, _wait_up
-from tests.conftest import free_port
-from tests.served import stop_process
-
-MTLS_OFFSET = 443
-"""``psc-idp demo --port P`` puts its card listener on P + 443 (5000 → 5443)."""
-
-
-def _free_block(size: int = 5) -> int:
-    """A provider port whose demo ports are all free now: P…P+4 (provider, two services, the
-    e-CPS app, the card reader) and P+443 (the card listener). A demo refused because one of
-    them was taken by a neighbouring test would never come up."""
-    for _ in range(50):
-        base = free_port()
-        if base + MTLS_OFFSET >= 65535:
-            continue
-        try:
-            for number in (*range(base, base + size), base + MTLS_OFFSET):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", number))
-        except OSError:
-            continue
-        return base
-    raise AssertionError("no block of free ports")
+from tests.served import free_demo_port, stop_process
 
 
 def _env(folder: Path, **extra: str) -> dict[str, str]:
@@ -72,7 +49,7 @@ def _urls(base: int) -> list[str]:
 
 
 def test_two_demos_side_by_side_and_a_taken_port_refused_first(tmp_path):
-    first_base = _free_block()
+    first_base = free_demo_port()
     first = _start(tmp_path / "a", "--port", str(first_base))
     second = None
     try:
@@ -87,13 +64,13 @@ def test_two_demos_side_by_side_and_a_taken_port_refused_first(tmp_path):
         assert f"port {first_base} (the provider) is already in use" in err, err
         assert "Open the demo" not in out + err and "listening" not in out + err
         assert "Traceback" not in err
-        clash_rp = _start(tmp_path / "b", "--port", str(_free_block()),
+        clash_rp = _start(tmp_path / "b", "--port", str(free_demo_port()),
                           "--rp-port", str(first_base + 1))
         out, err = _finished(clash_rp, tmp_path / "b")
         assert clash_rp.returncode != 0 and "Dossier patient" in err, err
         assert "Open the demo" not in err
 
-        second_base = _free_block()
+        second_base = free_demo_port()
         second = _start(tmp_path / "b", "--port", str(second_base))
         assert [_wait_up(url) for url in _urls(second_base)] == [200, 200, 200, 200]
         page = requests.get(f"http://127.0.0.1:{second_base + 3}/", timeout=5).text
@@ -113,7 +90,7 @@ def test_two_demos_side_by_side_and_a_taken_port_refused_first(tmp_path):
 
 
 def test_a_helper_that_stops_stops_the_demo(tmp_path):
-    base = _free_block()
+    base = free_demo_port()
     # 192.0.2.1 (TEST-NET) is no address of this machine: the e-CPS app cannot listen there
     proc = _start(tmp_path / "c", "--port", str(base), ECPS_APP_HOST="192.0.2.1")
     try:

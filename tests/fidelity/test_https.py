@@ -27,7 +27,7 @@ from psc_idp.proxy import TrustedProxyFix
 from tests.conftest import free_port
 from tests.fidelity import tls
 from tests.psc_actions import GP, PscActions
-from tests.served import stop_process
+from tests.served import free_demo_port, stop_process
 
 make_tls_live = tls.make_tls_live  # fixtures (tests/fidelity/tls.py)
 other_ca = tls.other_ca
@@ -308,7 +308,8 @@ def test_the_demo_over_https_signs_in_through_the_demo_service(tmp_path):
     service (plain http, as before) trusting the local authority for its back-channel calls
     (discovery, token, JWKS, userinfo), a persona signed in end to end; the e-CPS app is up
     on the https provider."""
-    port, rp1, rp2, phone = (free_port() for _ in range(4))
+    port = free_demo_port()  # its card reader and card listener follow it
+    rp1, rp2, phone = (free_port() for _ in range(3))
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PSC_IDP_", "PSC_DEMO_RP_", "ECPS_APP_"))}
     env.pop("REQUESTS_CA_BUNDLE", None)
