@@ -4,8 +4,8 @@ Runs full flows (authorize → persona login → token → userinfo) through Fla
 the app ``create_app()`` builds from the ``PSC_IDP_*`` environment (the same one ``psc-idp
 serve`` would use; run ``psc-idp init`` and register ``bench-client`` first, as
 ``benchmarks/run`` does). Prints, per step: wall time, SQL statements executed, pool checkouts
-(each one is a ``pool_pre_ping`` round trip), the most frequent statements; then the functions
-with the highest cumulative and own time over all flows.
+(each one checked by ``pool_liveness``, no round trip), the most frequent statements; then the
+functions with the highest cumulative and own time over all flows.
 
     PSC_IDP_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/DB PSC_IDP_MODE=demo \\
       PSC_IDP_KEYS_DIR=... python benchmarks/profile_flow.py --flows 50

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from . import login, mobile, oidc, proxy
+from . import login, mobile, oidc, pool_liveness, proxy
 from .admin import api as admin_api
 from .admin import pages as admin_pages
 from .audit.logline import OneLineFormatter
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app)
+    pool_liveness.install()
     _import_models()
 
     provider = Provider(settings=settings, keys=keys,

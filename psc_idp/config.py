@@ -441,15 +441,13 @@ class Settings:
     def engine_options(self) -> dict[str, Any]:
         """SQLAlchemy engine options for this database (pool sizing on PostgreSQL).
 
-        ``pool_pre_ping``: a pooled connection is tested (``SELECT 1``) when checked out, so a
-        connection PostgreSQL dropped (restart, failover, ``pg_terminate_backend``, an idle
-        timeout) is replaced there instead of failing the request with a 500; the first dead
-        one found invalidates the rest of the pool too. Cost: one round trip per checkout."""
+        No ``pool_pre_ping``: a pooled connection PostgreSQL dropped (restart,
+        ``pg_terminate_backend``, an idle timeout) is found at checkout without a round trip
+        and replaced, with the rest of the pool (``pool_liveness.py``)."""
         options: dict[str, Any] = {"pool_recycle": 1800}
         if not self.resolved_database_url().startswith("sqlite"):
             options["pool_size"] = self.database_pool_size or self.server.threads
             options["max_overflow"] = 10
-            options["pool_pre_ping"] = True
         return options
 
     def resolved_database_url(self) -> str:

@@ -1,6 +1,7 @@
 """Issue 11, finding 11: after PostgreSQL drops its connections (a restart, a failover, an idle
 timeout, ``pg_terminate_backend``), the next request on each worker failed with a 500: the pool
-handed out a dead connection. With ``pool_pre_ping`` the dead one is replaced at checkout.
+handed out a dead connection. Now the pool's checkout check (``psc_idp/pool_liveness.py``: the
+socket polled, no round trip) replaces the dead one.
 
 PostgreSQL only: SQLite has no server connection to drop.
 """
@@ -58,3 +59,35 @@ def test_requests_succeed_after_postgresql_drops_the_pooled_connections(backend,
                                                    "code": "nope", "redirect_uri": DEMO_REDIRECT},
                           auth=(DEMO_ID, "demo-rp-secret"), timeout=10)
     assert token.status_code == 400, token.text  # invalid_grant: answered, not a 500
+
+
+@pytest.mark.postgresql_only
+def test_a_dropped_connection_looks_dead_without_a_round_trip(backend):
+    """``pool_liveness.looks_dead``: alive while the server keeps it, dead once the server
+    said farewell (``pg_terminate_backend``) or once closed; SQLite never looks dead."""
+    import sqlite3
+    import time
+
+    import psycopg
+
+    from psc_idp.pool_liveness import looks_dead
+
+    _, url = backend
+    conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+    try:
+        assert not looks_dead(conn)
+        conn.execute("SELECT 1")
+        conn.rollback()
+        assert not looks_dead(conn)
+        pid = conn.info.backend_pid
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                             autocommit=True) as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 5
+        while not looks_dead(conn) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert looks_dead(conn)
+    finally:
+        conn.close()
+    assert looks_dead(conn)
+    assert not looks_dead(sqlite3.connect(":memory:"))

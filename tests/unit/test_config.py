@@ -247,7 +247,7 @@ def test_postgresql_pools_as_many_connections_as_a_worker_has_threads():
     connection per request; SQLite keeps SQLAlchemy's defaults."""
     pg = "postgresql+psycopg://u@db/psc"
     assert Settings(database_url=pg).engine_options() == {
-        "pool_recycle": 1800, "pool_size": 32, "max_overflow": 10, "pool_pre_ping": True}
+        "pool_recycle": 1800, "pool_size": 32, "max_overflow": 10}
     threads = load_settings({"database_url": pg, "server": {"threads": 8}}, environ={})
     assert threads.engine_options()["pool_size"] == 8
     capped = load_settings(environ={"PSC_IDP_DATABASE_URL": pg,
