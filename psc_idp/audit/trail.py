@@ -55,10 +55,13 @@ def request_id() -> str:
     format, else generated (32 hex digits)."""
     if not has_request_context():
         return ""
-    if "request_id" not in g:
-        sent = request.headers.get("X-Request-Id", "")
-        g.request_id = sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
-    return g.request_id
+    rid = g.get("request_id")
+    if rid is None:
+        # the WSGI environ, not request.headers: a missing header costs werkzeug an exception
+        # (a BadRequestKeyError built and caught), on every request that sends none
+        sent = request.environ.get("HTTP_X_REQUEST_ID", "")
+        rid = g.request_id = sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    return rid
 
 
 _INSERT = Prepared(AuditEvent.__table__.insert())
