@@ -619,12 +619,20 @@ def markdown(runs: list[RunResult], ns: list[int], rounds: int = 1) -> str:
     ratios = ratio_table(results, ns)
     ecps_ratios = ratio_table(results, ns, ECPS_KIND)
     card_ratios = ratio_table(results, ns, CARD_KIND)
+    cpu_ratios = ratio_table(results, ns, field="server_cpu_ms_per_flow")
     if ratios or ecps_ratios or card_ratios:
         lines += ["", "| N | psc-idp / node-oidc-provider flows/s | psc-idp e-CPS push / "
-                  "node-oidc-provider flows/s | psc-idp card / node-oidc-provider flows/s |",
-                  "|---:|---:|---:|---:|"]
-        lines += [f"| {n} | {_ratio(ratios.get(n))} | {_ratio(ecps_ratios.get(n))} | "
-                  f"{_ratio(card_ratios.get(n))} |" for n in ns]
+                  "node-oidc-provider flows/s | psc-idp card / node-oidc-provider flows/s "
+                  "| psc-idp / node-oidc-provider server CPU per flow |",
+                  "|---:|---:|---:|---:|---:|"]
+        lines += [f"| {n} | {_ratio(ratios.get(n))}{_spread(runs, n)} | "
+                  f"{_ratio(ecps_ratios.get(n))}{_spread(runs, n, ECPS_KIND)} | "
+                  f"{_ratio(card_ratios.get(n))}{_spread(runs, n, CARD_KIND)} | "
+                  f"{_ratio(cpu_ratios.get(n))} |" for n in ns]
+        if rounds > 1:
+            lines += ["", "In brackets: the lowest and highest of the round-by-round ratios "
+                      "(each round's psc-idp measurement against the node-oidc-provider one "
+                      "next to it): how far this machine's drift moves the figure."]
     servers = server_comparison(runs, ns)
     if servers:
         granian = ratio_table(results, ns, GRANIAN_KIND)
@@ -645,15 +653,30 @@ def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}×"
 
 
-def ratio_table(results: list[RunResult], ns: list[int], kind: str = "psc-idp"
-                ) -> dict[int, float]:
+def ratio_table(results: list[RunResult], ns: list[int], kind: str = "psc-idp",
+                field: str = "flows_per_s") -> dict[int, float]:
+    """``kind`` / node-oidc-provider at each N: the ratio of the medians of ``field``."""
     by = {(r.server, r.clients): r for r in medians(results)}
     out = {}
     for n in ns:
         psc, node = by.get((kind, n)), by.get(("node-oidc-provider", n))
-        if psc and node and node.flows_per_s:
-            out[n] = round(psc.flows_per_s / node.flows_per_s, 3)
+        if psc and node and getattr(node, field) and getattr(psc, field) is not None:
+            out[n] = round(getattr(psc, field) / getattr(node, field), 3)
     return out
+
+
+def round_ratios(runs: list[RunResult], n: int, kind: str = "psc-idp") -> list[float]:
+    """``kind`` / node-oidc-provider flows/s round by round at N (the k-th measurement of one
+    against the k-th of the other: the rounds are interleaved, so they ran minutes apart)."""
+    mine = [r for r in runs if (r.server, r.clients) == (kind, n)]
+    node = [r for r in runs if (r.server, r.clients) == ("node-oidc-provider", n)]
+    return [round(a.flows_per_s / b.flows_per_s, 3)
+            for a, b in zip(mine, node, strict=False) if b.flows_per_s]
+
+
+def _spread(runs: list[RunResult], n: int, kind: str = "psc-idp") -> str:
+    ratios = round_ratios(runs, n, kind)
+    return f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
 
 
 def machine() -> dict[str, Any]:
@@ -777,6 +800,11 @@ def main(argv: list[str] | None = None) -> int:
             str(k): v for k, v in ratio_table(results, ns, ECPS_KIND).items()},
         "ratio_psc_card_over_node_flows_per_s": {
             str(k): v for k, v in ratio_table(results, ns, CARD_KIND).items()},
+        "ratio_psc_over_node_server_cpu_per_flow": {
+            str(k): v for k, v in ratio_table(results, ns,
+                                              field="server_cpu_ms_per_flow").items()},
+        "round_ratios_psc_over_node_flows_per_s": {
+            str(n): round_ratios(results, n) for n in ns} if args.rounds > 1 else None,
         "medians": [asdict(r) for r in medians(results)] if args.rounds > 1 else None,
         "ratio_granian_over_gunicorn": {str(k): v for k, v in
                                         server_comparison(results, ns).items()} or None,
