@@ -299,28 +299,30 @@ def topic(professional_id: int) -> str:
 
 
 # ----------------------------------------------------------------------------- devices
+def _bearer_digest(token: str) -> str | None:
+    """The stored digest of a bearer token, or None for one no device can hold."""
+    return _digest(token) if token and len(token) <= 200 else None
+
+
 def device_for_token(token: str) -> DeviceRow | None:
     """The device of a bearer token, as a frozen row (one prebuilt statement)."""
-    if not token or len(token) > 200:
-        return None
-    return device_store.by_token_digest(_digest(token))
+    digest = _bearer_digest(token)
+    return device_store.by_token_digest(digest) if digest else None
 
 
 def device_with_pending(token: str) -> tuple[DeviceRow, list[store.ChallengeRow]] | None:
     """The device of a bearer token and its professional's pending logins, in one
     statement (the phone's list)."""
-    if not token or len(token) > 200:
-        return None
-    return device_store.by_token_digest_with_pending(_digest(token), _now())
+    digest = _bearer_digest(token)
+    return device_store.by_token_digest_with_pending(digest, _now()) if digest else None
 
 
 def answer_look(token: str, challenge_id: str, lock: bool) -> AnswerLook | None:
     """The device of a bearer token, the challenge it answers (if its professional's) and the
     professional's national id, in one statement; ``lock``: an approval, whose PIN is then
     checked under the device row's lock (``device_store``)."""
-    if not token or len(token) > 200:
-        return None
-    return device_store.answer_look(_digest(token), str(challenge_id), lock)
+    digest = _bearer_digest(token)
+    return device_store.answer_look(digest, str(challenge_id), lock) if digest else None
 
 
 def device_status(device: EcpsDevice | DeviceRow) -> str:

@@ -71,6 +71,11 @@ def login_refusal(professional: Professional, blocked: str = "means_blocked",
     return None
 
 
+def _remembered(professional_id: int) -> Any:
+    """What this request already read of that professional (``_remember``), if anything."""
+    return g.get("psc_professionals", {}).get(professional_id) if has_app_context() else None
+
+
 def _remember(professional: Any) -> Any:
     """Keep a strong reference for the request: the identity map's are weak."""
     if professional is not None and has_app_context():
@@ -81,7 +86,7 @@ def _remember(professional: Any) -> Any:
 def get_professional(professional_id: int, *, whole: bool = False) -> Professional | None:
     """By primary key, once per request. ``whole``: with practices, activities and structures
     in the same query (what userinfo needs); otherwise the row alone (what tokens need)."""
-    known = g.get("psc_professionals", {}).get(professional_id) if has_app_context() else None
+    known = _remembered(professional_id)
     if isinstance(known, Professional) and (not whole or "practices" in known.__dict__):
         return known
     options = [_WHOLE, _OTHER_IDS] if whole else []
@@ -117,7 +122,7 @@ def find_for_login(text: str) -> ProfessionalView | None:
 def signed_in_professional(professional_id: int) -> Any:
     """The professional a login just identified, for its code and session: the object this
     request already read (``find_for_login``, or the ORM), else one Core statement."""
-    known = g.get("psc_professionals", {}).get(professional_id) if has_app_context() else None
+    known = _remembered(professional_id)
     return known if known is not None else _remember(store.professional(professional_id))
 
 
