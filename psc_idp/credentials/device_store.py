@@ -56,6 +56,10 @@ class DeviceRow:
 _DEVICE_FIELDS = list(DeviceRow.__dataclass_fields__)
 _CHALLENGE_FIELDS = list(ChallengeRow.__dataclass_fields__)
 _DEVICE_COLUMNS = [_DEV.c[n] for n in _DEVICE_FIELDS]
+_DEVICE_LABELLED = [c.label("d_" + c.name) for c in _DEVICE_COLUMNS]
+"""The device's columns beside another table's (read back by ``_device(m, "d_")``)."""
+_CHALLENGE_LABELLED = [_CH.c[n].label("c_" + n) for n in _CHALLENGE_FIELDS]
+"""The challenge's columns beside another table's (``_challenge(m, "c_")``)."""
 
 _BY_TOKEN = sa.select(*_DEVICE_COLUMNS).where(_DEV.c.token_digest == sa.bindparam("digest"))
 _BY_ID = sa.select(*_DEVICE_COLUMNS).where(_DEV.c.id == sa.bindparam("device_id"))
@@ -66,7 +70,7 @@ _OF_PROFESSIONAL = (sa.select(*_DEVICE_COLUMNS)
 # Before a push (PostgreSQL): the professional's row locked (the pending-push cap, see
 # ``ecps.supersede_pending``) and their devices, in one statement.
 _OF_PROFESSIONAL_LOCKING = (
-    sa.select(*(c.label("d_" + c.name) for c in _DEVICE_COLUMNS))
+    sa.select(*_DEVICE_LABELLED)
     .select_from(_PRO.outerjoin(_DEV, _DEV.c.professional_id == _PRO.c.id))
     .where(_PRO.c.id == sa.bindparam("pid"))
     .order_by(_DEV.c.activated_at)
@@ -77,8 +81,8 @@ _OF_PROFESSIONAL_LOCKING = (
 _PENDING_JOIN = sa.and_(_CH.c.professional_id == _DEV.c.professional_id,
                         _CH.c.status == "pending", _CH.c.expires_at > sa.bindparam("now"))
 _WITH_PENDING = (
-    sa.select(*(c.label("d_" + c.name) for c in _DEVICE_COLUMNS),
-              *(_CH.c[n].label("c_" + n) for n in _CHALLENGE_FIELDS))
+    sa.select(*_DEVICE_LABELLED,
+              *_CHALLENGE_LABELLED)
     .select_from(_DEV.outerjoin(_CH, _PENDING_JOIN))
     .order_by(_CH.c.created_at, _CH.c.id))
 _BY_TOKEN_WITH_PENDING = _WITH_PENDING.where(_DEV.c.token_digest == sa.bindparam("digest"))
@@ -92,8 +96,8 @@ _PENDING = (sa.select(*(_CH.c[n] for n in _CHALLENGE_FIELDS))
 # The phone's answer: its device, the challenge (if it is this professional's) and the
 # professional's national id (the audit subject) in one statement; locked for an approval.
 _ANSWER_LOOK = (
-    sa.select(*(c.label("d_" + c.name) for c in _DEVICE_COLUMNS),
-              *(_CH.c[n].label("c_" + n) for n in _CHALLENGE_FIELDS),
+    sa.select(*_DEVICE_LABELLED,
+              *_CHALLENGE_LABELLED,
               _PRO.c.national_id.label("p_national_id"))
     .select_from(_DEV.join(_PRO, _PRO.c.id == _DEV.c.professional_id)
                  .outerjoin(_CH, sa.and_(_CH.c.id == sa.bindparam("cid"),
@@ -228,8 +232,7 @@ def lock_for_pin(look: AnswerLook) -> DeviceRow | None:
 def count_wrong_pin(device_id: str, limit: int, now: datetime) -> tuple[int, datetime | None]:
     """One wrong PIN more (the caller holds the lock): the new count, and when the e-CPS was
     blocked (this count reached ``limit``) or None."""
-    row = _WRONG_PIN.execute({"device_id": device_id, "limit": limit,
-                                       "now": now}).first()
+    row = _WRONG_PIN.execute({"device_id": device_id, "limit": limit, "now": now}).first()
     if row is None:  # blocked or revoked meanwhile: cannot happen under the lock
         return limit, now
     return row.pin_failures, row.blocked_at
