@@ -63,8 +63,9 @@ def _all_up(proc: subprocess.Popen[str], base: int, timeout: float = 60.0) -> bo
 
 def _start_up(folder: Path) -> tuple[subprocess.Popen[str], int]:
     """A demo on a free block of ports, up. A port probed free can be taken by a neighbouring
-    test before the demo checks it (the demo then refuses, naming it): another block is tried;
-    any other failure is reported with the demo's output."""
+    test before the demo checks it (the demo then refuses, naming it) or between its check and
+    a helper's bind (the helper's server says "Address already in use" and the demo stops):
+    another block is tried; any other failure is reported with the demo's output."""
     for _ in range(3):
         base = free_demo_port()
         proc = _start(folder, "--port", str(base))
@@ -72,7 +73,8 @@ def _start_up(folder: Path) -> tuple[subprocess.Popen[str], int]:
             return proc, base
         _stop(proc)
         err = (folder / "err.txt").read_text()
-        assert "is already in use" in err, f"the demo on {base} did not come up:\n{err}"
+        assert "is already in use" in err or "Address already in use" in err, \
+            f"the demo on {base} did not come up:\n{err}"
     raise AssertionError(f"no demo came up in three blocks of ports:\n{err}")
 
 
